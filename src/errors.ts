@@ -1,0 +1,28 @@
+/**
+ * flowkeeper's error registry: one stable code and HTTP status per kind of
+ * failure, so API clients, logs and tests can rely on them.
+ */
+export const ErrorCodes = {
+  FLOWKEEPER_ERR_CONFIG: { status: 500, message: 'invalid configuration' },
+  FLOWKEEPER_ERR_MIGRATION: { status: 500, message: 'database migration failed' },
+  FLOWKEEPER_ERR_BAD_PARAMETER: { status: 400, message: 'bad request parameter' },
+  FLOWKEEPER_ERR_BAD_FILTER: { status: 400, message: 'bad flow filter' },
+  FLOWKEEPER_ERR_UNAUTHORIZED: { status: 401, message: 'missing or wrong bearer token' },
+  FLOWKEEPER_ERR_TOO_MANY: { status: 429, message: 'too many concurrent subscribers' },
+  FLOWKEEPER_ERR_NOT_READY: { status: 503, message: 'not ready' },
+} as const;
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class FlowkeeperError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly parameter?: string,
+  ) {
+    super(message);
+    this.name = 'FlowkeeperError';
+    this.status = ErrorCodes[code].status;
+  }
+}

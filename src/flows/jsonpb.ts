@@ -1,0 +1,172 @@
+import protobuf from 'protobufjs';
+
+/**
+ * Conversion between protobufjs messages and the protojson form Hubble prints
+ * (`hubble observe -o jsonpb`: proto field names, enum names, 64-bit integers as
+ * strings, RFC3339 timestamps, bare wrapper values, zero values left out).
+ */
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject;
+export interface JsonObject {
+  [key: string]: JsonValue;
+}
+
+const WRAPPERS = new Set([
+  'google.protobuf.BoolValue',
+  'google.protobuf.Int32Value',
+  'google.protobuf.UInt32Value',
+  'google.protobuf.Int64Value',
+  'google.protobuf.UInt64Value',
+  'google.protobuf.StringValue',
+  'google.protobuf.DoubleValue',
+  'google.protobuf.FloatValue',
+]);
+const LONG_TYPES = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
+
+function fullName(t: protobuf.ReflectionObject): string {
+  return t.fullName.replace(/^\./, '');
+}
+
+/** RFC3339 in UTC with 0, 3, 6 or 9 fractional digits, as Go's protojson writes it. */
+export function formatTimestamp(seconds: number, nanos: number): string {
+  const base = new Date(seconds * 1000).toISOString().slice(0, 19);
+  if (nanos === 0) return base + 'Z';
+  let frac = String(nanos).padStart(9, '0');
+  if (frac.endsWith('000000')) frac = frac.slice(0, 3);
+  else if (frac.endsWith('000')) frac = frac.slice(0, 6);
+  return `${base}.${frac}Z`;
+}
+
+const RFC3339 = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})$/;
+
+/** Parses an RFC3339 timestamp to seconds and nanos; null when it is not one. */
+export function parseTimestamp(text: string): { seconds: number; nanos: number } | null {
+  const m = RFC3339.exec(text);
+  if (!m) return null;
+  const zone = m[4].toUpperCase() === 'Z' ? 'Z' : m[4];
+  const ms = Date.parse(`${m[1]}T${m[2]}${zone}`);
+  if (Number.isNaN(ms)) return null;
+  const nanos = m[3] ? Number(m[3].padEnd(9, '0')) : 0;
+  return { seconds: Math.floor(ms / 1000), nanos };
+}
+
+function isZero(value: unknown): boolean {
+  if (value === 0 || value === '' || value === false) return true;
+  if (typeof value === 'object' && value !== null && 'low' in value && 'high' in value) {
+    const long = value as { low: number; high: number };
+    return long.low === 0 && long.high === 0;
+  }
+  return value instanceof Uint8Array && value.length === 0;
+}
+
+function scalarToJson(field: protobuf.Field, value: unknown): JsonValue {
+  if (field.resolvedType instanceof protobuf.Enum) {
+    const name = field.resolvedType.valuesById[value as number];
+    return name ?? (value as number);
+  }
+  if (LONG_TYPES.has(field.type)) return String(value);
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  return value as JsonValue;
+}
+
+function valueToJson(field: protobuf.Field, value: unknown): JsonValue {
+  const rt = field.resolvedType;
+  if (rt instanceof protobuf.Type) {
+    const name = fullName(rt);
+    const msg = value as Record<string, unknown>;
+    if (name === 'google.protobuf.Timestamp') return formatTimestamp(Number(msg.seconds ?? 0), Number(msg.nanos ?? 0));
+    if (WRAPPERS.has(name)) {
+      const inner = rt.fields.value;
+      return scalarToJson(inner, msg.value ?? inner.typeDefault);
+    }
+    return messageToJsonpb(rt, msg);
+  }
+  return scalarToJson(field, value);
+}
+
+/** A decoded protobufjs message (or plain object of the same shape) to Hubble's protojson. */
+export function messageToJsonpb(type: protobuf.Type, message: Record<string, unknown>): JsonObject {
+  const out: JsonObject = {};
+  for (const field of type.fieldsArray) {
+    const value = message[field.name];
+    if (value === undefined || value === null) continue;
+    if (field.repeated) {
+      const list = value as unknown[];
+      if (list.length === 0) continue;
+      out[field.name] = list.map((v) => valueToJson(field, v));
+      continue;
+    }
+    const isMessage = field.resolvedType instanceof protobuf.Type;
+    if (!isMessage && isZero(value)) continue;
+    out[field.name] = valueToJson(field, value);
+  }
+  return out;
+}
+
+function camel(name: string): string {
+  return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+function scalarFromJson(field: protobuf.Field, value: JsonValue, path: string): unknown {
+  if (field.resolvedType instanceof protobuf.Enum) {
+    if (typeof value === 'number') return value;
+    if (typeof value === 'string') {
+      const n = field.resolvedType.values[value];
+      if (n === undefined) throw new TypeError(`${path}: unknown ${field.resolvedType.name} value "${value}"`);
+      return n;
+    }
+    throw new TypeError(`${path}: expected an enum name or number`);
+  }
+  if (field.type === 'bytes' && typeof value === 'string') return Buffer.from(value, 'base64');
+  return value;
+}
+
+function valueFromJson(field: protobuf.Field, value: JsonValue, path: string): unknown {
+  const rt = field.resolvedType;
+  if (rt instanceof protobuf.Type) {
+    const name = fullName(rt);
+    if (name === 'google.protobuf.Timestamp') {
+      if (typeof value !== 'string') throw new TypeError(`${path}: expected an RFC3339 timestamp string`);
+      const ts = parseTimestamp(value);
+      if (!ts) throw new TypeError(`${path}: "${value}" is not an RFC3339 timestamp`);
+      return ts;
+    }
+    if (WRAPPERS.has(name)) return { value: scalarFromJson(rt.fields.value, value, path) };
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new TypeError(`${path}: expected an object`);
+    }
+    return jsonpbToPlain(rt, value, path);
+  }
+  return scalarFromJson(field, value, path);
+}
+
+/**
+ * Hubble protojson to a plain object protobufjs' `fromObject` accepts. Accepts
+ * proto names and lowerCamel JSON names, as protojson does; unknown keys are an error.
+ */
+export function jsonpbToPlain(type: protobuf.Type, json: JsonObject, path = type.name): Record<string, unknown> {
+  const byName = new Map<string, protobuf.Field>();
+  for (const f of type.fieldsArray) {
+    byName.set(f.name, f);
+    byName.set(camel(f.name), f);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(json)) {
+    const field = byName.get(key);
+    if (!field) throw new TypeError(`${path}: unknown field "${key}"`);
+    if (value === null) continue;
+    const fieldPath = `${path}.${key}`;
+    if (field.repeated) {
+      if (!Array.isArray(value)) throw new TypeError(`${fieldPath}: expected an array`);
+      out[field.name] = value.map((v, i) => valueFromJson(field, v, `${fieldPath}[${i}]`));
+    } else {
+      out[field.name] = valueFromJson(field, value, fieldPath);
+    }
+  }
+  return out;
+}
+
+/** Encodes a protojson object as the binary message of `type`. */
+export function encodeJsonpb(type: protobuf.Type, json: JsonObject): Uint8Array {
+  return type.encode(type.fromObject(jsonpbToPlain(type, json))).finish();
+}

@@ -1,0 +1,24 @@
+import type { JsonObject } from './jsonpb.js';
+
+/**
+ * FlowRecord: one Hubble flow as flowkeeper hands it out, in the protojson shape
+ * `hubble observe -o jsonpb` prints inside `{"flow": ...}` (proto field names,
+ * enum names, RFC3339 time). Normalised on the way in: `is_reply` is filled from
+ * the deprecated `reply` when only that was sent, and `drop_reason_desc` from the
+ * numeric `drop_reason`; the deprecated spellings are kept as they were sent.
+ */
+export interface FlowRecord extends JsonObject {
+  time: string;
+}
+
+/** One line of `hubble observe -o jsonpb`: a GetFlowsResponse carrying a flow. */
+export interface FlowResponseJson extends JsonObject {
+  flow: FlowRecord;
+  node_name: string;
+  time: string;
+}
+
+export function toResponseJson(flow: FlowRecord): FlowResponseJson {
+  const node = typeof flow.node_name === 'string' ? flow.node_name : '';
+  return { flow, node_name: node, time: flow.time };
+}

@@ -1,0 +1,88 @@
+/**
+ * FlowRow: the compact, interned form of one flow as the store keeps it. Every
+ * repeated string or sub-message is a dictionary id; numbers stay numbers. A
+ * FlowRow plus the dictionaries rebuilds the full FlowRecord (see materialize.ts).
+ */
+
+/** Dictionary kinds for interned raw sub-message bytes (values are stable: they are stored). */
+export const DictKind = {
+  Ip: 1,
+  Ethernet: 2,
+  L7Record: 3,
+  Names: 4,
+  Service: 5,
+  Summary: 6,
+  Interface: 7,
+  PolicyAllowed: 8,
+  PolicyDenied: 9,
+  PolicyLog: 10,
+  NodeLabels: 11,
+  Emitter: 12,
+  L4Other: 13,
+} as const;
+export type DictKind = (typeof DictKind)[keyof typeof DictKind];
+
+/** Bits of FlowRow.bits: presence and value of the deprecated/optional booleans. */
+export const RowBits = {
+  IsReplyPresent: 1,
+  IsReplyValue: 2,
+  LegacyReply: 4,
+  DropReasonNumeric: 8,
+  DropReasonDesc: 16,
+  IpEncrypted: 32,
+} as const;
+
+/** Layer-4 protocol codes (the Layer4 oneof field numbers). */
+export const L4 = { None: 0, TCP: 1, UDP: 2, ICMPv4: 3, ICMPv6: 4, SCTP: 5, VRRP: 6, IGMP: 7 } as const;
+
+export class FlowRow {
+  seconds = 0;
+  nanos = 0;
+  uuid: Buffer | string | null = null;
+  verdict = 0;
+  dropReason = 0;
+  bits = 0;
+  flowType = 0;
+  eventType: number | null = null;
+  eventSubType = 0;
+  direction = 0;
+  obsPoint = 0;
+  traceReason = 0;
+  policyMatch = 0;
+  authType = 0;
+  node: number | null = null;
+  cluster = 0;
+  srcEp: number | null = null;
+  dstEp: number | null = null;
+  srcWorkload = 0;
+  dstWorkload = 0;
+  srcIp: number | null = null;
+  dstIp: number | null = null;
+  srcXlated: number | null = null;
+  ipVersion = 0;
+  l4 = 0;
+  srcPort: number | null = null;
+  dstPort: number | null = null;
+  tcpFlags: number | null = null;
+  icmpType: number | null = null;
+  icmpCode: number | null = null;
+  l4Other: number | null = null;
+  ethernet: number | null = null;
+  l7Type: number | null = null;
+  latencyNs: number | null = null;
+  l7Record: number | null = null;
+  httpCode: number | null = null;
+  srcNames: number | null = null;
+  dstNames: number | null = null;
+  srcService: number | null = null;
+  dstService: number | null = null;
+  summary: number | null = null;
+  iface: number | null = null;
+  proxyPort: number | null = null;
+  allowedBy: number | null = null;
+  deniedBy: number | null = null;
+  policyLog: number | null = null;
+  nodeLabels: number | null = null;
+  emitter: number | null = null;
+  extra: Buffer | null = null;
+}

@@ -1,0 +1,35 @@
+import type { FlowRow } from '../flows/row.js';
+
+/** Identity of a flow for de-duplication: its uuid, or time + node + 5-tuple when it has none. */
+export function dedupeKey(row: Pick<FlowRow, 'uuid' | 'seconds' | 'nanos' | 'node' | 'srcIp' | 'dstIp' | 'srcPort' | 'dstPort' | 'l4' | 'icmpType'>): string {
+  if (row.uuid !== null) return typeof row.uuid === 'string' ? 'u' + row.uuid : 'u' + row.uuid.toString('hex');
+  return `t${row.seconds}.${row.nanos}|${row.node}|${row.srcIp}|${row.dstIp}|${row.srcPort}|${row.dstPort}|${row.l4}|${row.icmpType}`;
+}
+
+/**
+ * The flows already stored at or before a resume point. After a reconnect the
+ * relay replays from `since = checkpoint - overlap`; every replayed flow at or
+ * before the horizon is checked against these keys, later flows pass untouched.
+ */
+export class DedupeWindow {
+  constructor(
+    readonly seconds: number,
+    readonly nanos: number,
+    private readonly keys: Set<string>,
+  ) {}
+
+  covers(seconds: number, nanos: number): boolean {
+    return seconds < this.seconds || (seconds === this.seconds && nanos <= this.nanos);
+  }
+
+  /** True when the key was seen before; remembers it otherwise. */
+  seen(key: string): boolean {
+    if (this.keys.has(key)) return true;
+    this.keys.add(key);
+    return false;
+  }
+
+  get size(): number {
+    return this.keys.size;
+  }
+}

@@ -1,0 +1,144 @@
+import type { Interner } from '../flows/scan.js';
+import type { DictKind } from '../flows/row.js';
+import { decodeEndpoint, workloadOf } from '../flows/endpoint.js';
+import type { Db } from './sqlite.js';
+
+/** Entries kept in memory per cache before it is cleared (bounds RSS; misses fall back to SQLite). */
+export const DICTIONARY_CACHE_LIMIT = 100_000;
+
+class BoundedCache<V> {
+  private readonly map = new Map<string, V>();
+
+  constructor(private readonly limit: number) {}
+
+  get(key: string): V | undefined {
+    return this.map.get(key);
+  }
+
+  set(key: string, value: V): void {
+    if (this.map.size >= this.limit) this.map.clear();
+    this.map.set(key, value);
+  }
+
+  clear(): void {
+    this.map.clear();
+  }
+}
+
+interface EndpointRef {
+  id: number;
+  workload: number;
+}
+interface NodeRef {
+  id: number;
+  cluster: number;
+}
+
+/** Cluster of a node name: the part before "/" ("cluster/node"), or "default". */
+export function clusterOfNode(nodeName: string): string {
+  const slash = nodeName.indexOf('/');
+  return slash > 0 ? nodeName.slice(0, slash) : 'default';
+}
+
+/**
+ * The writer's side of the dictionaries: finds or creates ids for raw bytes,
+ * endpoints and nodes. Must be used inside the writer's transaction; call
+ * `forget()` when that transaction rolls back, since new ids were not kept.
+ */
+export class WriterDictionary implements Interner {
+  private readonly values = new BoundedCache<number>(DICTIONARY_CACHE_LIMIT);
+  private readonly endpoints = new BoundedCache<EndpointRef>(DICTIONARY_CACHE_LIMIT);
+  private readonly nodes = new BoundedCache<NodeRef>(DICTIONARY_CACHE_LIMIT);
+  private readonly clusters = new Map<string, number>();
+  private readonly stmts;
+
+  constructor(db: Db) {
+    this.stmts = {
+      findValue: db.prepare('SELECT id FROM dict WHERE kind = ? AND value = ?').pluck(),
+      insertValue: db.prepare('INSERT INTO dict (kind, value) VALUES (?, ?)'),
+      findEndpoint: db.prepare('SELECT e.id, e.workload_id AS workload FROM endpoints e WHERE raw = ?'),
+      insertEndpoint: db.prepare(
+        `INSERT INTO endpoints (raw, workload_id, identity, namespace, pod_name, cluster_name, labels)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      findWorkload: db
+        .prepare('SELECT id FROM workloads WHERE cluster = ? AND namespace = ? AND name = ? AND kind = ?')
+        .pluck(),
+      insertWorkload: db.prepare('INSERT INTO workloads (cluster, namespace, name, kind) VALUES (?, ?, ?, ?)'),
+      findNode: db.prepare('SELECT id, cluster_id AS cluster FROM nodes WHERE name = ?'),
+      insertNode: db.prepare('INSERT INTO nodes (name, cluster_id) VALUES (?, ?)'),
+      findCluster: db.prepare('SELECT id FROM clusters WHERE name = ?').pluck(),
+      insertCluster: db.prepare('INSERT INTO clusters (name) VALUES (?)'),
+    };
+  }
+
+  intern(kind: DictKind, buf: Buffer, start: number, end: number): number {
+    const key = kind + buf.toString('latin1', start, end);
+    const cached = this.values.get(key);
+    if (cached !== undefined) return cached;
+    const bytes = buf.subarray(start, end);
+    let id = this.stmts.findValue.get(kind, bytes) as number | undefined;
+    id ??= Number(this.stmts.insertValue.run(kind, bytes).lastInsertRowid);
+    this.values.set(key, id);
+    return id;
+  }
+
+  endpoint(buf: Buffer, start: number, end: number): EndpointRef {
+    const key = buf.toString('latin1', start, end);
+    const cached = this.endpoints.get(key);
+    if (cached !== undefined) return cached;
+    const raw = buf.subarray(start, end);
+    let ref = this.stmts.findEndpoint.get(raw) as EndpointRef | undefined;
+    if (!ref) {
+      const ep = decodeEndpoint(raw);
+      const workload = this.workload(workloadOf(ep));
+      const info = this.stmts.insertEndpoint.run(
+        raw,
+        workload,
+        ep.identity,
+        ep.namespace,
+        ep.pod_name,
+        ep.cluster_name,
+        JSON.stringify(ep.labels),
+      );
+      ref = { id: Number(info.lastInsertRowid), workload };
+    }
+    this.endpoints.set(key, ref);
+    return ref;
+  }
+
+  node(buf: Buffer, start: number, end: number): NodeRef {
+    const name = buf.toString('utf8', start, end);
+    const cached = this.nodes.get(name);
+    if (cached !== undefined) return cached;
+    let ref = this.stmts.findNode.get(name) as NodeRef | undefined;
+    if (!ref) {
+      const cluster = this.cluster(clusterOfNode(name));
+      ref = { id: Number(this.stmts.insertNode.run(name, cluster).lastInsertRowid), cluster };
+    }
+    this.nodes.set(name, ref);
+    return ref;
+  }
+
+  private cluster(name: string): number {
+    let id = this.clusters.get(name);
+    if (id !== undefined) return id;
+    id = (this.stmts.findCluster.get(name) as number | undefined) ?? Number(this.stmts.insertCluster.run(name).lastInsertRowid);
+    this.clusters.set(name, id);
+    return id;
+  }
+
+  private workload(w: { cluster: string; namespace: string; name: string; kind: string }): number {
+    const found = this.stmts.findWorkload.get(w.cluster, w.namespace, w.name, w.kind) as number | undefined;
+    if (found !== undefined) return found;
+    return Number(this.stmts.insertWorkload.run(w.cluster, w.namespace, w.name, w.kind).lastInsertRowid);
+  }
+
+  /** Drops every cached id (after a rolled-back transaction some may not exist). */
+  forget(): void {
+    this.values.clear();
+    this.endpoints.clear();
+    this.nodes.clear();
+    this.clusters.clear();
+  }
+}

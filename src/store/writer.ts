@@ -1,0 +1,251 @@
+import { ResponseKind, decodeLostEvent, decodeNodeStatus, scanEnvelope } from '../flows/envelope.js';
+import type { NodeStatusInfo } from '../flows/envelope.js';
+import type { FlowRow } from '../flows/row.js';
+import { scanFlow } from '../flows/scan.js';
+import { DedupeWindow, dedupeKey } from './dedupe.js';
+import { WriterDictionary } from './dictionary.js';
+import {
+  ROWID_SLOTS,
+  SECONDS_PER_PARTITION,
+  createPartition,
+  dropPartition,
+  listPartitions,
+  partitionOf,
+  rowidOf,
+  tableName,
+  timeOfRowid,
+  usedBytes,
+} from './partitions.js';
+import { RollupAccumulator } from './rollup.js';
+import type { Db } from './sqlite.js';
+import type { Statement } from 'better-sqlite3';
+
+export interface FlowTime {
+  seconds: number;
+  nanos: number;
+}
+
+export interface LostEventCount {
+  source: number;
+  node: string;
+  events: number;
+}
+
+/** What one batch did; the ingest pipeline turns it into status and metrics. */
+export interface BatchResult {
+  received: number;
+  stored: number;
+  duplicates: number;
+  malformed: number;
+  malformedSample: string | null;
+  lostEvents: LostEventCount[];
+  nodeStatus: NodeStatusInfo[];
+  newest: FlowTime | null;
+  rows: FlowRow[] | null;
+}
+
+export interface RetentionPolicy {
+  /** Raw flows older than this are dropped, a whole hourly partition at a time. */
+  maxAgeSeconds: number;
+  /** Oldest partitions are dropped while the database uses more than this. 0 = no limit. */
+  maxBytes: number;
+  /** Rollup rows older than this are deleted. */
+  rollupMaxAgeSeconds: number;
+}
+
+const INSERT_COLUMNS = [
+  'id', 'uuid', 'verdict', 'drop_reason', 'bits', 'flow_type', 'event_type', 'event_sub', 'direction', 'obs_point',
+  'trace_reason', 'policy_match', 'auth_type', 'node', 'src_ep', 'dst_ep', 'src_ip', 'dst_ip', 'src_xlated',
+  'ip_version', 'l4', 'src_port', 'dst_port', 'tcp_flags', 'icmp_type', 'icmp_code', 'l4_other', 'ethernet',
+  'l7_type', 'latency_ns', 'l7_record', 'http_code', 'src_names', 'dst_names', 'src_service', 'dst_service',
+  'summary', 'iface', 'proxy_port', 'allowed_by', 'denied_by', 'policy_log', 'node_labels', 'emitter', 'extra',
+];
+
+/**
+ * The single writer of the store: turns batches of raw GetFlowsResponse
+ * messages into rows, rollups and a checkpoint, one transaction per batch.
+ */
+export class FlowWriter {
+  private readonly dict: WriterDictionary;
+  private readonly rollup: RollupAccumulator;
+  private readonly inserts = new Map<number, Statement>();
+  private readonly partitions: Set<number>;
+  private readonly windows = new Map<string, DedupeWindow>();
+  private readonly stmts;
+
+  constructor(
+    private readonly db: Db,
+    private readonly overlapSeconds: number,
+  ) {
+    this.dict = new WriterDictionary(db);
+    this.rollup = new RollupAccumulator(db);
+    this.partitions = new Set(listPartitions(db));
+    this.stmts = {
+      checkpoint: db.prepare('SELECT seconds, nanos FROM checkpoints WHERE relay = ?'),
+      saveCheckpoint: db.prepare(`INSERT INTO checkpoints (relay, seconds, nanos, updated_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (relay) DO UPDATE SET seconds = excluded.seconds, nanos = excluded.nanos, updated_at = excluded.updated_at
+        WHERE excluded.seconds > checkpoints.seconds
+           OR (excluded.seconds = checkpoints.seconds AND excluded.nanos > checkpoints.nanos)`),
+      lost: db.prepare(`INSERT INTO lost_events (minute, relay, source, node, events) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT DO UPDATE SET events = events + excluded.events`),
+    };
+  }
+
+  checkpoint(relay: string): FlowTime | null {
+    return (this.stmts.checkpoint.get(relay) as FlowTime | undefined) ?? null;
+  }
+
+  /**
+   * Prepares de-duplication for a (re)connect of `relay` and returns the time to
+   * resume from (checkpoint minus overlap), or null when nothing is stored yet.
+   */
+  resume(relay: string): FlowTime | null {
+    const cp = this.checkpoint(relay);
+    if (!cp) {
+      this.windows.delete(relay);
+      return null;
+    }
+    const since = { seconds: cp.seconds - this.overlapSeconds, nanos: cp.nanos };
+    this.windows.set(relay, new DedupeWindow(cp.seconds, cp.nanos, this.storedKeys(since, cp)));
+    return since;
+  }
+
+  /** Dedupe keys of stored flows with since <= time <= until. */
+  private storedKeys(since: FlowTime, until: FlowTime): Set<string> {
+    const keys = new Set<string>();
+    for (let hour = partitionOf(since.seconds); hour <= partitionOf(until.seconds); hour++) {
+      if (!this.partitions.has(hour)) continue;
+      const lo = Math.max(0, rowidOf(hour, since.seconds, since.nanos));
+      const hi = Math.min(rowidOf(hour + 1, (hour + 1) * SECONDS_PER_PARTITION, 0), rowidOf(hour, until.seconds, until.nanos) + ROWID_SLOTS);
+      const rows = this.db
+        .prepare(`SELECT id, uuid, node, src_ip, dst_ip, src_port, dst_port, l4, icmp_type FROM ${tableName(hour)} WHERE id >= ? AND id < ?`)
+        .all(lo, hi) as { id: number; uuid: Buffer | string | null; node: number | null; src_ip: number | null; dst_ip: number | null; src_port: number | null; dst_port: number | null; l4: number; icmp_type: number | null }[];
+      for (const r of rows) {
+        const t = timeOfRowid(hour, r.id);
+        keys.add(
+          dedupeKey({ uuid: r.uuid, seconds: t.seconds, nanos: t.nanos, node: r.node, srcIp: r.src_ip, dstIp: r.dst_ip, srcPort: r.src_port, dstPort: r.dst_port, l4: r.l4, icmpType: r.icmp_type }),
+        );
+      }
+    }
+    return keys;
+  }
+
+  /**
+   * Stores one batch of encoded GetFlowsResponse messages from `relay`:
+   * message i is buf[offsets[i], offsets[i+1]). Malformed messages are counted
+   * and skipped; the batch is one transaction (all or nothing on SQLite errors).
+   */
+  writeBatch(relay: string, buf: Buffer, offsets: ArrayLike<number>, keepRows = false): BatchResult {
+    const result: BatchResult = {
+      received: offsets.length - 1, stored: 0, duplicates: 0, malformed: 0, malformedSample: null,
+      lostEvents: [], nodeStatus: [], newest: null, rows: keepRows ? [] : null,
+    };
+    const window = this.windows.get(relay);
+    const lost = new Map<string, LostEventCount>();
+    try {
+      this.db.transaction(() => {
+        for (let i = 0; i + 1 < offsets.length; i++) {
+          let row: FlowRow;
+          try {
+            const env = scanEnvelope(buf, offsets[i], offsets[i + 1]);
+            if (env.kind === ResponseKind.LostEvents) {
+              const ev = decodeLostEvent(buf, env.start, env.end);
+              const key = `${ev.source}|${env.nodeName}`;
+              const entry = lost.get(key) ?? { source: ev.source, node: env.nodeName, events: 0 };
+              entry.events += ev.numEventsLost;
+              lost.set(key, entry);
+              continue;
+            }
+            if (env.kind === ResponseKind.NodeStatus) {
+              result.nodeStatus.push(decodeNodeStatus(buf, env.start, env.end));
+              continue;
+            }
+            if (env.kind !== ResponseKind.Flow) throw new Error('response carries no flow, node_status or lost_events');
+            row = scanFlow(buf, env.start, env.end, this.dict);
+          } catch (err) {
+            result.malformed++;
+            result.malformedSample ??= (err as Error).message;
+            continue;
+          }
+          if (window && window.covers(row.seconds, row.nanos) && window.seen(dedupeKey(row))) {
+            result.duplicates++;
+            continue;
+          }
+          this.insert(row);
+          this.rollup.add(row);
+          result.stored++;
+          result.rows?.push(row);
+          const n = result.newest;
+          if (!n || row.seconds > n.seconds || (row.seconds === n.seconds && row.nanos > n.nanos)) {
+            result.newest = { seconds: row.seconds, nanos: row.nanos };
+          }
+        }
+        this.rollup.flush();
+        const minute = Math.floor(Date.now() / 60_000);
+        for (const l of lost.values()) this.stmts.lost.run(minute, relay, l.source, l.node, l.events);
+        if (result.newest) this.stmts.saveCheckpoint.run(relay, result.newest.seconds, result.newest.nanos, Date.now());
+      })();
+    } catch (err) {
+      this.rollup.discard();
+      this.dict.forget();
+      throw err;
+    }
+    result.lostEvents = [...lost.values()];
+    return result;
+  }
+
+  private insert(row: FlowRow): void {
+    const hour = partitionOf(row.seconds);
+    const stmt = this.insertStatement(hour);
+    const base = rowidOf(hour, row.seconds, row.nanos);
+    for (let slot = 0; slot < ROWID_SLOTS; slot++) {
+      const info = stmt.run(
+        base + slot, row.uuid, row.verdict, row.dropReason, row.bits, row.flowType, row.eventType, row.eventSubType,
+        row.direction, row.obsPoint, row.traceReason, row.policyMatch, row.authType, row.node, row.srcEp, row.dstEp,
+        row.srcIp, row.dstIp, row.srcXlated, row.ipVersion, row.l4, row.srcPort, row.dstPort, row.tcpFlags,
+        row.icmpType, row.icmpCode, row.l4Other, row.ethernet, row.l7Type, row.latencyNs, row.l7Record, row.httpCode,
+        row.srcNames, row.dstNames, row.srcService, row.dstService, row.summary, row.iface, row.proxyPort,
+        row.allowedBy, row.deniedBy, row.policyLog, row.nodeLabels, row.emitter, row.extra,
+      );
+      if (info.changes === 1) return;
+    }
+    throw new Error(`more than ${ROWID_SLOTS} flows share one nanosecond`);
+  }
+
+  private insertStatement(hour: number): Statement {
+    let stmt = this.inserts.get(hour);
+    if (stmt) return stmt;
+    if (!this.partitions.has(hour)) {
+      createPartition(this.db, hour);
+      this.partitions.add(hour);
+    }
+    stmt = this.db.prepare(
+      `INSERT OR IGNORE INTO ${tableName(hour)} (${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')})`,
+    );
+    this.inserts.set(hour, stmt);
+    return stmt;
+  }
+
+  /** Drops partitions past the age or size limit and old rollups; returns the hours dropped. */
+  enforceRetention(policy: RetentionPolicy, nowSeconds = Date.now() / 1000): number[] {
+    const dropped: number[] = [];
+    const hours = [...this.partitions].sort((a, b) => a - b);
+    const drop = (hour: number): void => {
+      dropPartition(this.db, hour);
+      this.partitions.delete(hour);
+      this.inserts.delete(hour);
+      dropped.push(hour);
+    };
+    while (hours.length > 0 && (hours[0] + 1) * SECONDS_PER_PARTITION <= nowSeconds - policy.maxAgeSeconds) {
+      drop(hours.shift()!);
+    }
+    // Never drop the partition being written: a size limit below one hour of flows keeps that hour.
+    while (policy.maxBytes > 0 && hours.length > 1 && usedBytes(this.db) > policy.maxBytes) {
+      drop(hours.shift()!);
+    }
+    this.db.prepare('DELETE FROM rollup_1m WHERE minute < ?').run(Math.floor((nowSeconds - policy.rollupMaxAgeSeconds) / 60));
+    this.db.prepare('DELETE FROM lost_events WHERE minute < ?').run(Math.floor((nowSeconds - policy.rollupMaxAgeSeconds) / 60));
+    if (dropped.length > 0) this.db.pragma('incremental_vacuum');
+    return dropped;
+  }
+}
