@@ -1,0 +1,68 @@
+import { statSync } from 'node:fs';
+import type { IngestPipeline } from '../ingest/pipeline.js';
+import type { RelayClient, RelayStatus } from '../relay/client.js';
+import type { FlowReader, StoreStats } from '../store/reader.js';
+import { formatTimestamp } from '../flows/jsonpb.js';
+
+export interface StatusSource {
+  status(): Record<string, unknown>;
+  ready(): { ready: boolean; reason?: string };
+}
+
+function fileBytes(path: string): number {
+  let total = 0;
+  for (const suffix of ['', '-wal', '-shm']) {
+    try {
+      total += statSync(path + suffix).size;
+    } catch {
+      // The WAL and shm files exist only while the database is open for writing.
+    }
+  }
+  return total;
+}
+
+/** Assembles /api/v1/status from the relays, the pipeline and the store. */
+export class StatusReport implements StatusSource {
+  private readonly startedAt = Date.now();
+  private lastRate = { at: Date.now(), stored: 0, perSecond: 0 };
+
+  constructor(
+    private readonly version: string,
+    private readonly dbPath: string,
+    private readonly relays: RelayClient[],
+    private readonly pipeline: IngestPipeline,
+    private readonly reader: FlowReader,
+  ) {}
+
+  private ingestRate(): number {
+    const now = Date.now();
+    const elapsed = (now - this.lastRate.at) / 1000;
+    if (elapsed >= 1) {
+      this.lastRate = { at: now, stored: this.pipeline.stats.stored, perSecond: (this.pipeline.stats.stored - this.lastRate.stored) / elapsed };
+    }
+    return Math.round(this.lastRate.perSecond);
+  }
+
+  storeStats(): StoreStats {
+    return this.reader.stats(fileBytes(this.dbPath));
+  }
+
+  status(): Record<string, unknown> {
+    const store = this.storeStats();
+    const time = (t: { seconds: number; nanos: number } | null): string | null => (t ? formatTimestamp(t.seconds, t.nanos) : null);
+    return {
+      version: this.version,
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      relays: this.relays.map((r): RelayStatus => r.status),
+      ingest: { ...this.pipeline.stats, flowsPerSecond: this.ingestRate() },
+      store: { ...store, path: this.dbPath, oldest: time(store.oldest), newest: time(store.newest), checkpoints: this.reader.checkpoints() },
+      lostEvents: this.reader.lostEvents(),
+    };
+  }
+
+  ready(): { ready: boolean; reason?: string } {
+    const down = this.relays.filter((r) => !r.status.connected).map((r) => r.name);
+    if (down.length === this.relays.length) return { ready: false, reason: `no relay connected (${down.join(', ')})` };
+    return { ready: true };
+  }
+}

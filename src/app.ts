@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config/options.js';
+import { IngestPipeline } from './ingest/pipeline.js';
+import type { BatchSummary } from './ingest/batch-summary.js';
+import type { Logger } from './log.js';
+import { MIGRATIONS_DIR, ROOT_DIR } from './paths.js';
+import { RelayClient } from './relay/client.js';
+import { parseRelayTargets, relaySettings } from './relay/relay-config.js';
+import { FlowReader } from './store/reader.js';
+import { openDatabase } from './store/sqlite.js';
+import type { Db } from './store/sqlite.js';
+import { buildServer } from './api/server.js';
+import { StatusReport } from './api/status.js';
+
+export const VERSION = (JSON.parse(readFileSync(join(ROOT_DIR, 'package.json'), 'utf8')) as { version: string }).version;
+
+/** How long a partly filled batch waits before it is written. */
+const FLUSH_INTERVAL_MS = 50;
+const RETENTION_INTERVAL_MS = 60_000;
+
+export interface App {
+  pipeline: IngestPipeline;
+  reader: FlowReader;
+  relays: RelayClient[];
+  server: FastifyInstance;
+  status: StatusReport;
+  /** Address the API listens on (after start). */
+  url: string;
+  stop(): Promise<void>;
+}
+
+function splitHostPort(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  const port = Number(listen.slice(i + 1));
+  if (i < 0 || !Number.isInteger(port)) throw new Error(`--listen: "${listen}" is not host:port`);
+  return { host: listen.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0', port };
+}
+
+/** Starts the whole service: writer, relay clients and the HTTP API. */
+export async function startApp(config: Config, log: Logger): Promise<App> {
+  const targets = parseRelayTargets(config.relay);
+  const settings = relaySettings(config);
+  const listen = splitHostPort(config.listen);
+  const pipeline = await IngestPipeline.start(
+    {
+      dbPath: config.db,
+      migrationsDir: MIGRATIONS_DIR,
+      overlapSeconds: config.resumeOverlap,
+      retention: { maxAgeSeconds: config.retention, maxBytes: config.retentionSize, rollupMaxAgeSeconds: config.rollupRetention },
+      retentionIntervalMs: RETENTION_INTERVAL_MS,
+      batchSize: config.batchSize,
+      queueBatches: config.queueBatches,
+      flushIntervalMs: FLUSH_INTERVAL_MS,
+    },
+    log,
+  );
+  const readDb: Db = openDatabase(config.db, { readonly: true });
+  const reader = new FlowReader(readDb);
+  const relays = targets.map(
+    (t) =>
+      new RelayClient(t, settings, pipeline, log, {
+        backoffInitialMs: config.backoffInitial * 1000,
+        backoffMaxMs: config.backoffMax * 1000,
+        statusIntervalMs: config.statusInterval * 1000,
+      }),
+  );
+  const byName = new Map(relays.map((r) => [r.name, r]));
+  pipeline.on('batch', (s: BatchSummary) => byName.get(s.relay)?.noteBatch(s));
+  const status = new StatusReport(VERSION, config.db, relays, pipeline, reader);
+  const server = buildServer(status, log);
+  const url = await server.listen(listen);
+  for (const r of relays) r.start();
+  log.info({ url, relays: targets, db: config.db }, 'flowkeeper started');
+
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await Promise.all(relays.map((r) => r.stop()));
+      await server.close();
+      await pipeline.close();
+      readDb.close();
+      log.info('flowkeeper stopped');
+    })();
+    return stopping;
+  };
+  return { pipeline, reader, relays, server, status, url, stop };
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+import { helpText, loadConfig } from './config/load.js';
+import { startApp, VERSION } from './app.js';
+import { createLogger } from './log.js';
+import { SimRelay } from './sim/relay-server.js';
+import { FlowkeeperError } from './errors.js';
+
+const USAGE = `flowkeeper ${VERSION} — flow history for Cilium Hubble
+
+Usage:
+  flowkeeper serve [options]   follow hubble-relay, store flows, serve the API and /metrics
+  flowkeeper demo [options]    start a built-in relay simulator and a flowkeeper consuming it
+  flowkeeper sim [options]     run only the relay simulator (a stand-in hubble-relay)
+  flowkeeper --help | --version
+
+Every option can also be set with its environment variable.
+Options:
+`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE + helpText() + '\n');
+    return;
+  }
+  if (command === '--version') {
+    process.stdout.write(VERSION + '\n');
+    return;
+  }
+  if (!['serve', 'demo', 'sim'].includes(command)) throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `unknown command "${command}" (see flowkeeper --help)`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(USAGE + helpText(command) + '\n');
+    return;
+  }
+  const config = loadConfig(rest);
+  const log = createLogger(config.logLevel);
+  const stops: (() => Promise<void>)[] = [];
+  if (command === 'demo' || command === 'sim') {
+    const sim = new SimRelay();
+    const port = await sim.listen(config.simListen);
+    sim.startTraffic(config.simRate);
+    const host = config.simListen.slice(0, config.simListen.lastIndexOf(':'));
+    log.info({ address: `${host}:${port}`, flowsPerSecond: config.simRate }, 'relay simulator serving observer.Observer');
+    stops.push(() => sim.close());
+    if (command === 'demo') config.relay = [`demo=${host}:${port}`];
+  }
+  if (command === 'serve' || command === 'demo') {
+    const app = await startApp(config, log);
+    stops.unshift(() => app.stop());
+    if (command === 'demo') {
+      process.stderr.write(`\nflowkeeper demo is running: API ${app.url}/api/v1/status   (Ctrl-C to stop)\n\n`);
+    }
+  }
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    (async () => {
+      for (const stop of stops) await stop();
+      process.exit(0);
+    })().catch((err: Error) => {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main(process.argv.slice(2)).catch((err: Error & { code?: string }) => {
+  process.stderr.write(`flowkeeper: ${err.message}${err.code ? ` [${err.code}]` : ''}\n`);
+  process.exit(2);
+});

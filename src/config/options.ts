@@ -1,0 +1,63 @@
+import { parseDuration, parseSize } from './units.js';
+
+/**
+ * Every setting flowkeeper reads, in one place. Each has a CLI flag
+ * (--name), an environment variable (FLOWKEEPER_NAME with dashes as
+ * underscores) and a default; `flowkeeper --help` prints this table.
+ */
+export interface OptionSpec<T> {
+  flag: string;
+  description: string;
+  default: string;
+  parse: (text: string) => T;
+  /** Shown in --help only for this command set. */
+  commands?: readonly string[];
+}
+
+const str = (s: string): string => s;
+const int = (name: string) => (s: string): number => {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got "${s}"`);
+  return n;
+};
+const bool = (s: string): boolean => {
+  if (['1', 'true', 'yes', 'on', ''].includes(s.toLowerCase())) return true;
+  if (['0', 'false', 'no', 'off'].includes(s.toLowerCase())) return false;
+  throw new Error(`expected true or false, got "${s}"`);
+};
+const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter(Boolean);
+
+export const OPTIONS = {
+  relay: {
+    flag: 'relay', default: 'localhost:4245', parse: list,
+    description: 'hubble-relay address(es), comma-separated; "name=host:port" names a relay (one per cluster)',
+  },
+  relayTls: { flag: 'relay-tls', default: 'false', parse: bool, description: 'use TLS to hubble-relay' },
+  relayTlsCa: { flag: 'relay-tls-ca', default: '', parse: str, description: 'PEM file of the CA that signed the relay certificate (hubble-relay-server-certs ca.crt)' },
+  relayTlsCert: { flag: 'relay-tls-cert', default: '', parse: str, description: 'client certificate PEM for relay mTLS (implies --relay-tls)' },
+  relayTlsKey: { flag: 'relay-tls-key', default: '', parse: str, description: 'client key PEM for relay mTLS (implies --relay-tls)' },
+  relayTlsServerName: {
+    flag: 'relay-tls-server-name', default: 'hubble.hubble-relay.cilium.io', parse: str,
+    description: 'name to verify in the relay certificate (relay certs are issued for *.hubble-relay.cilium.io)',
+  },
+  relayWhitelist: { flag: 'relay-whitelist', default: '', parse: str, description: 'JSON array of Hubble FlowFilters sent to the relay as whitelist (server-side filtering)' },
+  relayBlacklist: { flag: 'relay-blacklist', default: '', parse: str, description: 'JSON array of Hubble FlowFilters sent to the relay as blacklist' },
+  resumeOverlap: { flag: 'resume-overlap', default: '5s', parse: parseDuration, description: 'on reconnect, ask the relay for flows this long before the last stored one (duplicates are dropped)' },
+  backoffInitial: { flag: 'backoff-initial', default: '500ms', parse: parseDuration, description: 'first reconnect delay (exponential, with full jitter)' },
+  backoffMax: { flag: 'backoff-max', default: '30s', parse: parseDuration, description: 'longest reconnect delay' },
+  statusInterval: { flag: 'status-interval', default: '30s', parse: parseDuration, description: 'how often to poll the relay with ServerStatus and GetNodes' },
+  db: { flag: 'db', default: './data/flowkeeper.db', parse: str, description: 'SQLite database file' },
+  retention: { flag: 'retention', default: '24h', parse: parseDuration, description: 'keep raw flows this long (whole hourly partitions are dropped)' },
+  retentionSize: { flag: 'retention-size', default: '10GiB', parse: parseSize, description: 'drop the oldest partitions while the database uses more than this (0 = no limit)' },
+  rollupRetention: { flag: 'rollup-retention', default: '30d', parse: parseDuration, description: 'keep 1-minute rollups this long' },
+  batchSize: { flag: 'batch-size', default: '4096', parse: int('batch-size'), description: 'flows per write transaction' },
+  queueBatches: { flag: 'queue-batches', default: '8', parse: int('queue-batches'), description: 'batches in flight to the writer before the relay stream is paused' },
+  listen: { flag: 'listen', default: '0.0.0.0:8080', parse: str, description: 'address of the REST/WebSocket API and /metrics' },
+  apiToken: { flag: 'api-token', default: '', parse: str, description: 'bearer token required on the REST and WebSocket API (empty = no auth)' },
+  logLevel: { flag: 'log-level', default: 'info', parse: str, description: 'trace, debug, info, warn, error or silent' },
+  simRate: { flag: 'sim-rate', default: '2000', parse: int('sim-rate'), description: 'demo/sim: flows per second the relay simulator generates', commands: ['demo', 'sim'] },
+  simListen: { flag: 'sim-listen', default: '127.0.0.1:4245', parse: str, description: 'demo/sim: address the relay simulator listens on', commands: ['demo', 'sim'] },
+} as const satisfies Record<string, OptionSpec<unknown>>;
+
+export type OptionName = keyof typeof OPTIONS;
+export type Config = { [K in OptionName]: ReturnType<(typeof OPTIONS)[K]['parse']> };

@@ -1,0 +1,202 @@
+import { EventEmitter } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import type { TransferListItem } from 'node:worker_threads';
+import type { Logger } from '../log.js';
+import { RateLimitedLog } from '../log.js';
+import type { FlowSink } from '../relay/client.js';
+import type { FlowTime } from '../store/writer.js';
+import type { BatchSummary } from './batch-summary.js';
+import type { WorkerReply, WorkerRequest, WorkerSettings } from './protocol.js';
+
+export interface PipelineOptions extends WorkerSettings {
+  /** Messages per write batch. */
+  batchSize: number;
+  /** Batches in flight to the writer before push() asks the relay stream to pause. */
+  queueBatches: number;
+  /** A partly filled batch is sent after this long. */
+  flushIntervalMs: number;
+}
+
+export interface PipelineStats {
+  received: number;
+  stored: number;
+  duplicates: number;
+  malformed: number;
+  batches: number;
+  writeErrors: number;
+  inFlightBatches: number;
+  queuedMessages: number;
+  lastWriteMs: number;
+}
+
+interface Pending {
+  messages: Buffer[];
+  bytes: number;
+}
+
+type Waiter = { resolve: (reply: WorkerReply) => void; reject: (err: Error) => void };
+
+/**
+ * The main-thread side of ingest: collects raw messages per relay into batches,
+ * ships them (one transferred buffer each) to the writer worker, and applies
+ * backpressure: with `queueBatches` batches in flight, push() returns false and
+ * the relay stream pauses until the writer catches up. Emits 'batch' with a
+ * BatchSummary after each stored batch.
+ */
+export class IngestPipeline extends EventEmitter implements FlowSink {
+  readonly stats: PipelineStats = {
+    received: 0, stored: 0, duplicates: 0, malformed: 0, batches: 0, writeErrors: 0,
+    inFlightBatches: 0, queuedMessages: 0, lastWriteMs: 0,
+  };
+  private readonly pending = new Map<string, Pending>();
+  private readonly waiters = new Map<number, Waiter>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly drainCallbacks: (() => void)[] = [];
+  private readonly warn: RateLimitedLog;
+  private nextId = 1;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly worker: Worker,
+    private readonly options: PipelineOptions,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.warn = new RateLimitedLog(log);
+    worker.on('message', (m: WorkerReply) => this.onReply(m));
+    worker.on('error', (err) => {
+      log.error({ err }, 'writer worker crashed');
+      for (const w of this.waiters.values()) w.reject(err);
+      this.waiters.clear();
+    });
+    this.timer = setInterval(() => this.flushAll(), options.flushIntervalMs);
+  }
+
+  /** Starts the writer worker (which applies migrations) and resolves once it is ready. */
+  static async start(options: PipelineOptions, log: Logger): Promise<IngestPipeline> {
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { ...options } satisfies WorkerSettings });
+    const first = await new Promise<WorkerReply>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    if (first.type === 'fatal') {
+      await worker.terminate();
+      throw Object.assign(new Error(first.message), { code: first.code });
+    }
+    if (first.type === 'ready' && first.migrations.length > 0) log.info({ migrations: first.migrations }, 'applied migrations');
+    return new IngestPipeline(worker, options, log);
+  }
+
+  push(relay: string, message: Buffer): boolean {
+    let p = this.pending.get(relay);
+    if (!p) {
+      p = { messages: [], bytes: 0 };
+      this.pending.set(relay, p);
+    }
+    p.messages.push(message);
+    p.bytes += message.length;
+    this.stats.received++;
+    this.stats.queuedMessages++;
+    if (p.messages.length >= this.options.batchSize) this.send(relay);
+    return this.stats.inFlightBatches < this.options.queueBatches;
+  }
+
+  onceDrained(fn: () => void): void {
+    if (this.stats.inFlightBatches < this.options.queueBatches) fn();
+    else this.drainCallbacks.push(fn);
+  }
+
+  async resume(relay: string): Promise<FlowTime | null> {
+    this.send(relay);
+    const reply = await this.request({ id: 0, type: 'resume', relay });
+    return reply.type === 'resumed' ? reply.since : null;
+  }
+
+  /** Runs a retention pass now; resolves with the partitions (hours) dropped. */
+  async enforceRetention(): Promise<number[]> {
+    const reply = await this.request({ id: 0, type: 'retention' });
+    return reply.type === 'retained' ? reply.dropped : [];
+  }
+
+  /** Sends partial batches and waits until everything received so far is stored. */
+  async flush(): Promise<void> {
+    this.flushAll();
+    await Promise.all([...this.inFlight]);
+  }
+
+  /** Flushes, lets the worker checkpoint and close the database, and stops it. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.flush();
+    await this.request({ id: 0, type: 'close' });
+    await this.worker.terminate();
+  }
+
+  private flushAll(): void {
+    for (const relay of this.pending.keys()) this.send(relay);
+  }
+
+  private send(relay: string): void {
+    const p = this.pending.get(relay);
+    if (!p || p.messages.length === 0) return;
+    this.pending.delete(relay);
+    const buf = new ArrayBuffer(p.bytes);
+    const bytes = new Uint8Array(buf);
+    const offsets = new Uint32Array(p.messages.length + 1);
+    let at = 0;
+    for (let i = 0; i < p.messages.length; i++) {
+      bytes.set(p.messages[i], at);
+      at += p.messages[i].length;
+      offsets[i + 1] = at;
+    }
+    const count = p.messages.length;
+    this.stats.inFlightBatches++;
+    const done = this.request({ id: 0, type: 'batch', relay, buf, offsets }, [buf, offsets.buffer])
+      .then((reply) => {
+        if (reply.type === 'done') this.onStored(reply.summary);
+      })
+      .catch((err: Error) => {
+        this.stats.writeErrors++;
+        this.log.error({ relay, messages: count, err: err.message }, 'writing a batch failed; its flows were not stored');
+      })
+      .finally(() => {
+        this.stats.inFlightBatches--;
+        this.stats.queuedMessages -= count;
+        if (this.stats.inFlightBatches < this.options.queueBatches) {
+          for (const fn of this.drainCallbacks.splice(0)) fn();
+        }
+        this.inFlight.delete(done);
+      });
+    this.inFlight.add(done);
+  }
+
+  private onStored(s: BatchSummary): void {
+    this.stats.batches++;
+    this.stats.stored += s.stored;
+    this.stats.duplicates += s.duplicates;
+    this.stats.malformed += s.malformed;
+    this.stats.lastWriteMs = s.writeMs;
+    if (s.malformed > 0) this.warn.warn(`malformed:${s.relay}`, { relay: s.relay, count: s.malformed, sample: s.malformedSample }, 'skipped malformed relay messages');
+    this.emit('batch', s);
+  }
+
+  private request(req: WorkerRequest, transfer: TransferListItem[] = []): Promise<WorkerReply> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiters.set(id, { resolve, reject });
+      this.worker.postMessage({ ...req, id }, transfer);
+    });
+  }
+
+  private onReply(m: WorkerReply): void {
+    if (!('id' in m)) return;
+    const w = this.waiters.get(m.id);
+    if (!w) return;
+    this.waiters.delete(m.id);
+    if (m.type === 'failed') w.reject(new Error(m.message));
+    else w.resolve(m);
+  }
+}

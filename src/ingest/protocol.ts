@@ -1,0 +1,29 @@
+import type { RetentionPolicy } from '../store/writer.js';
+import type { BatchSummary } from './batch-summary.js';
+import type { FlowTime } from '../store/writer.js';
+
+/** Settings the writer worker starts with (workerData). */
+export interface WorkerSettings {
+  dbPath: string;
+  migrationsDir: string;
+  overlapSeconds: number;
+  retention: RetentionPolicy;
+  retentionIntervalMs: number;
+}
+
+/** Main thread → worker. */
+export type WorkerRequest =
+  | { id: number; type: 'batch'; relay: string; buf: ArrayBuffer; offsets: Uint32Array }
+  | { id: number; type: 'resume'; relay: string }
+  | { id: number; type: 'retention' }
+  | { id: number; type: 'close' };
+
+/** Worker → main thread. */
+export type WorkerReply =
+  | { type: 'ready'; migrations: string[] }
+  | { type: 'fatal'; message: string; code?: string }
+  | { type: 'done'; id: number; summary: BatchSummary }
+  | { type: 'resumed'; id: number; since: FlowTime | null }
+  | { type: 'retained'; id: number; dropped: number[] }
+  | { type: 'failed'; id: number; message: string }
+  | { type: 'closed'; id: number };

@@ -1,0 +1,153 @@
+import * as grpc from '@grpc/grpc-js';
+import { GetFlowsResponseType } from '../flows/schema.js';
+import { ObserverService } from '../relay/observer-service.js';
+import { NODES } from './topology.js';
+import { TrafficGenerator } from './traffic.js';
+
+export interface SimMessage {
+  seconds: number;
+  nanos: number;
+  bytes: Buffer;
+}
+
+interface FlowsRequest {
+  number: string;
+  first: boolean;
+  follow: boolean;
+  since: { seconds: string; nanos: number } | null;
+  until: { seconds: string; nanos: number } | null;
+  whitelist: unknown[];
+  blacklist: unknown[];
+}
+
+type FlowsCall = grpc.ServerWritableStream<FlowsRequest, Buffer>;
+
+/** Hubble's per-node ring buffer default (hubble-event-buffer-capacity) times the simulated nodes. */
+export const SIM_RING_CAPACITY = 4095 * NODES.length;
+const TICK_MS = 10;
+
+function before(m: { seconds: number; nanos: number }, t: { seconds: string; nanos: number }): boolean {
+  const s = Number(t.seconds);
+  return m.seconds < s || (m.seconds === s && m.nanos < t.nanos);
+}
+
+/**
+ * A stand-in for hubble-relay serving observer.Observer over real gRPC: a ring
+ * buffer of encoded GetFlowsResponse messages, GetFlows with since/number/follow,
+ * ServerStatus and GetNodes. Used by `flowkeeper demo`, the tests and the bench.
+ */
+export class SimRelay {
+  readonly requests: FlowsRequest[] = [];
+  private readonly ring: SimMessage[] = [];
+  private readonly followers = new Set<FlowsCall>();
+  private server: grpc.Server | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private seen = 0;
+  private readonly started = Date.now();
+
+  constructor(private readonly capacity = SIM_RING_CAPACITY) {}
+
+  /** Adds an encoded message to the ring and sends it to every following stream. */
+  push(message: SimMessage): void {
+    this.seen++;
+    this.ring.push(message);
+    if (this.ring.length > this.capacity) this.ring.splice(0, this.ring.length - this.capacity);
+    for (const call of this.followers) call.write(message.bytes);
+  }
+
+  /** Encodes a protobufjs plain GetFlowsResponse and pushes it. */
+  pushResponse(response: Record<string, unknown>, seconds: number, nanos: number): void {
+    const bytes = Buffer.from(GetFlowsResponseType.encode(GetFlowsResponseType.fromObject(response)).finish());
+    this.push({ seconds, nanos, bytes });
+  }
+
+  pushFlow(flow: Record<string, unknown>, seconds: number, nanos: number): void {
+    this.pushResponse({ flow, node_name: flow.node_name, time: { seconds, nanos } }, seconds, nanos);
+  }
+
+  /** Generates `ratePerSecond` flows per second of simulated traffic until stopped. */
+  startTraffic(ratePerSecond: number, generator = new TrafficGenerator()): void {
+    let owed = 0;
+    this.timer = setInterval(() => {
+      owed += (ratePerSecond * TICK_MS) / 1000;
+      while (owed >= 1) {
+        for (const f of generator.next(Date.now())) {
+          this.pushFlow(f.flow, f.seconds, f.nanos);
+          owed--;
+        }
+      }
+    }, TICK_MS);
+  }
+
+  /** Ends every open GetFlows stream with UNAVAILABLE, as a relay restart would. */
+  breakStreams(): void {
+    for (const call of this.followers) call.destroy(Object.assign(new Error('simulated relay restart'), { code: grpc.status.UNAVAILABLE }));
+    this.followers.clear();
+  }
+
+  get followerCount(): number {
+    return this.followers.size;
+  }
+
+  async listen(address: string): Promise<number> {
+    const server = new grpc.Server();
+    server.addService(ObserverService, {
+      GetFlows: (call: FlowsCall) => this.getFlows(call),
+      ServerStatus: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, this.serverStatus()),
+      GetNodes: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { nodes: this.nodes() }),
+    });
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    for (const call of this.followers) call.end();
+    this.followers.clear();
+    const server = this.server;
+    this.server = null;
+    if (server) server.forceShutdown();
+  }
+
+  private getFlows(call: FlowsCall): void {
+    const req = call.request;
+    this.requests.push(req);
+    let history = this.ring;
+    if (req.since) history = history.filter((m) => !before(m, req.since!));
+    else if (Number(req.number) > 0) history = history.slice(-Math.min(Number(req.number), history.length));
+    else if (req.follow) history = [];
+    if (req.until) history = history.filter((m) => before(m, { seconds: req.until!.seconds, nanos: req.until!.nanos + 1 }));
+    for (const m of history) call.write(m.bytes);
+    if (!req.follow) {
+      call.end();
+      return;
+    }
+    this.followers.add(call);
+    const drop = (): void => {
+      this.followers.delete(call);
+    };
+    call.on('cancelled', drop);
+    call.on('close', drop);
+    call.on('error', drop);
+  }
+
+  private serverStatus(): Record<string, unknown> {
+    return {
+      num_flows: this.ring.length,
+      max_flows: this.capacity,
+      seen_flows: this.seen,
+      uptime_ns: String((Date.now() - this.started) * 1e6),
+      num_connected_nodes: { value: NODES.length },
+      num_unavailable_nodes: { value: 0 },
+      version: 'flowkeeper-sim',
+      flows_rate: 0,
+    };
+  }
+
+  private nodes(): Record<string, unknown>[] {
+    return NODES.map((name) => ({ name, version: 'v1.19.4', address: name, state: 'NODE_CONNECTED', uptime_ns: String((Date.now() - this.started) * 1e6) }));
+  }
+}
