@@ -8,7 +8,9 @@ import type { StatusSource } from './status.js';
  * aggregates and the live stream build on the same server.)
  */
 export function buildServer(status: StatusSource, log: Logger): FastifyInstance {
-  const app = Fastify({ loggerInstance: log as unknown as FastifyBaseLogger, bodyLimit: 1024 * 1024, disableRequestLogging: true });
+  // Per-request logs are info level; the API logs warnings and errors only.
+  const apiLog = log.child({ component: 'api' }, { level: log.levelVal > 40 ? log.level : 'warn' });
+  const app = Fastify({ loggerInstance: apiLog as unknown as FastifyBaseLogger, bodyLimit: 1024 * 1024 });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const ready = status.ready();

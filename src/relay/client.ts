@@ -178,12 +178,12 @@ export class RelayClient {
           this.sink.onceDrained(() => call.resume());
         }
       });
-      call.on('error', (err: grpc.ServiceError) => {
-        if (!this.stopped) this.fail(err);
-        finish();
-      });
-      call.on('end', () => {
-        if (!this.stopped) this.fail(new Error('relay ended the GetFlows stream'));
+      // 'status' is the one event every call ends with; 'error' only needs a listener.
+      call.on('error', () => undefined);
+      call.on('status', (st: grpc.StatusObject) => {
+        if (!this.stopped) {
+          this.fail(new Error(st.code === grpc.status.OK ? 'relay ended the GetFlows stream' : `${grpc.status[st.code]}: ${st.details}`));
+        }
         finish();
       });
     });

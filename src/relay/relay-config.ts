@@ -25,8 +25,8 @@ export function parseRelayTargets(entries: string[]): RelayTarget[] {
   if (entries.length === 0) throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', '--relay: at least one relay address is needed', 'relay');
   const targets = entries.map((entry) => {
     const eq = entry.indexOf('=');
-    const name = eq > 0 ? entry.slice(0, eq) : entry;
     const address = (eq > 0 ? entry.slice(eq + 1) : entry).replace(/^tls:\/\//, '');
+    const name = eq > 0 ? entry.slice(0, eq) : address;
     if (!/^[^\s:]+:\d{1,5}$/.test(address) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(address)) {
       throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--relay: "${entry}" is not host:port or name=host:port`, 'relay');
     }

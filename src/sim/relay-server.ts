@@ -81,7 +81,7 @@ export class SimRelay {
 
   /** Ends every open GetFlows stream with UNAVAILABLE, as a relay restart would. */
   breakStreams(): void {
-    for (const call of this.followers) call.destroy(Object.assign(new Error('simulated relay restart'), { code: grpc.status.UNAVAILABLE }));
+    for (const call of this.followers) call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'simulated relay restart' });
     this.followers.clear();
   }
 

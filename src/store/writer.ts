@@ -116,7 +116,7 @@ export class FlowWriter {
     for (let hour = partitionOf(since.seconds); hour <= partitionOf(until.seconds); hour++) {
       if (!this.partitions.has(hour)) continue;
       const lo = Math.max(0, rowidOf(hour, since.seconds, since.nanos));
-      const hi = Math.min(rowidOf(hour + 1, (hour + 1) * SECONDS_PER_PARTITION, 0), rowidOf(hour, until.seconds, until.nanos) + ROWID_SLOTS);
+      const hi = Math.min(rowidOf(hour, (hour + 1) * SECONDS_PER_PARTITION, 0), rowidOf(hour, until.seconds, until.nanos) + ROWID_SLOTS);
       const rows = this.db
         .prepare(`SELECT id, uuid, node, src_ip, dst_ip, src_port, dst_port, l4, icmp_type FROM ${tableName(hour)} WHERE id >= ? AND id < ?`)
         .all(lo, hi) as { id: number; uuid: Buffer | string | null; node: number | null; src_ip: number | null; dst_ip: number | null; src_port: number | null; dst_port: number | null; l4: number; icmp_type: number | null }[];

@@ -1,0 +1,79 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/options.js';
+import { startApp } from '../../src/app.js';
+import type { App } from '../../src/app.js';
+import { createLogger } from '../../src/log.js';
+import { SimRelay } from '../../src/sim/relay-server.js';
+import { jsonpbToPlain } from '../../src/flows/jsonpb.js';
+import type { JsonObject } from '../../src/flows/jsonpb.js';
+import { GetFlowsResponseType } from '../../src/flows/schema.js';
+import { parseTimestamp } from '../../src/flows/jsonpb.js';
+
+export function tempDir(prefix = 'flowkeeper-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A TCP port that was free a moment ago (for "relay not there yet" tests). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export function testConfig(relayPort: number, dbPath: string, extra: string[] = []): Config {
+  return loadConfig(
+    [
+      '--relay', `test=127.0.0.1:${relayPort}`, '--db', dbPath, '--listen', '127.0.0.1:0',
+      '--log-level', process.env.FLOWKEEPER_TEST_LOG ?? 'silent', '--backoff-initial', '40ms', '--backoff-max', '400ms',
+      ...extra,
+    ],
+    {},
+  );
+}
+
+export async function startTestApp(relayPort: number, dbPath: string, extra: string[] = []): Promise<App> {
+  const config = testConfig(relayPort, dbPath, extra);
+  return startApp(config, createLogger(config.logLevel));
+}
+
+export async function startSim(): Promise<{ sim: SimRelay; port: number }> {
+  const sim = new SimRelay();
+  const port = await sim.listen('127.0.0.1:0');
+  return { sim, port };
+}
+
+/** Pushes a jsonpb GetFlowsResponse line (fixture format) into the simulator. */
+export function pushJsonLine(sim: SimRelay, line: JsonObject): void {
+  const plain = jsonpbToPlain(GetFlowsResponseType, line);
+  const flow = line.flow as JsonObject | undefined;
+  const t = parseTimestamp(String(flow?.time ?? line.time))!;
+  sim.pushResponse(plain, t.seconds, t.nanos);
+}
+
+/** JSON with sorted keys, so objects compare regardless of key order. */
+export function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MIGRATIONS_DIR } from '../src/paths.js';
+import { migrate } from '../src/store/migrate.js';
+import { openDatabase } from '../src/store/sqlite.js';
+import { tempDir } from './helpers/harness.js';
+import { FlowkeeperError } from '../src/errors.js';
+
+function setup(): { dir: string; migrations: string; dbPath: string; cleanup: () => void } {
+  const { dir, cleanup } = tempDir();
+  const migrations = join(dir, 'migrations');
+  cpSync(MIGRATIONS_DIR, migrations, { recursive: true });
+  return { dir, migrations, dbPath: join(dir, 'fk.db'), cleanup };
+}
+
+test('migrations apply once, in order, and are recorded with checksums', () => {
+  const { migrations, dbPath, cleanup } = setup();
+  try {
+    writeFileSync(join(migrations, '002_extra.sql'), 'CREATE TABLE extra_test (id INTEGER PRIMARY KEY);');
+    const db = openDatabase(dbPath);
+    assert.deepEqual(migrate(db, migrations), ['001_init.sql', '002_extra.sql']);
+    assert.deepEqual(migrate(db, migrations), [], 'nothing is applied twice');
+    const rows = db.prepare('SELECT version, name, length(checksum) AS len FROM schema_migrations ORDER BY version').all();
+    assert.deepEqual(rows, [
+      { version: 1, name: '001_init.sql', len: 64 },
+      { version: 2, name: '002_extra.sql', len: 64 },
+    ]);
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    db.close();
+  } finally {
+    cleanup();
+  }
+});
+
+test('an edited, already applied migration is refused with a clear error', () => {
+  const { migrations, dbPath, cleanup } = setup();
+  try {
+    const db = openDatabase(dbPath);
+    migrate(db, migrations);
+    const file = join(migrations, '001_init.sql');
+    writeFileSync(file, readFileSync(file, 'utf8') + '\n-- an innocent-looking edit\n');
+    assert.throws(
+      () => migrate(db, migrations),
+      (err: unknown) => err instanceof FlowkeeperError && err.code === 'FLOWKEEPER_ERR_MIGRATION' && /001_init\.sql was edited after it was applied/.test(err.message),
+    );
+    db.close();
+  } finally {
+    cleanup();
+  }
+});
+
+test('a failing migration leaves nothing half-applied; a missing applied file is refused', () => {
+  const { migrations, dbPath, cleanup } = setup();
+  try {
+    writeFileSync(join(migrations, '002_broken.sql'), 'CREATE TABLE half_done (id INTEGER); THIS IS NOT SQL;');
+    const db = openDatabase(dbPath);
+    assert.throws(() => migrate(db, migrations), /migration 002_broken\.sql failed/);
+    assert.equal(db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'").pluck().get(), 0);
+    assert.equal(db.prepare('SELECT count(*) FROM schema_migrations').pluck().get(), 1);
+    rmSync(join(migrations, '002_broken.sql'));
+    rmSync(join(migrations, '001_init.sql'));
+    assert.throws(() => migrate(db, migrations), /001_init\.sql is recorded as applied but its file is missing/);
+    db.close();
+  } finally {
+    cleanup();
+  }
+});
