@@ -47,7 +47,8 @@ CREATE TABLE dict (
 
 CREATE TABLE partitions (
   hour       INTEGER PRIMARY KEY, -- UTC hours since the epoch
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  flows      INTEGER NOT NULL DEFAULT 0 -- rows stored, kept by the writer in the batch transaction
 );
 
 -- DDL of one hourly flow table; {hour} is replaced by the partition's hour.

@@ -82,6 +82,7 @@ test('SIGKILL mid-ingest: the store opens consistent, and a restart resumes with
     const final = inspect(dbPath);
     assert.equal(final.integrity, 'ok');
     assert.equal(final.count, sent.size);
+    assert.equal(final.uuids.length, final.count, 'partition counters match the rows');
     assert.equal(new Set(final.uuids).size, final.uuids.length, 'no duplicates');
     for (const u of sent) assert.ok(final.uuids.includes(u), `flow ${u} lost`);
   } finally {

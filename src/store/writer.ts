@@ -86,6 +86,7 @@ export class FlowWriter {
         ON CONFLICT (relay) DO UPDATE SET seconds = excluded.seconds, nanos = excluded.nanos, updated_at = excluded.updated_at
         WHERE excluded.seconds > checkpoints.seconds
            OR (excluded.seconds = checkpoints.seconds AND excluded.nanos > checkpoints.nanos)`),
+      countFlows: db.prepare('UPDATE partitions SET flows = flows + ? WHERE hour = ?'),
       lost: db.prepare(`INSERT INTO lost_events (minute, relay, source, node, events) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT DO UPDATE SET events = events + excluded.events`),
     };
@@ -142,6 +143,7 @@ export class FlowWriter {
     };
     const window = this.windows.get(relay);
     const lost = new Map<string, LostEventCount>();
+    const perHour = new Map<number, number>();
     try {
       this.db.transaction(() => {
         for (let i = 0; i + 1 < offsets.length; i++) {
@@ -171,7 +173,8 @@ export class FlowWriter {
             result.duplicates++;
             continue;
           }
-          this.insert(row);
+          const hour = this.insert(row);
+          perHour.set(hour, (perHour.get(hour) ?? 0) + 1);
           this.rollup.add(row);
           result.stored++;
           result.rows?.push(row);
@@ -181,6 +184,7 @@ export class FlowWriter {
           }
         }
         this.rollup.flush();
+        for (const [hour, n] of perHour) this.stmts.countFlows.run(n, hour);
         const minute = Math.floor(Date.now() / 60_000);
         for (const l of lost.values()) this.stmts.lost.run(minute, relay, l.source, l.node, l.events);
         if (result.newest) this.stmts.saveCheckpoint.run(relay, result.newest.seconds, result.newest.nanos, Date.now());
@@ -194,7 +198,8 @@ export class FlowWriter {
     return result;
   }
 
-  private insert(row: FlowRow): void {
+  /** Inserts the row into its hourly partition; returns the partition. */
+  private insert(row: FlowRow): number {
     const hour = partitionOf(row.seconds);
     const stmt = this.insertStatement(hour);
     const base = rowidOf(hour, row.seconds, row.nanos);
@@ -207,7 +212,7 @@ export class FlowWriter {
         row.srcNames, row.dstNames, row.srcService, row.dstService, row.summary, row.iface, row.proxyPort,
         row.allowedBy, row.deniedBy, row.policyLog, row.nodeLabels, row.emitter, row.extra,
       );
-      if (info.changes === 1) return;
+      if (info.changes === 1) return hour;
     }
     throw new Error(`more than ${ROWID_SLOTS} flows share one nanosecond`);
   }

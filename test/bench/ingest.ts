@@ -1,0 +1,83 @@
+import { fork, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT_DIR } from '../../src/paths.js';
+import { freePort, tempDir } from '../helpers/harness.js';
+import { cpuSeconds, peakRssBytes } from './measure.js';
+import type { Figure } from './measure.js';
+
+const CLI = join(ROOT_DIR, 'dist', 'src', 'cli.js');
+
+async function status(url: string): Promise<{ ingest: { stored: number; received: number } }> {
+  const res = await fetch(`${url}/api/v1/status`);
+  return (await res.json()) as { ingest: { stored: number; received: number } };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function ask<T>(child: ChildProcess, type: string, reply: string): Promise<T> {
+  return new Promise((resolve) => {
+    const on = (m: { type: string }): void => {
+      if (m.type === reply) {
+        child.off('message', on);
+        resolve(m as T);
+      }
+    };
+    child.on('message', on);
+    if (type) child.send({ type });
+  });
+}
+
+/**
+ * Sustained end-to-end ingest: feeder process → gRPC → flowkeeper process
+ * (decode, store, roll up). Measures flowkeeper's own CPU and peak RSS from /proc.
+ */
+export async function benchIngest(seconds: number): Promise<Figure[]> {
+  const { dir, cleanup } = tempDir('flowkeeper-bench-');
+  const feeder = fork(join(ROOT_DIR, 'dist', 'test', 'bench', 'feeder.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const { port, avgTemplateBytes } = await ask<{ port: number; avgTemplateBytes: number }>(feeder, '', 'listening');
+  const apiPort = await freePort();
+  const url = `http://127.0.0.1:${apiPort}`;
+  const dbPath = join(dir, 'bench.db');
+  const fk = spawn(process.execPath, [CLI, 'serve', '--relay', `bench=127.0.0.1:${port}`, '--db', dbPath, '--listen', `127.0.0.1:${apiPort}`, '--log-level', 'warn'], { stdio: 'inherit' });
+  try {
+    let ready = false;
+    for (let i = 0; i < 100 && !ready; i++) {
+      await sleep(100);
+      ready = await status(url).then(() => true, () => false);
+    }
+    await sleep(3000); // warm-up: JIT, first partition, dictionaries
+    const s0 = (await status(url)).ingest.stored;
+    const c0 = cpuSeconds(fk.pid!);
+    const f0 = (await ask<{ sent: number }>(feeder, 'stats', 'stats')).sent;
+    const t0 = performance.now();
+    await sleep(seconds * 1000);
+    const s1 = (await status(url)).ingest.stored;
+    const c1 = cpuSeconds(fk.pid!);
+    const f1 = (await ask<{ sent: number }>(feeder, 'stats', 'stats')).sent;
+    const elapsed = (performance.now() - t0) / 1000;
+    const peak = peakRssBytes(fk.pid!);
+    const flows = s1 - s0;
+    feeder.send({ type: 'exit' });
+    fk.kill('SIGTERM');
+    await new Promise((r) => fk.once('exit', r));
+    const total = (await import('../../src/store/sqlite.js')).openDatabase(dbPath, { readonly: true });
+    const stored = total.prepare('SELECT sum(flows) FROM partitions').pluck().get() as number;
+    total.close();
+    const bytes = statSync(dbPath).size;
+    return [
+      { name: 'sustained ingest (feeder → gRPC → stored + rolled up)', value: flows / elapsed, unit: 'flows/s', target: { op: '>=', value: 100_000 } },
+      { name: 'flowkeeper CPU per flow (both threads)', value: ((c1 - c0) / flows) * 1e6, unit: 'µs', note: `${((c1 - c0) / elapsed).toFixed(2)} cores busy` },
+      { name: 'peak RSS of the flowkeeper process', value: peak / 1e6, unit: 'MB', target: { op: '<=', value: 300 } },
+      { name: 'disk per stored flow (whole file: rows, indexes, dicts, rollups)', value: bytes / stored, unit: 'B', target: { op: '<=', value: 120 }, note: `${stored.toLocaleString('en-US')} flows, ${(bytes / 1e6).toFixed(1)} MB` },
+      { name: 'feeder offered rate (own process)', value: (f1 - f0) / elapsed, unit: 'msg/s', note: `avg encoded flow ${avgTemplateBytes} B` },
+    ];
+  } finally {
+    if (fk.exitCode === null) fk.kill('SIGKILL');
+    if (feeder.connected) feeder.kill();
+    cleanup();
+  }
+}
