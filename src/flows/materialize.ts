@@ -41,6 +41,7 @@ export interface StoredRow {
   latency_ns: number | null;
   l7_record: number | null;
   http_code: number | null;
+  l7_headers: Buffer | null;
   src_names: number | null;
   dst_names: number | null;
   src_service: number | null;
@@ -65,6 +66,7 @@ export interface DictionaryLookup {
 
 const Layer7Type = lookupType('flow.Layer7');
 const Layer4Type = lookupType('flow.Layer4');
+const HttpType = lookupType('flow.HTTP');
 const TYPES_BY_KIND: Partial<Record<DictKind, protobuf.Type>> = {};
 TYPES_BY_KIND[DictKind.Ethernet] = lookupType('flow.Ethernet');
 TYPES_BY_KIND[DictKind.Service] = lookupType('flow.Service');
@@ -122,6 +124,9 @@ export function rowToFlowMessage(row: StoredRow, dict: DictionaryLookup): Record
   if (row.node !== null) flow.node_name = dict.nodeName(row.node);
   if (row.l7_type !== null) {
     const l7: Record<string, unknown> = row.l7_record !== null ? decodeAs(Layer7Type, dict.value(DictKind.L7Record, row.l7_record)) : {};
+    if (row.l7_headers !== null && l7.http) {
+      (l7.http as Record<string, unknown>).headers = (decodeAs(HttpType, row.l7_headers) as { headers: unknown[] }).headers;
+    }
     l7.type = row.l7_type;
     if (row.latency_ns !== null) l7.latency_ns = row.latency_ns;
     flow.l7 = l7;

@@ -72,6 +72,8 @@ export class FlowRow {
   latencyNs: number | null = null;
   l7Record: number | null = null;
   httpCode: number | null = null;
+  /** Raw HTTP header fields (HTTP field 5 entries), kept per row. */
+  l7Headers: Buffer | null = null;
   srcNames: number | null = null;
   dstNames: number | null = null;
   srcService: number | null = null;

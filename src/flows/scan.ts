@@ -330,22 +330,64 @@ function scanL7(buf: Buffer, start: number, end: number, row: FlowRow, interner:
     else if (tag === 0x10) row.latencyNs = c.varint();
     else if ((tag & 7) === WIRE_BYTES) {
       const e = c.delimited();
-      // The record keeps its tag so dns (100), http (101) and kafka (102) stay apart.
-      row.l7Record = interner.intern(DictKind.L7Record, buf, recordStart, e);
-      if (tag >>> 3 === 101) row.httpCode = readHttpCode(buf, c.pos, e);
+      if (tag >>> 3 === L7_HTTP) {
+        scanHttp(buf, recordStart, c.pos, e, row, interner);
+      } else {
+        // The record keeps its tag so dns (100) and kafka (102) stay apart.
+        row.l7Record = interner.intern(DictKind.L7Record, buf, recordStart, e);
+      }
       c.pos = e;
     } else c.skip(tag & 7);
   }
 }
 
-function readHttpCode(buf: Buffer, start: number, end: number): number {
+const L7_HTTP = 101;
+const HTTP_HEADERS = 5;
+
+/**
+ * HTTP records are interned without their headers: headers carry per-request
+ * values (request ids, trace parents) that would make every record unique, so
+ * they are kept with the row instead.
+ */
+function scanHttp(buf: Buffer, recordStart: number, start: number, end: number, row: FlowRow, interner: Interner): void {
   const c = new WireCursor(buf, start, end);
+  const kept: Buffer[] = [];
+  const headers: Buffer[] = [];
+  let keptStart = start;
   while (!c.done) {
+    const fieldStart = c.pos;
     const tag = c.tag();
-    if (tag === 0x08) return c.varint();
+    if (tag === 0x08) {
+      row.httpCode = c.varint();
+      continue;
+    }
     c.skip(tag & 7);
+    if (tag >>> 3 === HTTP_HEADERS) {
+      if (fieldStart > keptStart) kept.push(buf.subarray(keptStart, fieldStart));
+      headers.push(buf.subarray(fieldStart, c.pos));
+      keptStart = c.pos;
+    }
   }
-  return 0;
+  row.httpCode ??= 0;
+  if (headers.length === 0) {
+    row.l7Record = interner.intern(DictKind.L7Record, buf, recordStart, end);
+    return;
+  }
+  if (end > keptStart) kept.push(buf.subarray(keptStart, end));
+  const body = Buffer.concat(kept);
+  const record = Buffer.concat([Buffer.from([0xaa, 0x06]), encodeVarint(body.length), body]);
+  row.l7Record = interner.intern(DictKind.L7Record, record, 0, record.length);
+  row.l7Headers = Buffer.concat(headers);
+}
+
+function encodeVarint(n: number): Buffer {
+  const out: number[] = [];
+  while (n > 127) {
+    out.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return Buffer.from(out);
 }
 
 function scanEventType(buf: Buffer, start: number, end: number, row: FlowRow): void {
@@ -370,16 +412,37 @@ function readBoolValue(buf: Buffer, start: number, end: number): boolean {
   return value;
 }
 
+const UUID_DASHES = [8, 13, 18, 23];
+
+function hexNibble(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48; // 0-9
+  if (c >= 97 && c <= 102) return c - 87; // a-f
+  return -1;
+}
+
 /**
  * A canonical lower-case uuid (8-4-4-4-12 hex) is kept as 16 bytes; anything else
  * is kept verbatim as text so it reads back exactly as sent.
  */
 export function packUuid(buf: Buffer, start: number, end: number): Buffer | string {
-  const text = buf.toString('latin1', start, end);
-  if (end - start !== 36 || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(text)) {
-    return buf.toString('utf8', start, end);
+  if (end - start === 36) {
+    const out = Buffer.allocUnsafe(16);
+    let o = 0;
+    let ok = true;
+    for (let i = 0; i < 36 && ok; i++) {
+      if (i === UUID_DASHES[0] || i === UUID_DASHES[1] || i === UUID_DASHES[2] || i === UUID_DASHES[3]) {
+        ok = buf[start + i] === 45;
+        continue;
+      }
+      const hi = hexNibble(buf[start + i]);
+      const lo = hexNibble(buf[start + i + 1]);
+      ok = hi >= 0 && lo >= 0;
+      out[o++] = (hi << 4) | lo;
+      i++;
+    }
+    if (ok) return out;
   }
-  return Buffer.from(text.replace(/-/g, ''), 'hex');
+  return buf.toString('utf8', start, end);
 }
 
 /** Inverse of packUuid. */

@@ -1,5 +1,16 @@
+import { RowBits } from '../flows/row.js';
 import type { FlowRow } from '../flows/row.js';
 import type { Db } from './sqlite.js';
+
+/**
+ * The port rollups group by: the destination port of requests. Replies go to the
+ * client's ephemeral port, which would give every reply its own group, so they
+ * count under port 0. (Raw-flow aggregation applies the same rule.)
+ */
+export function rollupPort(row: Pick<FlowRow, 'bits' | 'dstPort'>): number {
+  const reply = row.bits & RowBits.IsReplyPresent ? (row.bits & RowBits.IsReplyValue) !== 0 : (row.bits & RowBits.LegacyReply) !== 0;
+  return reply ? 0 : (row.dstPort ?? 0);
+}
 
 /**
  * Accumulates per-minute counts for one write batch and upserts them into
@@ -19,7 +30,7 @@ export class RollupAccumulator {
   add(row: FlowRow): void {
     const key =
       `${Math.floor(row.seconds / 60)},${row.cluster},${row.verdict},${row.dropReason},${row.direction},` +
-      `${row.eventType ?? 0},${row.srcWorkload},${row.dstWorkload},${row.dstPort ?? 0},${row.l4},${row.deniedBy ?? 0}`;
+      `${row.eventType ?? 0},${row.srcWorkload},${row.dstWorkload},${rollupPort(row)},${row.l4},${row.deniedBy ?? 0}`;
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
   }
 

@@ -5,6 +5,10 @@ import { dirname } from 'node:path';
 export type Db = Database.Database;
 
 /** Opens the store file with the pragmas every connection uses (WAL, incremental vacuum). */
+/** SQLite page cache per connection (KiB): the writer's working set is the newest pages. */
+const WRITER_CACHE_KIB = 16_000;
+const READER_CACHE_KIB = 8_000;
+
 export function openDatabase(path: string, options: { readonly?: boolean } = {}): Db {
   if (!options.readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
@@ -15,7 +19,7 @@ export function openDatabase(path: string, options: { readonly?: boolean } = {})
   }
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
-  db.pragma('cache_size = -32000');
+  db.pragma(`cache_size = -${options.readonly ? READER_CACHE_KIB : WRITER_CACHE_KIB}`);
   db.pragma('temp_store = MEMORY');
   return db;
 }

@@ -57,7 +57,7 @@ const INSERT_COLUMNS = [
   'id', 'uuid', 'verdict', 'drop_reason', 'bits', 'flow_type', 'event_type', 'event_sub', 'direction', 'obs_point',
   'trace_reason', 'policy_match', 'auth_type', 'node', 'src_ep', 'dst_ep', 'src_ip', 'dst_ip', 'src_xlated',
   'ip_version', 'l4', 'src_port', 'dst_port', 'tcp_flags', 'icmp_type', 'icmp_code', 'l4_other', 'ethernet',
-  'l7_type', 'latency_ns', 'l7_record', 'http_code', 'src_names', 'dst_names', 'src_service', 'dst_service',
+  'l7_type', 'latency_ns', 'l7_record', 'http_code', 'l7_headers', 'src_names', 'dst_names', 'src_service', 'dst_service',
   'summary', 'iface', 'proxy_port', 'allowed_by', 'denied_by', 'policy_log', 'node_labels', 'emitter', 'extra',
 ];
 
@@ -208,7 +208,7 @@ export class FlowWriter {
         base + slot, row.uuid, row.verdict, row.dropReason, row.bits, row.flowType, row.eventType, row.eventSubType,
         row.direction, row.obsPoint, row.traceReason, row.policyMatch, row.authType, row.node, row.srcEp, row.dstEp,
         row.srcIp, row.dstIp, row.srcXlated, row.ipVersion, row.l4, row.srcPort, row.dstPort, row.tcpFlags,
-        row.icmpType, row.icmpCode, row.l4Other, row.ethernet, row.l7Type, row.latencyNs, row.l7Record, row.httpCode,
+        row.icmpType, row.icmpCode, row.l4Other, row.ethernet, row.l7Type, row.latencyNs, row.l7Record, row.httpCode, row.l7Headers,
         row.srcNames, row.dstNames, row.srcService, row.dstService, row.summary, row.iface, row.proxyPort,
         row.allowedBy, row.deniedBy, row.policyLog, row.nodeLabels, row.emitter, row.extra,
       );
