@@ -13,6 +13,8 @@ import { openDatabase } from './store/sqlite.js';
 import type { Db } from './store/sqlite.js';
 import { buildServer } from './api/server.js';
 import { StatusReport } from './api/status.js';
+import { QueryService } from './api/query-service.js';
+import { LiveHub } from './live/hub.js';
 
 export const VERSION = (JSON.parse(readFileSync(join(ROOT_DIR, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -22,6 +24,8 @@ const RETENTION_INTERVAL_MS = 60_000;
 
 export interface App {
   pipeline: IngestPipeline;
+  hub: LiveHub;
+  queries: QueryService;
   reader: FlowReader;
   relays: RelayClient[];
   server: FastifyInstance;
@@ -56,6 +60,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     },
     log,
   );
+  const hub = new LiveHub();
+  pipeline.tap = (message) => hub.offer(message);
   const readDb: Db = openDatabase(config.db, { readonly: true });
   const reader = new FlowReader(readDb);
   const relays = targets.map(
@@ -69,7 +75,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const byName = new Map(relays.map((r) => [r.name, r]));
   pipeline.on('batch', (s: BatchSummary) => byName.get(s.relay)?.noteBatch(s));
   const status = new StatusReport(VERSION, config.db, relays, pipeline, reader);
-  const server = buildServer(status, log);
+  const queries = new QueryService(readDb, reader);
+  const server = await buildServer({
+    status, queries, hub, log, version: VERSION, apiToken: config.apiToken,
+    maxRangeSeconds: config.queryMaxRange, wsMaxSubscribers: config.wsMaxSubscribers,
+  });
   const url = await server.listen(listen);
   for (const r of relays) r.start();
   log.info({ url, relays: targets, db: config.db }, 'flowkeeper started');
@@ -85,5 +95,5 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     })();
     return stopping;
   };
-  return { pipeline, reader, relays, server, status, url, stop };
+  return { pipeline, hub, queries, reader, relays, server, status, url, stop };
 }

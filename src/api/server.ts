@@ -1,21 +1,62 @@
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
 import type { Logger } from '../log.js';
+import type { LiveHub } from '../live/hub.js';
+import { requireToken } from './auth.js';
+import { installErrorHandler } from './errors.js';
+import type { QueryService } from './query-service.js';
+import { registerAggregateRoutes } from './routes/aggregate.js';
+import { registerFlowRoutes } from './routes/flows.js';
+import { registerStreamRoute } from './routes/stream.js';
+import { registerViewRoutes } from './routes/views.js';
 import type { StatusSource } from './status.js';
 
-/**
- * The HTTP face of flowkeeper: health, readiness and status. (Flow queries,
- * aggregates and the live stream build on the same server.)
- */
-export function buildServer(status: StatusSource, log: Logger): FastifyInstance {
+/** Largest request body accepted (a filter list is a few KB). */
+export const BODY_LIMIT_BYTES = 256 * 1024;
+
+export interface ServerDeps {
+  status: StatusSource;
+  queries: QueryService;
+  hub: LiveHub;
+  log: Logger;
+  version: string;
+  apiToken: string;
+  maxRangeSeconds: number;
+  wsMaxSubscribers: number;
+  /** Extra routes (e.g. /metrics) registered by their owners. */
+  extraRoutes?: (app: FastifyInstance) => void;
+}
+
+/** The HTTP face of flowkeeper: REST, WebSocket, OpenAPI, health. */
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // Per-request logs are info level; the API logs warnings and errors only.
-  const apiLog = log.child({ component: 'api' }, { level: log.levelVal > 40 ? log.level : 'warn' });
-  const app = Fastify({ loggerInstance: apiLog as unknown as FastifyBaseLogger, bodyLimit: 1024 * 1024 });
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
-    const ready = status.ready();
+  const apiLog = deps.log.child({ component: 'api' }, { level: deps.log.levelVal > 40 ? deps.log.level : 'warn' });
+  const app = Fastify({ loggerInstance: apiLog as unknown as FastifyBaseLogger, bodyLimit: BODY_LIMIT_BYTES });
+  installErrorHandler(app);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'flowkeeper', version: deps.version, description: 'Flow history for Cilium Hubble: stored flows, aggregates, live stream.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      ...(deps.apiToken ? { security: [{ bearer: [] }] } : {}),
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  requireToken(app, '/api/', deps.apiToken);
+
+  app.get('/healthz', { schema: { summary: 'Liveness' } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { summary: 'Readiness: at least one relay connected' } }, async (_req, reply) => {
+    const ready = deps.status.ready();
     return reply.code(ready.ready ? 200 : 503).send(ready);
   });
-  app.get('/api/v1/status', async () => status.status());
+  app.get('/api/v1/status', { schema: { summary: 'Relays, ingest, store and lost events' } }, async () => deps.status.status());
+  registerFlowRoutes(app, deps.queries, deps.maxRangeSeconds);
+  registerAggregateRoutes(app, deps.queries, deps.maxRangeSeconds);
+  registerViewRoutes(app, deps.queries, deps.maxRangeSeconds);
+  registerStreamRoute(app, deps.hub, deps.queries, deps.wsMaxSubscribers);
+  deps.extraRoutes?.(app);
   return app;
 }

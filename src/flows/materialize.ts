@@ -2,9 +2,9 @@ import type protobuf from 'protobufjs';
 import { FlowType, lookupType } from './schema.js';
 import { DictKind, L4, RowBits } from './row.js';
 import { formatTimestamp, messageToJsonpb } from './jsonpb.js';
-import type { JsonObject } from './jsonpb.js';
 import type { FlowRecord } from './record.js';
 import { unpackUuid } from './scan.js';
+import { normalizeRecord } from './normalize.js';
 
 /** A flow row as SQLite returns it (column names of the partition tables). */
 export interface StoredRow {
@@ -76,7 +76,6 @@ const EndpointMsg = lookupType('flow.Endpoint');
 
 const TCP_FLAG_NAMES = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR', 'NS'];
 const L4_NAMES: Record<number, string> = { [L4.TCP]: 'TCP', [L4.UDP]: 'UDP', [L4.SCTP]: 'SCTP', [L4.ICMPv4]: 'ICMPv4', [L4.ICMPv6]: 'ICMPv6' };
-const DROPPED = 2;
 
 function decodeAs(type: protobuf.Type, bytes: Uint8Array): Record<string, unknown> {
   return type.decode(bytes) as unknown as Record<string, unknown>;
@@ -105,7 +104,7 @@ export function rowToFlowMessage(row: StoredRow, dict: DictionaryLookup): Record
   if (row.uuid !== null) flow.uuid = unpackUuid(row.uuid);
   flow.verdict = row.verdict;
   if (row.bits & RowBits.DropReasonNumeric) flow.drop_reason = row.drop_reason;
-  if (row.bits & RowBits.DropReasonDesc || (row.verdict === DROPPED && row.drop_reason !== 0)) flow.drop_reason_desc = row.drop_reason;
+  if (row.bits & RowBits.DropReasonDesc) flow.drop_reason_desc = row.drop_reason;
   flow.auth_type = row.auth_type;
   if (row.ethernet !== null) flow.ethernet = decodeKind(dict, DictKind.Ethernet, row.ethernet);
   if (row.src_ip !== null || row.dst_ip !== null || row.ip_version !== 0) {
@@ -177,6 +176,5 @@ function layer4(row: StoredRow, dict: DictionaryLookup): Record<string, unknown>
 export function rowToRecord(row: StoredRow, dict: DictionaryLookup): FlowRecord {
   const json = messageToJsonpb(FlowType, rowToFlowMessage(row, dict)) as FlowRecord;
   json.time = formatTimestamp(row.seconds, row.nanos);
-  if (json.is_reply === undefined && json.reply === true) json.is_reply = true;
-  return json as JsonObject as FlowRecord;
+  return normalizeRecord(json);
 }

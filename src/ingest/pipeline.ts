@@ -53,6 +53,8 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly drainCallbacks: (() => void)[] = [];
   private readonly warn: RateLimitedLog;
+  /** Sees every raw message as it arrives (the live stream hooks in here). */
+  tap: ((message: Buffer) => void) | null = null;
   private nextId = 1;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -89,6 +91,7 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
   }
 
   push(relay: string, message: Buffer): boolean {
+    this.tap?.(message);
     let p = this.pending.get(relay);
     if (!p) {
       p = { messages: [], bytes: 0 };

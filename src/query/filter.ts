@@ -80,6 +80,8 @@ export class CompiledFilter {
   constructor(
     readonly dimensions: Dimension[],
     readonly verdicts: number[] | null,
+    /** The validated filter (enums as numbers), for planners that work on fields rather than predicates. */
+    readonly fields: Record<string, unknown>,
   ) {}
 
   match(flow: FlowRecord): boolean {
@@ -135,7 +137,7 @@ export function compileFilter(json: unknown, path: string): CompiledFilter {
     throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', `${path}: HTTP filters need event_type to be empty or include type 129 (l7), as in Hubble`, 'event_type');
   }
   const verdicts = ((plain.verdict as number[] | undefined) ?? []).length ? (plain.verdict as number[]) : null;
-  return new CompiledFilter(dims, verdicts);
+  return new CompiledFilter(dims, verdicts, plain);
 }
 
 /** A whitelist and a blacklist of FlowFilters: kept = (empty whitelist or any matches) and no blacklist filter matches. */

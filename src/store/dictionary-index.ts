@@ -55,12 +55,6 @@ export class StoreDictionaryIndex implements DictionaryIndex {
     return loaded.entries.filter((e) => match(e.value)).map((e) => e.id);
   }
 
-  /** Every decoded entry of one kind (for labelling aggregates). */
-  decoded(kind: DictKind, id: number): JsonValueOf | undefined {
-    const loaded = this.values.get(kind);
-    return loaded?.entries.find((e) => e.id === id)?.value;
-  }
-
   private refresh<R, T>(loaded: Loaded<T>, sql: string, extra: unknown[], decode: (raw: R) => T): void {
     const rows = this.db.prepare(sql).all(loaded.maxId, ...extra) as { id: number; value: R }[];
     for (const r of rows) {

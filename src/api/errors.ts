@@ -1,0 +1,19 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { FlowkeeperError } from '../errors.js';
+
+/** Every error leaves the API as {error, message, parameter?} with a stable code and status. */
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | FlowkeeperError, req, reply) => {
+    if (err instanceof FlowkeeperError) {
+      return reply.code(err.status).send({ error: err.code, message: err.message, ...(err.parameter ? { parameter: err.parameter } : {}) });
+    }
+    if ((err as FastifyError).validation) {
+      const v = (err as FastifyError).validation![0];
+      const parameter = (v.instancePath || '').replace(/^\//, '').split('/')[0] || String((v.params as { missingProperty?: string }).missingProperty ?? '');
+      return reply.code(400).send({ error: 'FLOWKEEPER_ERR_BAD_PARAMETER', message: `${parameter || 'request'}: ${v.message ?? 'invalid'}`, parameter });
+    }
+    const status = (err as FastifyError).statusCode ?? 500;
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    return reply.code(status).send({ error: status === 413 ? 'FLOWKEEPER_ERR_TOO_LARGE' : 'FLOWKEEPER_ERR_INTERNAL', message: status >= 500 ? 'internal error' : err.message });
+  });
+}

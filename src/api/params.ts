@@ -1,0 +1,83 @@
+import { FlowkeeperError } from '../errors.js';
+import { FilterSet } from '../query/filter.js';
+import { FILTER_PARAMETERS, filtersFromQuery } from '../query/shorthands.js';
+import { parseTime } from '../query/time.js';
+import type { FlowTime } from '../store/writer.js';
+import type { FlowPosition } from '../store/flow-query.js';
+
+export const MAX_LIMIT = 10_000;
+export const DEFAULT_LIMIT = 100;
+
+export type QueryParams = Record<string, string[]>;
+
+/** Fastify's parsed query string as lists of strings. */
+export function normalizeQuery(query: unknown): QueryParams {
+  const out: QueryParams = {};
+  for (const [k, v] of Object.entries((query ?? {}) as Record<string, unknown>)) {
+    out[k] = (Array.isArray(v) ? v : [v]).map(String);
+  }
+  return out;
+}
+
+function bad(parameter: string, message: string): never {
+  throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', `${parameter}: ${message}`, parameter);
+}
+
+export function single(params: QueryParams, name: string): string | undefined {
+  const v = params[name];
+  if (!v) return undefined;
+  if (v.length > 1) bad(name, 'given more than once');
+  return v[0];
+}
+
+/** Rejects parameters the endpoint does not know, naming the first one. */
+export function rejectUnknown(params: QueryParams, allowed: readonly string[]): void {
+  for (const name of Object.keys(params)) {
+    const base = name.startsWith('not_') ? name.slice(4) : name;
+    if (!allowed.includes(name) && !FILTER_PARAMETERS.includes(base)) bad(name, 'unknown parameter');
+  }
+}
+
+export function parseLimit(text: string | undefined, fallback = DEFAULT_LIMIT): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_LIMIT) bad('limit', `must be an integer from 1 to ${MAX_LIMIT}`);
+  return n;
+}
+
+export function parseOrder(text: string | undefined): 'asc' | 'desc' {
+  if (text === undefined) return 'desc';
+  if (text !== 'asc' && text !== 'desc') bad('order', 'must be asc or desc');
+  return text;
+}
+
+/** since/until with the raw-scan range limit applied; since defaults to until - maxRange. */
+export function parseRange(sinceText: string | undefined, untilText: string | undefined, maxRangeSeconds: number): { since: FlowTime; until: FlowTime } {
+  const until = untilText !== undefined ? parseTime(untilText, 'until') : parseTime('now', 'until');
+  const since = sinceText !== undefined ? parseTime(sinceText, 'since') : { seconds: until.seconds - maxRangeSeconds, nanos: until.nanos };
+  if (since.seconds > until.seconds || (since.seconds === until.seconds && since.nanos > until.nanos)) bad('since', 'is after until');
+  if (until.seconds - since.seconds > maxRangeSeconds) bad('since', `the range is longer than the ${maxRangeSeconds / 3600} h query limit (--query-max-range)`);
+  return { since, until };
+}
+
+export function encodeCursor(p: FlowPosition, order: 'asc' | 'desc'): string {
+  return Buffer.from(`${order}.${p.hour}.${p.id}`).toString('base64url');
+}
+
+export function decodeCursor(text: string | undefined, order: 'asc' | 'desc'): FlowPosition | null {
+  if (text === undefined) return null;
+  const m = /^(asc|desc)\.(\d+)\.(\d+)$/.exec(Buffer.from(text, 'base64url').toString('latin1'));
+  if (!m) bad('cursor', 'not a cursor returned by this API');
+  if (m[1] !== order) bad('cursor', `was issued for order=${m[1]}`);
+  return { hour: Number(m[2]), id: Number(m[3]) };
+}
+
+/** Filters from query-string shorthands. */
+export function filtersFromParams(params: QueryParams): FilterSet {
+  const only: QueryParams = {};
+  for (const [k, v] of Object.entries(params)) {
+    const base = k.startsWith('not_') ? k.slice(4) : k;
+    if (FILTER_PARAMETERS.includes(base)) only[k] = v;
+  }
+  return FilterSet.parse(filtersFromQuery(only));
+}

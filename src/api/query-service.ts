@@ -1,0 +1,70 @@
+import type { FlowRecord } from '../flows/record.js';
+import type { FilterSet } from '../query/filter.js';
+import type { GroupDimension } from '../query/aggregate.js';
+import { runAggregate, StoreAggregateLabels } from '../store/aggregate.js';
+import type { AggregateResult } from '../store/aggregate.js';
+import { StoreDictionaryIndex } from '../store/dictionary-index.js';
+import { runFlowQuery } from '../store/flow-query.js';
+import type { FlowPage, FlowPosition } from '../store/flow-query.js';
+import type { FlowReader } from '../store/reader.js';
+import type { Db } from '../store/sqlite.js';
+import type { FlowTime } from '../store/writer.js';
+
+export interface FlowsRequest {
+  filters: FilterSet;
+  since: FlowTime;
+  until: FlowTime;
+  order: 'asc' | 'desc';
+  limit: number;
+  after: FlowPosition | null;
+}
+
+export interface AggregateRequest {
+  filters: FilterSet;
+  dims: GroupDimension[];
+  since: FlowTime;
+  until: FlowTime;
+  bucketMinutes: number | null;
+  top: number;
+}
+
+/** The query engine behind REST, WebSocket backfill and the CLI: filters → SQL plans → the store. */
+export class QueryService {
+  readonly index: StoreDictionaryIndex;
+  private readonly labels: StoreAggregateLabels;
+
+  constructor(
+    private readonly db: Db,
+    private readonly reader: FlowReader,
+  ) {
+    this.index = new StoreDictionaryIndex(db);
+    this.labels = new StoreAggregateLabels(db, reader.dict);
+  }
+
+  flows(req: FlowsRequest): FlowPage {
+    const { where, exact } = req.filters.sql(this.index);
+    return runFlowQuery(this.db, this.reader.dict, {
+      where,
+      recheck: exact ? null : (f: FlowRecord) => req.filters.match(f),
+      since: req.since,
+      until: req.until,
+      order: req.order,
+      limit: req.limit,
+      after: req.after,
+    });
+  }
+
+  aggregate(req: AggregateRequest): AggregateResult & { since: string; until: string } {
+    const sinceMinute = Math.floor(req.since.seconds / 60);
+    const untilMinute = Math.ceil((req.until.seconds + req.until.nanos / 1e9) / 60);
+    const result = runAggregate(this.db, this.reader.dict, this.labels, this.index, {
+      dims: req.dims,
+      filters: req.filters,
+      sinceMinute,
+      untilMinute,
+      bucketMinutes: req.bucketMinutes,
+      top: req.top,
+    });
+    return { since: new Date(sinceMinute * 60_000).toISOString(), until: new Date(untilMinute * 60_000).toISOString(), ...result };
+  }
+}

@@ -1,0 +1,91 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { toResponseJson } from '../../flows/record.js';
+import { FlowkeeperError } from '../../errors.js';
+import { FilterSet } from '../../query/filter.js';
+import type { QueryService } from '../query-service.js';
+import {
+  DEFAULT_LIMIT, decodeCursor, encodeCursor, filtersFromParams, normalizeQuery, parseLimit, parseOrder, parseRange,
+  rejectUnknown, single,
+} from '../params.js';
+import { summarize } from '../summary.js';
+import type { FlowPage } from '../../store/flow-query.js';
+import { errorSchema, filterQueryProperties, flowFilterListSchema, timeProperties } from './schemas.js';
+
+const PAGE_PARAMETERS = ['since', 'until', 'limit', 'order', 'cursor', 'format', 'access_token'];
+
+function send(reply: FastifyReply, page: FlowPage, format: string, order: 'asc' | 'desc'): FastifyReply {
+  const cursor = page.next ? encodeCursor(page.next, order) : null;
+  if (format === 'summary') return reply.send({ flows: page.flows.map(summarize), next_cursor: cursor });
+  if (cursor) reply.header('x-next-cursor', cursor);
+  reply.type('application/x-ndjson');
+  return reply.send(page.flows.map((f) => JSON.stringify(toResponseJson(f)) + '\n').join(''));
+}
+
+function parseFormat(text: string | undefined): 'jsonpb' | 'summary' {
+  if (text === undefined || text === 'jsonpb' || text === 'ndjson') return 'jsonpb';
+  if (text === 'summary') return 'summary';
+  throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', 'format: must be jsonpb (NDJSON, the default) or summary', 'format');
+}
+
+const pageQuery = {
+  ...timeProperties,
+  limit: { type: 'string', description: `flows per page, 1–10000 (default ${DEFAULT_LIMIT})` },
+  order: { type: 'string', enum: ['asc', 'desc'], description: 'desc (newest first, default) or asc' },
+  cursor: { type: 'string', description: 'x-next-cursor / next_cursor of the previous page' },
+  format: { type: 'string', enum: ['jsonpb', 'ndjson', 'summary'], description: 'jsonpb: NDJSON lines like hubble observe -o jsonpb (default); summary: compact JSON for UIs' },
+};
+
+export function registerFlowRoutes(app: FastifyInstance, queries: QueryService, maxRangeSeconds: number): void {
+  app.get('/api/v1/flows', {
+    schema: {
+      summary: 'Stored flows matching hubble-observe-like filters',
+      description: 'Direction-less filters (namespace, pod, ip, label, ...) match either side, as hubble observe does. Repeat a parameter to OR its values.',
+      querystring: { type: 'object', additionalProperties: true, properties: { ...pageQuery, ...filterQueryProperties() } },
+      response: { 400: errorSchema, 401: errorSchema },
+    },
+  }, async (req, reply) => {
+    const params = normalizeQuery(req.query);
+    rejectUnknown(params, PAGE_PARAMETERS);
+    const order = parseOrder(single(params, 'order'));
+    const page = queries.flows({
+      filters: filtersFromParams(params),
+      ...parseRange(single(params, 'since'), single(params, 'until'), maxRangeSeconds),
+      order,
+      limit: parseLimit(single(params, 'limit')),
+      after: decodeCursor(single(params, 'cursor'), order),
+    });
+    return send(reply, page, parseFormat(single(params, 'format')), order);
+  });
+
+  app.post('/api/v1/flows/query', {
+    schema: {
+      summary: 'Stored flows matching Hubble FlowFilters (whitelist minus blacklist)',
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          whitelist: flowFilterListSchema,
+          blacklist: flowFilterListSchema,
+          since: { type: 'string' },
+          until: { type: 'string' },
+          limit: { type: 'integer', minimum: 1, maximum: 10_000 },
+          order: { type: 'string', enum: ['asc', 'desc'] },
+          cursor: { type: 'string' },
+          format: { type: 'string', enum: ['jsonpb', 'ndjson', 'summary'] },
+        },
+      },
+      response: { 400: errorSchema, 401: errorSchema },
+    },
+  }, async (req, reply) => {
+    const body = req.body as { whitelist?: unknown; blacklist?: unknown; since?: string; until?: string; limit?: number; order?: 'asc' | 'desc'; cursor?: string; format?: string };
+    const order = parseOrder(body.order);
+    const page = queries.flows({
+      filters: FilterSet.parse(body),
+      ...parseRange(body.since, body.until, maxRangeSeconds),
+      order,
+      limit: parseLimit(body.limit === undefined ? undefined : String(body.limit)),
+      after: decodeCursor(body.cursor, order),
+    });
+    return send(reply, page, parseFormat(body.format), order);
+  });
+}

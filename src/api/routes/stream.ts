@@ -1,0 +1,95 @@
+import type {} from '@fastify/websocket';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { FlowkeeperError } from '../../errors.js';
+import { FilterSet } from '../../query/filter.js';
+import type { LiveHub } from '../../live/hub.js';
+import { WsSubscriber } from '../../live/ws-subscriber.js';
+import { filtersFromParams, normalizeQuery, parseLimit, rejectUnknown, single } from '../params.js';
+import { parseTime } from '../../query/time.js';
+import type { QueryService } from '../query-service.js';
+import { filterQueryProperties } from './schemas.js';
+
+const HEARTBEAT_MS = 15_000;
+const MAX_BACKFILL = 10_000;
+const STREAM_PARAMETERS = ['since', 'last', 'filters', 'access_token'];
+
+interface StreamSetup {
+  filters: FilterSet;
+  since: string | undefined;
+  last: number | undefined;
+}
+
+function parseSetup(req: FastifyRequest): StreamSetup {
+  const params = normalizeQuery(req.query);
+  rejectUnknown(params, STREAM_PARAMETERS);
+  const raw = single(params, 'filters');
+  let filters: FilterSet;
+  if (raw !== undefined) {
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', 'filters: not JSON ({"whitelist":[...],"blacklist":[...]})', 'filters');
+    }
+    filters = FilterSet.parse(body as { whitelist?: unknown; blacklist?: unknown });
+  } else {
+    filters = filtersFromParams(params);
+  }
+  const since = single(params, 'since');
+  const lastText = single(params, 'last');
+  if (since !== undefined && lastText !== undefined) throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', 'last: give since or last, not both', 'last');
+  if (since !== undefined) parseTime(since, 'since');
+  const last = lastText === undefined ? undefined : parseLimit(lastText);
+  return { filters, since, last };
+}
+
+/** GET /api/v1/flows/stream (WebSocket): optional backfill (since or last N), then live flows. */
+export function registerStreamRoute(app: FastifyInstance, hub: LiveHub, queries: QueryService, maxSubscribers: number): void {
+  const setups = new WeakMap<FastifyRequest, StreamSetup>();
+  app.get('/api/v1/flows/stream', {
+    websocket: true,
+    schema: {
+      summary: 'Live flows over WebSocket (same filters), with optional backfill',
+      description: 'Query: hubble-observe-like filters or filters={"whitelist":[...],"blacklist":[...]}; since=15m or last=N for backfill. Frames: {"type":"flow",...jsonpb}, {"type":"lost","count":n}, {"type":"heartbeat"}, {"type":"backfill_done"}.',
+      querystring: { type: 'object', additionalProperties: true, properties: { since: { type: 'string' }, last: { type: 'string' }, filters: { type: 'string' }, ...filterQueryProperties() } },
+    },
+    preValidation: async (req) => {
+      if (hub.size >= maxSubscribers) throw new FlowkeeperError('FLOWKEEPER_ERR_TOO_MANY', `at most ${maxSubscribers} live subscribers (--ws-max-subscribers)`);
+      setups.set(req, parseSetup(req));
+    },
+  }, (socket, req) => {
+    const setup = setups.get(req)!;
+    const sub = new WsSubscriber(socket, setup.filters);
+    hub.add(sub);
+    let alive = true;
+    const timer = setInterval(() => {
+      if (!alive) {
+        socket.terminate();
+        return;
+      }
+      alive = false;
+      socket.ping();
+      sub.heartbeat();
+    }, HEARTBEAT_MS);
+    socket.on('pong', () => (alive = true));
+    socket.on('message', () => (alive = true));
+    socket.on('close', () => {
+      clearInterval(timer);
+      hub.remove(sub);
+    });
+    let backfill: ReturnType<QueryService['flows']>['flows'] = [];
+    try {
+      if (setup.since !== undefined) {
+        backfill = queries.flows({ filters: setup.filters, since: parseTime(setup.since, 'since'), until: parseTime('now', 'until'), order: 'asc', limit: MAX_BACKFILL, after: null }).flows;
+      } else if (setup.last !== undefined) {
+        const now = parseTime('now', 'until');
+        backfill = queries.flows({ filters: setup.filters, since: { seconds: 0, nanos: 0 }, until: now, order: 'desc', limit: setup.last, after: null }).flows.reverse();
+      }
+    } catch (err) {
+      req.log.warn({ err }, 'live stream backfill failed');
+      socket.close(1011, 'backfill failed');
+      return;
+    }
+    sub.finishBackfill(backfill);
+  });
+}

@@ -1,0 +1,80 @@
+import type { WebSocket } from 'ws';
+import type { FlowRecord } from '../flows/record.js';
+import { toResponseJson } from '../flows/record.js';
+import type { FilterSet } from '../query/filter.js';
+import type { Subscriber } from './hub.js';
+
+/** Bytes a client may have unsent before its flows are dropped (and counted) instead of queued. */
+export const MAX_BUFFERED_BYTES = 1024 * 1024;
+/** Live flows held while the backfill is being sent. */
+const MAX_HELD = 10_000;
+
+function flowKey(f: FlowRecord): string {
+  return typeof f.uuid === 'string' ? f.uuid : `${f.time}|${String(f.node_name)}|${JSON.stringify(f.IP ?? null)}|${JSON.stringify(f.l4 ?? null)}`;
+}
+
+/**
+ * One WebSocket live-stream client. Frames are JSON: `{"type":"flow", ...GetFlowsResponse jsonpb}`,
+ * `{"type":"lost","count":n}` when flows were dropped because the client was slow,
+ * `{"type":"heartbeat","time":...}`, and `{"type":"backfill_done","count":n}`.
+ */
+export class WsSubscriber implements Subscriber {
+  lost = 0;
+  sent = 0;
+  private held: FlowRecord[] | null = [];
+  private backfilled = new Set<string>();
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly filters: FilterSet,
+  ) {}
+
+  deliver(flow: FlowRecord): void {
+    if (this.held) {
+      if (this.held.length < MAX_HELD) this.held.push(flow);
+      else this.lost++;
+      return;
+    }
+    this.send(flow);
+  }
+
+  /** Sends the stored flows first, then whatever arrived live meanwhile (minus duplicates), then follows. */
+  finishBackfill(flows: FlowRecord[]): void {
+    for (const f of flows) {
+      this.backfilled.add(flowKey(f));
+      this.send(f);
+    }
+    this.frame({ type: 'backfill_done', count: flows.length });
+    const held = this.held ?? [];
+    this.held = null;
+    for (const f of held) if (!this.backfilled.has(flowKey(f))) this.send(f);
+    this.backfilled = new Set();
+  }
+
+  heartbeat(): void {
+    this.flushLost();
+    this.frame({ type: 'heartbeat', time: new Date().toISOString() });
+  }
+
+  private send(flow: FlowRecord): void {
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.lost++;
+      return;
+    }
+    this.flushLost();
+    this.socket.send(JSON.stringify({ type: 'flow', ...toResponseJson(flow) }));
+    this.sent++;
+  }
+
+  private flushLost(): void {
+    if (this.lost > 0 && this.socket.bufferedAmount <= MAX_BUFFERED_BYTES) {
+      this.frame({ type: 'lost', count: this.lost });
+      this.lost = 0;
+    }
+  }
+
+  private frame(obj: object): void {
+    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(obj));
+  }
+}

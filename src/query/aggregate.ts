@@ -1,0 +1,138 @@
+import { FlowkeeperError } from '../errors.js';
+import { Enums } from './enums.js';
+import type { FilterSet } from './filter.js';
+import type { SqlFragment } from './model.js';
+
+/**
+ * Aggregation dimensions. Each reads one value from an AggregateRow, which
+ * rollup rows and raw rows both provide, so the two paths give identical answers.
+ */
+export interface AggregateRow {
+  minute: number;
+  cluster: number;
+  verdict: number;
+  dropReason: number;
+  direction: number;
+  eventType: number;
+  srcWorkload: number;
+  dstWorkload: number;
+  port: number;
+  l4: number;
+  deniedBy: number;
+  /** Raw rows only. */
+  srcEp?: number | null;
+  dstEp?: number | null;
+  node?: number | null;
+}
+
+/** Names for ids, provided by the store. */
+export interface AggregateLabels {
+  workload(id: number): { cluster: string; namespace: string; name: string; kind: string };
+  cluster(id: number): string;
+  policies(deniedBy: number): string;
+  endpointLabels(id: number): string[];
+  node(id: number): string;
+}
+
+export interface GroupDimension {
+  name: string;
+  /** Answerable from rollup_1m. */
+  rollup: boolean;
+  value(row: AggregateRow, labels: AggregateLabels): string | number;
+}
+
+const L4_NAMES = ['', 'TCP', 'UDP', 'ICMPv4', 'ICMPv6', 'SCTP', 'VRRP', 'IGMP'];
+const POLICY_DENIED_REASONS = [Enums.DropReason.values.POLICY_DENIED, Enums.DropReason.values.POLICY_DENY];
+const DROPPED = Enums.Verdict.values.DROPPED;
+
+const enumName = (e: { valuesById: Record<number, string> }, n: number): string => e.valuesById[n] ?? String(n);
+const workloadName = (w: { namespace: string; name: string; kind: string }): string => (w.name ? `${w.namespace}/${w.name}` : w.namespace);
+
+export const POLICY_VERDICT_EVENT = 5;
+
+/**
+ * The denying policy of a flow: the policies it names; "default-deny" for a
+ * policy-verdict event that denied without naming a policy (no rule allowed
+ * the flow); "" otherwise. The drop event Cilium emits beside each policy
+ * verdict names no policy and is not attributed, so denials are not counted twice.
+ */
+export function policyLabel(row: Pick<AggregateRow, 'deniedBy' | 'verdict' | 'dropReason' | 'eventType'>, labels: AggregateLabels): string {
+  if (row.deniedBy) return labels.policies(row.deniedBy);
+  if (row.verdict === DROPPED && row.eventType === POLICY_VERDICT_EVENT && POLICY_DENIED_REASONS.includes(row.dropReason)) return 'default-deny';
+  return '';
+}
+
+const DIMENSIONS: Record<string, GroupDimension> = {
+  verdict: { name: 'verdict', rollup: true, value: (r) => enumName(Enums.Verdict, r.verdict) },
+  drop_reason: { name: 'drop_reason', rollup: true, value: (r) => (r.dropReason ? enumName(Enums.DropReason, r.dropReason) : '') },
+  traffic_direction: { name: 'traffic_direction', rollup: true, value: (r) => enumName(Enums.TrafficDirection, r.direction) },
+  type: { name: 'type', rollup: true, value: (r) => r.eventType },
+  cluster: { name: 'cluster', rollup: true, value: (r, l) => l.cluster(r.cluster) },
+  source_namespace: { name: 'source_namespace', rollup: true, value: (r, l) => l.workload(r.srcWorkload).namespace },
+  destination_namespace: { name: 'destination_namespace', rollup: true, value: (r, l) => l.workload(r.dstWorkload).namespace },
+  source_workload: { name: 'source_workload', rollup: true, value: (r, l) => workloadName(l.workload(r.srcWorkload)) },
+  destination_workload: { name: 'destination_workload', rollup: true, value: (r, l) => workloadName(l.workload(r.dstWorkload)) },
+  destination_port: { name: 'destination_port', rollup: true, value: (r) => r.port },
+  protocol: { name: 'protocol', rollup: true, value: (r) => L4_NAMES[r.l4] ?? String(r.l4) },
+  policy: { name: 'policy', rollup: true, value: (r, l) => policyLabel(r, l) },
+  node: { name: 'node', rollup: false, value: (r, l) => (r.node ? l.node(r.node) : '') },
+};
+
+const LABEL_DIM = /^(source|destination)_label:([A-Za-z0-9][-A-Za-z0-9_./]*)$/;
+export const MAX_GROUP_BY = 6;
+
+/** Parses group_by: known dimension names plus `source_label:KEY` / `destination_label:KEY`. */
+export function parseGroupBy(text: string | undefined): GroupDimension[] {
+  const names = (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (names.length === 0) throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', 'group_by: at least one dimension is needed', 'group_by');
+  if (names.length > MAX_GROUP_BY) throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', `group_by: at most ${MAX_GROUP_BY} dimensions`, 'group_by');
+  return names.map((n) => {
+    if (DIMENSIONS[n]) return DIMENSIONS[n];
+    const m = LABEL_DIM.exec(n);
+    if (m) {
+      const side = m[1];
+      const key = m[2];
+      return {
+        name: n,
+        rollup: false,
+        value: (r: AggregateRow, l: AggregateLabels) => {
+          const ep = side === 'source' ? r.srcEp : r.dstEp;
+          if (!ep) return '';
+          const found = l.endpointLabels(ep).find((lab) => lab.slice(lab.indexOf(':') + 1).startsWith(`${key}=`));
+          return found ? found.slice(found.indexOf('=') + 1) : '';
+        },
+      };
+    }
+    throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', `group_by: unknown dimension "${n}" (${Object.keys(DIMENSIONS).join(', ')}, source_label:KEY, destination_label:KEY)`, 'group_by');
+  });
+}
+
+/**
+ * The filter set as a condition over rollup_1m, or null when rollups cannot
+ * answer it exactly (then raw flows are aggregated instead).
+ */
+export function rollupWhere(filters: FilterSet): SqlFragment | null {
+  if (filters.blacklist.length > 0) return null;
+  if (filters.whitelist.length === 0) return { sql: '1', params: [] };
+  const ors: SqlFragment[] = [];
+  for (const f of filters.whitelist) {
+    const ands: SqlFragment[] = [];
+    for (const [field, value] of Object.entries(f.fields)) {
+      const list = value as unknown[];
+      if (!Array.isArray(list) || list.length === 0) continue;
+      const inList = (column: string, values: unknown[]): SqlFragment => ({ sql: `${column} IN (${values.map(() => '?').join(', ')})`, params: values });
+      if (field === 'verdict') ands.push(inList('verdict', list));
+      else if (field === 'drop_reason_desc') ands.push(inList('drop_reason', list));
+      else if (field === 'traffic_direction') ands.push(inList('direction', list));
+      else if (field === 'event_type' && (list as { match_sub_type?: boolean }[]).every((e) => !e.match_sub_type)) {
+        ands.push(inList('event_type', (list as { type?: number }[]).map((e) => e.type ?? 0)));
+      } else if ((field === 'source_pod' || field === 'destination_pod') && (list as string[]).every((p) => /^[^/]+\/$/.test(p))) {
+        const namespaces = (list as string[]).map((p) => p.slice(0, -1));
+        const column = field === 'source_pod' ? 'src_workload' : 'dst_workload';
+        ands.push({ sql: `${column} IN (SELECT id FROM workloads WHERE namespace IN (${namespaces.map(() => '?').join(', ')}))`, params: namespaces });
+      } else return null;
+    }
+    ors.push(ands.length ? { sql: `(${ands.map((a) => a.sql).join(' AND ')})`, params: ands.flatMap((a) => a.params) } : { sql: '1', params: [] });
+  }
+  return { sql: `(${ors.map((o) => o.sql).join(' OR ')})`, params: ors.flatMap((o) => o.params) };
+}

@@ -1,0 +1,209 @@
+import { rowToRecord } from '../flows/materialize.js';
+import type { StoredRow } from '../flows/materialize.js';
+import type { AggregateLabels, AggregateRow, GroupDimension } from '../query/aggregate.js';
+import { rollupWhere } from '../query/aggregate.js';
+import type { FilterSet } from '../query/filter.js';
+import type { DictionaryIndex } from '../query/model.js';
+import { DictKind } from '../flows/row.js';
+import { rollupPort } from './rollup.js';
+import { listPartitions, partitionOf, rowidOf, tableName, timeOfRowid } from './partitions.js';
+import type { ReaderDictionary } from './reader.js';
+import type { Db } from './sqlite.js';
+import { FlowType } from '../flows/schema.js';
+
+export interface AggregateQuery {
+  dims: GroupDimension[];
+  filters: FilterSet;
+  /** Whole minutes: [sinceMinute, untilMinute). */
+  sinceMinute: number;
+  untilMinute: number;
+  bucketMinutes: number | null;
+  top: number;
+}
+
+export interface AggregateGroup {
+  key: Record<string, string | number>;
+  count: number;
+}
+
+export interface AggregateResult {
+  source: 'rollup' | 'raw';
+  total: number;
+  groups: AggregateGroup[];
+  series: { start: string; groups: AggregateGroup[] }[] | null;
+}
+
+/** Id → name lookups for aggregate keys, cached; entries never change once written. */
+export class StoreAggregateLabels implements AggregateLabels {
+  private readonly workloads = new Map<number, { cluster: string; namespace: string; name: string; kind: string }>();
+  private readonly clusters = new Map<number, string>();
+  private readonly policyNames = new Map<number, string>();
+  private readonly labels = new Map<number, string[]>();
+  private readonly endpointWorkloads = new Map<number, number>();
+  private readonly nodeClusters = new Map<number, number>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly dict: ReaderDictionary,
+  ) {}
+
+  workload(id: number): { cluster: string; namespace: string; name: string; kind: string } {
+    let w = this.workloads.get(id);
+    if (!w) {
+      w = (this.db.prepare('SELECT cluster, namespace, name, kind FROM workloads WHERE id = ?').get(id) as typeof w) ?? { cluster: '', namespace: '', name: '', kind: '' };
+      this.workloads.set(id, w);
+    }
+    return w;
+  }
+
+  cluster(id: number): string {
+    let c = this.clusters.get(id);
+    if (c === undefined) {
+      c = (this.db.prepare('SELECT name FROM clusters WHERE id = ?').pluck().get(id) as string | undefined) ?? '';
+      this.clusters.set(id, c);
+    }
+    return c;
+  }
+
+  policies(deniedBy: number): string {
+    let p = this.policyNames.get(deniedBy);
+    if (p === undefined) {
+      const msg = FlowType.decode(this.dict.value(DictKind.PolicyDenied, deniedBy)) as unknown as Record<string, { name?: string; namespace?: string }[]>;
+      const all = [...(msg.egress_denied_by ?? []), ...(msg.ingress_denied_by ?? [])];
+      p = [...new Set(all.map((x) => (x.namespace ? `${x.namespace}/${x.name ?? ''}` : (x.name ?? ''))))].sort().join(',');
+      this.policyNames.set(deniedBy, p);
+    }
+    return p;
+  }
+
+  endpointLabels(id: number): string[] {
+    let l = this.labels.get(id);
+    if (!l) {
+      l = JSON.parse((this.db.prepare('SELECT labels FROM endpoints WHERE id = ?').pluck().get(id) as string | undefined) ?? '[]') as string[];
+      this.labels.set(id, l);
+    }
+    return l;
+  }
+
+  node(id: number): string {
+    return this.dict.nodeName(id);
+  }
+
+  workloadOfEndpoint(id: number | null): number {
+    if (id === null) return 0;
+    let w = this.endpointWorkloads.get(id);
+    if (w === undefined) {
+      w = (this.db.prepare('SELECT workload_id FROM endpoints WHERE id = ?').pluck().get(id) as number | undefined) ?? 0;
+      this.endpointWorkloads.set(id, w);
+    }
+    return w;
+  }
+
+  clusterOfNode(id: number | null): number {
+    if (id === null) return 0;
+    let c = this.nodeClusters.get(id);
+    if (c === undefined) {
+      c = (this.db.prepare('SELECT cluster_id FROM nodes WHERE id = ?').pluck().get(id) as number | undefined) ?? 0;
+      this.nodeClusters.set(id, c);
+    }
+    return c;
+  }
+}
+
+class Accumulator {
+  readonly totals = new Map<string, number>();
+  readonly buckets = new Map<number, Map<string, number>>();
+  total = 0;
+
+  constructor(
+    private readonly q: AggregateQuery,
+    private readonly labels: AggregateLabels,
+  ) {}
+
+  add(row: AggregateRow, count: number): void {
+    const key = JSON.stringify(this.q.dims.map((d) => d.value(row, this.labels)));
+    this.totals.set(key, (this.totals.get(key) ?? 0) + count);
+    this.total += count;
+    if (this.q.bucketMinutes) {
+      const start = row.minute - (row.minute % this.q.bucketMinutes);
+      let b = this.buckets.get(start);
+      if (!b) this.buckets.set(start, (b = new Map()));
+      b.set(key, (b.get(key) ?? 0) + count);
+    }
+  }
+
+  groups(counts: Map<string, number>): AggregateGroup[] {
+    const sorted = [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    const toGroup = ([k, count]: [string, number]): AggregateGroup => {
+      const values = JSON.parse(k) as (string | number)[];
+      return { key: Object.fromEntries(this.q.dims.map((d, i) => [d.name, values[i]])), count };
+    };
+    const top = sorted.slice(0, this.q.top).map(toGroup);
+    const rest = sorted.slice(this.q.top).reduce((s, [, c]) => s + c, 0);
+    if (rest > 0) top.push({ key: Object.fromEntries(this.q.dims.map((d) => [d.name, 'other'])), count: rest });
+    return top;
+  }
+}
+
+/**
+ * Counts flows per group over whole minutes, from rollups when the dimensions
+ * and filters allow it, from raw partitions otherwise (same answer either way).
+ */
+export function runAggregate(db: Db, dict: ReaderDictionary, labels: StoreAggregateLabels, index: DictionaryIndex, q: AggregateQuery): AggregateResult {
+  const acc = new Accumulator(q, labels);
+  const rollup = q.dims.every((d) => d.rollup) ? rollupWhere(q.filters) : null;
+  if (rollup) {
+    const rows = db
+      .prepare(`SELECT minute, cluster, verdict, drop_reason AS dropReason, direction, event_type AS eventType,
+          src_workload AS srcWorkload, dst_workload AS dstWorkload, dst_port AS port, l4, denied_by AS deniedBy, flows
+        FROM rollup_1m WHERE minute >= ? AND minute < ? AND ${rollup.sql}`)
+      .all(q.sinceMinute, q.untilMinute, ...rollup.params) as (AggregateRow & { flows: number })[];
+    for (const r of rows) acc.add(r, r.flows);
+  } else {
+    aggregateRaw(db, dict, labels, index, q, acc);
+  }
+  const series = q.bucketMinutes
+    ? [...acc.buckets].sort((a, b) => a[0] - b[0]).map(([start, counts]) => ({ start: new Date(start * 60_000).toISOString(), groups: acc.groups(counts) }))
+    : null;
+  return { source: rollup ? 'rollup' : 'raw', total: acc.total, groups: acc.groups(acc.totals), series };
+}
+
+function aggregateRaw(db: Db, dict: ReaderDictionary, labels: StoreAggregateLabels, index: DictionaryIndex, q: AggregateQuery, acc: Accumulator): void {
+  const { where, exact } = q.filters.sql(index);
+  const since = q.sinceMinute * 60;
+  const until = q.untilMinute * 60;
+  for (const hour of listPartitions(db)) {
+    if (hour < partitionOf(since) || hour > partitionOf(until - 1)) continue;
+    const lo = Math.max(0, rowidOf(hour, since, 0));
+    const hi = rowidOf(hour, until, 0);
+    const columns = exact ? 'id, verdict, drop_reason, direction, event_type, src_ep, dst_ep, node, dst_port, bits, l4, denied_by' : '*';
+    const stmt = db.prepare(`SELECT ${columns} FROM ${tableName(hour)} WHERE id >= ? AND id < ? AND ${where.sql}`);
+    for (const r of stmt.iterate(lo, hi, ...where.params) as Iterable<StoredRow & { id: number }>) {
+      const t = timeOfRowid(hour, r.id);
+      if (!exact) {
+        r.seconds = t.seconds;
+        r.nanos = t.nanos;
+        if (!q.filters.match(rowToRecord(r, dict))) continue;
+      }
+      acc.add(
+        {
+          minute: Math.floor(t.seconds / 60),
+          cluster: labels.clusterOfNode(r.node),
+          verdict: r.verdict,
+          dropReason: r.drop_reason,
+          direction: r.direction,
+          eventType: r.event_type ?? 0,
+          srcWorkload: labels.workloadOfEndpoint(r.src_ep),
+          dstWorkload: labels.workloadOfEndpoint(r.dst_ep),
+          port: rollupPort({ bits: r.bits, dstPort: r.dst_port }),
+          l4: r.l4,
+          deniedBy: r.denied_by ?? 0,
+          srcEp: r.src_ep,
+          dstEp: r.dst_ep,
+          node: r.node,
+        },
+        1,
+      );
+    }
+  }
+}
