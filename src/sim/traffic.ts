@@ -207,8 +207,13 @@ export class TrafficGenerator {
     const d = this.pod(this.rnd.pick(['web', 'catalog-api', 'checkout-api']));
     const fromWorld = reason === 132;
     const src = fromWorld ? null : this.pod('web');
-    const f = this.base(src, d, d.node, { UDP: { source_port: this.ephemeral(), destination_port: 8080 } }, src ? src.ip : `192.0.2.${this.rnd.int(250)}`, d.ip);
-    if (!src) f.source = HOST_ENDPOINT;
+    const f = this.base(src, d, d.node, { UDP: { source_port: this.ephemeral(), destination_port: 8080 } }, src ? src.ip : '', d.ip);
+    if (!src) {
+      // Spoofed IPv6 neighbour traffic, like the INVALID_SOURCE_IP drop in Cilium's export docs.
+      f.source = HOST_ENDPOINT;
+      f.IP = { source: `fe80::${(0x1000 + this.rnd.int(0xefff)).toString(16)}`, destination: 'ff02::1', ipVersion: 2 };
+      f.l4 = { ICMPv6: { type: 135, code: 0 } };
+    }
     return [{ ...f, verdict: DROPPED, drop_reason: reason, drop_reason_desc: reason, event_type: { type: EV_DROP, sub_type: reason }, traffic_direction: INGRESS, file: { name: 'bpf_lxc.c', line: 1300 + reason }, Summary: 'UDP' }];
   }
 
