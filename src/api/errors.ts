@@ -14,6 +14,7 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     const status = (err as FastifyError).statusCode ?? 500;
     if (status >= 500) req.log.error({ err }, 'request failed');
-    return reply.code(status).send({ error: status === 413 ? 'FLOWKEEPER_ERR_TOO_LARGE' : 'FLOWKEEPER_ERR_INTERNAL', message: status >= 500 ? 'internal error' : err.message });
+    const code = status === 413 ? 'FLOWKEEPER_ERR_TOO_LARGE' : status >= 500 ? 'FLOWKEEPER_ERR_INTERNAL' : 'FLOWKEEPER_ERR_BAD_REQUEST';
+    return reply.code(status).send({ error: code, message: status >= 500 ? 'internal error' : err.message });
   });
 }
