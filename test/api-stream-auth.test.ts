@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { TrafficGenerator } from '../src/sim/traffic.js';
+import { startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
+import type { SimRelay } from '../src/sim/relay-server.js';
+
+function wsUrl(httpUrl: string, path: string): string {
+  return httpUrl.replace(/^http/, 'ws') + path;
+}
+
+function feed(sim: SimRelay, gen: TrafficGenerator, flows: number): number {
+  let n = 0;
+  while (n < flows) {
+    for (const f of gen.next(Date.now())) {
+      sim.pushFlow(f.flow, f.seconds, f.nanos);
+      n++;
+    }
+  }
+  return n;
+}
+
+interface Frame {
+  type: string;
+  count?: number;
+  flow?: { verdict?: string; source?: { namespace?: string } };
+}
+
+test('live stream: backfill then follow, with the same filters', async () => {
+  const { dir, cleanup } = tempDir();
+  const { sim, port } = await startSim();
+  const gen = new TrafficGenerator(5);
+  const app = await startTestApp(port, join(dir, 'fk.db'));
+  try {
+    const before = feed(sim, gen, 500);
+    await waitFor('stored', () => app.pipeline.stats.stored === before);
+    const ws = new WebSocket(wsUrl(app.url, '/api/v1/flows/stream?verdict=DROPPED&since=1h'));
+    const frames: Frame[] = [];
+    ws.on('message', (m) => frames.push(JSON.parse(m.toString()) as Frame));
+    await new Promise((r) => ws.once('open', r));
+    await waitFor('backfill done', () => frames.some((f) => f.type === 'backfill_done'));
+    const backfilled = frames.filter((f) => f.type === 'flow').length;
+    const storedDrops = app.reader.flows({ limit: 100_000, order: 'asc' }).filter((f) => f.verdict === 'DROPPED').length;
+    assert.equal(backfilled, storedDrops);
+    feed(sim, gen, 500);
+    await waitFor('live drops arrive', () => frames.filter((f) => f.type === 'flow').length > backfilled);
+    for (const f of frames.filter((x) => x.type === 'flow')) assert.equal(f.flow?.verdict, 'DROPPED');
+    ws.close();
+  } finally {
+    await app.stop();
+    await sim.close();
+    cleanup();
+  }
+});
+
+test('a slow WebSocket client gets "lost" frames and never slows ingest', async () => {
+  const { dir, cleanup } = tempDir();
+  const { sim, port } = await startSim();
+  const gen = new TrafficGenerator(6);
+  const app = await startTestApp(port, join(dir, 'fk.db'));
+  try {
+    const ws = new WebSocket(wsUrl(app.url, '/api/v1/flows/stream'));
+    const frames: Frame[] = [];
+    ws.on('message', (m) => frames.push(JSON.parse(m.toString()) as Frame));
+    await new Promise((r) => ws.once('open', r));
+    await waitFor('subscribed', () => app.hub.size === 1);
+    // Stop reading: the server's send buffer for this client fills up.
+    (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    let sent = 0;
+    for (let round = 0; round < 8; round++) {
+      sent += feed(sim, gen, 5000);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await waitFor('ingest kept up while the client was stalled', () => app.pipeline.stats.stored === sent, 30_000);
+    (ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    feed(sim, gen, 50);
+    await waitFor('lost frame', () => frames.some((f) => f.type === 'lost'), 20_000);
+    const lost = frames.filter((f) => f.type === 'lost').reduce((s, f) => s + (f.count ?? 0), 0);
+    const delivered = frames.filter((f) => f.type === 'flow').length;
+    assert.ok(lost > 0);
+    assert.ok(delivered + lost <= sent + 50);
+    assert.ok(delivered > 0);
+    ws.close();
+  } finally {
+    await app.stop();
+    await sim.close();
+    cleanup();
+  }
+});
+
+test('bearer token: REST and WebSocket need it; health stays open; subscriber cap answers 429', async () => {
+  const { dir, cleanup } = tempDir();
+  const { sim, port } = await startSim();
+  const app = await startTestApp(port, join(dir, 'fk.db'), ['--api-token', 's3cret', '--ws-max-subscribers', '1']);
+  try {
+    const missing = await fetch(`${app.url}/api/v1/flows`);
+    assert.equal(missing.status, 401);
+    assert.equal(((await missing.json()) as { error: string }).error, 'FLOWKEEPER_ERR_UNAUTHORIZED');
+    assert.equal((await fetch(`${app.url}/api/v1/status`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
+    assert.equal((await fetch(`${app.url}/api/v1/flows`, { headers: { authorization: 'Bearer s3cret' } })).status, 200);
+    assert.equal((await fetch(`${app.url}/healthz`)).status, 200);
+    const refused = new WebSocket(wsUrl(app.url, '/api/v1/flows/stream'));
+    const status = await new Promise<number>((resolve) => refused.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    assert.equal(status, 401);
+    const ok = new WebSocket(wsUrl(app.url, '/api/v1/flows/stream'), { headers: { authorization: 'Bearer s3cret' } });
+    await new Promise((r) => ok.once('open', r));
+    const second = new WebSocket(wsUrl(app.url, '/api/v1/flows/stream?access_token=s3cret'));
+    const capped = await new Promise<number>((resolve) => second.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    assert.equal(capped, 429);
+    ok.close();
+  } finally {
+    await app.stop();
+    await sim.close();
+    cleanup();
+  }
+});
