@@ -4,6 +4,7 @@ import { startApp, VERSION } from './app.js';
 import { createLogger } from './log.js';
 import { SimRelay } from './sim/relay-server.js';
 import { FlowkeeperError } from './errors.js';
+import { QUERY_USAGE, runQuery } from './cli/query.js';
 
 const USAGE = `flowkeeper ${VERSION} — flow history for Cilium Hubble
 
@@ -11,6 +12,7 @@ Usage:
   flowkeeper serve [options]   follow hubble-relay, store flows, serve the API and /metrics
   flowkeeper demo [options]    start a built-in relay simulator and a flowkeeper consuming it
   flowkeeper sim [options]     run only the relay simulator (a stand-in hubble-relay)
+  flowkeeper query [flags]     print stored/live flows from a running flowkeeper, like hubble observe
   flowkeeper --help | --version
 
 Every option can also be set with its environment variable.
@@ -25,6 +27,11 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === '--version') {
     process.stdout.write(VERSION + '\n');
+    return;
+  }
+  if (command === 'query') {
+    if (rest.includes('--help') || rest.includes('-h')) process.stdout.write(QUERY_USAGE);
+    else await runQuery(rest, process.env);
     return;
   }
   if (!['serve', 'demo', 'sim'].includes(command)) throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `unknown command "${command}" (see flowkeeper --help)`);
