@@ -51,7 +51,7 @@ export const OPTIONS = {
   retentionSize: { flag: 'retention-size', default: '10GiB', parse: parseSize, description: 'drop the oldest partitions while the database uses more than this (0 = no limit)' },
   rollupRetention: { flag: 'rollup-retention', default: '30d', parse: parseDuration, description: 'keep 1-minute rollups this long' },
   batchSize: { flag: 'batch-size', default: '4096', parse: int('batch-size'), description: 'flows per write transaction' },
-  queueBatches: { flag: 'queue-batches', default: '8', parse: int('queue-batches'), description: 'batches in flight to the writer before the relay stream is paused' },
+  queueBatches: { flag: 'queue-batches', default: '4', parse: int('queue-batches'), description: 'batches in flight to the writer before the relay stream is paused' },
   listen: { flag: 'listen', default: '0.0.0.0:8080', parse: str, description: 'address of the REST/WebSocket API and /metrics' },
   queryMaxRange: { flag: 'query-max-range', default: '7d', parse: parseDuration, description: 'longest since..until range a flow query or raw aggregate may scan' },
   wsMaxSubscribers: { flag: 'ws-max-subscribers', default: '64', parse: int('ws-max-subscribers'), description: 'concurrent WebSocket live-stream subscribers allowed' },

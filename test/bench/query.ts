@@ -1,0 +1,89 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { MIGRATIONS_DIR, ROOT_DIR } from '../../src/paths.js';
+import { migrate } from '../../src/store/migrate.js';
+import { openDatabase } from '../../src/store/sqlite.js';
+import { FlowWriter } from '../../src/store/writer.js';
+import { freePort, tempDir } from '../helpers/harness.js';
+import type { Figure } from './measure.js';
+import { buildTemplates, frame, frameBound } from './templates.js';
+
+const CLI = join(ROOT_DIR, 'dist', 'src', 'cli.js');
+const BATCH = 4096;
+
+/** Writes `flows` simulator flows spread evenly over the last 24 hours straight into a store file. */
+function buildStore(dbPath: string, flows: number): number {
+  const db = openDatabase(dbPath);
+  migrate(db, MIGRATIONS_DIR);
+  const writer = new FlowWriter(db, 5);
+  const templates = buildTemplates(20_000, 7);
+  const startNs = (Date.now() - 86_400_000) * 1e6;
+  const stepNs = 86_400e9 / flows;
+  const buf = Buffer.allocUnsafe(BATCH * 2048);
+  const started = performance.now();
+  for (let i = 0; i < flows; ) {
+    const offsets = [0];
+    let at = 0;
+    for (let k = 0; k < BATCH && i < flows; k++, i++) {
+      const t = templates[i % templates.length];
+      if (at + frameBound(t) > buf.length) break;
+      const ns = startNs + i * stepNs;
+      const seconds = Math.floor(ns / 1e9);
+      at = frame(buf, at, t, seconds, Math.floor(ns - seconds * 1e9), i + 1, false);
+      offsets.push(at);
+    }
+    writer.writeBatch('bench', buf, offsets);
+  }
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+  return (performance.now() - started) / 1000;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function timeRequests(url: string, runs: number): Promise<{ p50: number; p95: number; rows: number }> {
+  const times: number[] = [];
+  let rows = 0;
+  for (let i = 0; i < runs + 3; i++) {
+    const t0 = performance.now();
+    const res = await fetch(url);
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${url}: ${res.status} ${text}`);
+    const ms = performance.now() - t0;
+    if (i >= 3) times.push(ms); // the first runs warm caches and JIT
+    rows = text.startsWith('{"flow"') ? text.split('\n').filter(Boolean).length : rows;
+  }
+  return { p50: percentile(times, 50), p95: percentile(times, 95), rows };
+}
+
+/** Query latency over a store of `flows` flows spanning 24 h, through the real HTTP API. */
+export async function benchQueries(flows: number): Promise<Figure[]> {
+  const { dir, cleanup } = tempDir('flowkeeper-bench-q-');
+  const dbPath = join(dir, 'q.db');
+  const buildSeconds = buildStore(dbPath, flows);
+  const apiPort = await freePort();
+  const deadRelay = await freePort();
+  const fk = spawn(process.execPath, [CLI, 'serve', '--relay', `none=127.0.0.1:${deadRelay}`, '--db', dbPath, '--listen', `127.0.0.1:${apiPort}`, '--log-level', 'error', '--backoff-initial', '30s'], { stdio: 'inherit' });
+  const base = `http://127.0.0.1:${apiPort}`;
+  try {
+    for (let i = 0; i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;
+    }
+    const drops = await timeRequests(`${base}/api/v1/flows?verdict=DROPPED&namespace=payments&since=24h&limit=100`, 50);
+    const dropsAsc = await timeRequests(`${base}/api/v1/flows?verdict=DROPPED&namespace=payments&since=24h&limit=100&order=asc`, 50);
+    const agg = await timeRequests(`${base}/api/v1/aggregate?group_by=drop_reason,source_namespace&verdict=DROPPED&since=24h`, 30);
+    const n = `over ${(flows / 1e6).toFixed(1)} M flows / 24 h (store built at ${Math.round(flows / buildSeconds).toLocaleString('en-US')} flows/s)`;
+    return [
+      { name: 'drops in one namespace, newest 100, 24 h: p95', value: drops.p95, unit: 'ms', target: { op: '<=', value: 50 }, note: `p50 ${drops.p50.toFixed(1)} ms, ${drops.rows} rows, ${n}` },
+      { name: 'drops in one namespace, first 100 (asc), 24 h: p95', value: dropsAsc.p95, unit: 'ms', target: { op: '<=', value: 50 }, note: `p50 ${dropsAsc.p50.toFixed(1)} ms` },
+      { name: 'aggregate drops by reason × source ns, 24 h: p95', value: agg.p95, unit: 'ms', target: { op: '<=', value: 100 }, note: `p50 ${agg.p50.toFixed(1)} ms, from rollups` },
+    ];
+  } finally {
+    fk.kill('SIGKILL');
+    cleanup();
+  }
+}

@@ -1,0 +1,72 @@
+import { FlowType } from '../../src/flows/schema.js';
+import { TrafficGenerator } from '../../src/sim/traffic.js';
+
+/**
+ * Simulator flows encoded once, without time and uuid; `frame` appends a fresh
+ * time and uuid to a template (protobuf merges repeated top-level fields, so
+ * appending is a valid encoding) and writes a GetFlowsResponse.
+ */
+export const TIME_FIELD_MAX = 2 + 1 + 10 + 1 + 5;
+export const UUID_FIELD = 3 + 36;
+const HEX = '0123456789abcdef';
+
+export function buildTemplates(count: number, seed = 42): Buffer[] {
+  const gen = new TrafficGenerator(seed);
+  const out: Buffer[] = [];
+  while (out.length < count) {
+    for (const f of gen.next(Date.now())) {
+      delete f.flow.time;
+      delete f.flow.uuid;
+      out.push(Buffer.from(FlowType.encode(FlowType.fromObject(f.flow)).finish()));
+    }
+  }
+  return out;
+}
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n > 127) {
+    out.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return out;
+}
+
+/** Bytes `frame` may write for a template (upper bound). */
+export function frameBound(template: Buffer): number {
+  return 5 + 1 + 5 + template.length + TIME_FIELD_MAX + UUID_FIELD;
+}
+
+/**
+ * Writes GetFlowsResponse{flow: template + time + uuid(serial)} at buf[at]; with
+ * `grpcPrefix`, the 5-byte gRPC frame header first. Returns the end offset.
+ */
+export function frame(buf: Buffer, at: number, template: Buffer, seconds: number, nanos: number, serial: number, grpcPrefix: boolean): number {
+  const ts = [0x08, ...varint(seconds), 0x10, ...varint(nanos)];
+  const flowLen = template.length + 2 + ts.length + UUID_FIELD;
+  const flowLenBytes = varint(flowLen);
+  const msgLen = 1 + flowLenBytes.length + flowLen;
+  let p = at;
+  if (grpcPrefix) {
+    buf[p] = 0;
+    buf.writeUInt32BE(msgLen, p + 1);
+    p += 5;
+  }
+  buf[p++] = 0x0a; // GetFlowsResponse.flow
+  for (const b of flowLenBytes) buf[p++] = b;
+  p += template.copy(buf, p);
+  buf[p++] = 0x0a; // Flow.time
+  buf[p++] = ts.length;
+  for (const b of ts) buf[p++] = b;
+  buf[p++] = 0x92; // Flow.uuid (34 << 3 | 2)
+  buf[p++] = 0x02;
+  buf[p++] = 36;
+  buf.write('00000000-0000-4000-8000-000000000000', p, 'latin1');
+  let n = serial;
+  for (let i = 35; i >= 24 && n > 0; i--) {
+    buf[p + i] = HEX.charCodeAt(n % 16);
+    n = Math.floor(n / 16);
+  }
+  return p + 36;
+}
