@@ -15,17 +15,22 @@ import { buildServer } from './api/server.js';
 import { StatusReport } from './api/status.js';
 import { QueryService } from './api/query-service.js';
 import { LiveHub } from './live/hub.js';
+import { FlowkeeperMetrics } from './metrics/registry.js';
+import { registerMetricsRoute } from './metrics/route.js';
+import { StoreAggregateLabels } from './store/aggregate.js';
 
 export const VERSION = (JSON.parse(readFileSync(join(ROOT_DIR, 'package.json'), 'utf8')) as { version: string }).version;
 
 /** How long a partly filled batch waits before it is written. */
 const FLUSH_INTERVAL_MS = 50;
 const RETENTION_INTERVAL_MS = 60_000;
+const METRICS_EXPIRY_INTERVAL_MS = 30_000;
 
 export interface App {
   pipeline: IngestPipeline;
   hub: LiveHub;
   queries: QueryService;
+  metrics: FlowkeeperMetrics;
   reader: FlowReader;
   relays: RelayClient[];
   server: FastifyInstance;
@@ -76,9 +81,22 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   pipeline.on('batch', (s: BatchSummary) => byName.get(s.relay)?.noteBatch(s));
   const status = new StatusReport(VERSION, config.db, relays, pipeline, reader);
   const queries = new QueryService(readDb, reader);
+  const metrics = new FlowkeeperMetrics(
+    {
+      relays, pipeline, reader, hub, labels: new StoreAggregateLabels(readDb, reader.dict),
+      storeFileBytes: () => status.storeStats().fileBytes, retentionBytes: config.retentionSize,
+    },
+    { maxSeries: config.metricsMaxSeries, ttlMs: config.metricsSeriesTtl * 1000, workloadLabelsOnDrops: config.metricsWorkloadLabels },
+  );
+  pipeline.on('batch', (s: BatchSummary) => {
+    if (config.metrics) metrics.observeBatch(s);
+  });
+  const expiry = setInterval(() => metrics.flows.expire(), METRICS_EXPIRY_INTERVAL_MS);
+  expiry.unref();
   const server = await buildServer({
     status, queries, hub, log, version: VERSION, apiToken: config.apiToken,
     maxRangeSeconds: config.queryMaxRange, wsMaxSubscribers: config.wsMaxSubscribers,
+    extraRoutes: (app) => registerMetricsRoute(app, metrics, config.metricsToken),
   });
   const url = await server.listen(listen);
   for (const r of relays) r.start();
@@ -87,6 +105,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      clearInterval(expiry);
       await Promise.all(relays.map((r) => r.stop()));
       await server.close();
       await pipeline.close();
@@ -95,5 +114,5 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     })();
     return stopping;
   };
-  return { pipeline, hub, queries, reader, relays, server, status, url, stop };
+  return { pipeline, hub, queries, metrics, reader, relays, server, status, url, stop };
 }

@@ -1,5 +1,5 @@
 import { FlowkeeperError } from '../errors.js';
-import { OPTIONS } from './options.js';
+import { OPTIONS, bool } from './options.js';
 import type { Config, OptionName } from './options.js';
 
 export function envName(flag: string): string {
@@ -29,7 +29,7 @@ export function loadConfig(args: string[], env: NodeJS.ProcessEnv = process.env)
     if (!name) throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `unknown option --${flag} (see flowkeeper --help)`);
     let value: string;
     if (eq > 0) value = arg.slice(eq + 1);
-    else if (OPTIONS[name].default === 'false' && (args[i + 1] === undefined || args[i + 1].startsWith('--'))) value = 'true';
+    else if ((OPTIONS[name].parse as unknown) === bool && (args[i + 1] === undefined || args[i + 1].startsWith('--'))) value = 'true';
     else {
       if (args[i + 1] === undefined) throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--${flag} needs a value`);
       value = args[++i];

@@ -20,7 +20,7 @@ const int = (name: string) => (s: string): number => {
   if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got "${s}"`);
   return n;
 };
-const bool = (s: string): boolean => {
+export const bool = (s: string): boolean => {
   if (['1', 'true', 'yes', 'on', ''].includes(s.toLowerCase())) return true;
   if (['0', 'false', 'no', 'off'].includes(s.toLowerCase())) return false;
   throw new Error(`expected true or false, got "${s}"`);
@@ -55,6 +55,10 @@ export const OPTIONS = {
   listen: { flag: 'listen', default: '0.0.0.0:8080', parse: str, description: 'address of the REST/WebSocket API and /metrics' },
   queryMaxRange: { flag: 'query-max-range', default: '7d', parse: parseDuration, description: 'longest since..until range a flow query or raw aggregate may scan' },
   wsMaxSubscribers: { flag: 'ws-max-subscribers', default: '64', parse: int('ws-max-subscribers'), description: 'concurrent WebSocket live-stream subscribers allowed' },
+  metrics: { flag: 'metrics', default: 'true', parse: bool, description: 'count flows into the Prometheus flow metrics (self-metrics are always on)' },
+  metricsMaxSeries: { flag: 'metrics-max-series', default: '2000', parse: int('metrics-max-series'), description: 'series cap per flow metric; beyond it namespaces/workloads/policies count as "other"' },
+  metricsSeriesTtl: { flag: 'metrics-series-ttl', default: '15m', parse: parseDuration, description: 'flow-metric series not incremented for this long are removed' },
+  metricsWorkloadLabels: { flag: 'metrics-workload-labels', default: 'false', parse: bool, description: 'add source/destination workload labels to flowkeeper_dropped_flows_total' },
   metricsToken: { flag: 'metrics-token', default: '', parse: str, description: 'bearer token required on /metrics (empty = open)' },
   apiToken: { flag: 'api-token', default: '', parse: str, description: 'bearer token required on the REST and WebSocket API (empty = no auth)' },
   logLevel: { flag: 'log-level', default: 'info', parse: str, description: 'trace, debug, info, warn, error or silent' },

@@ -41,8 +41,7 @@ function start(): void {
         case 'batch': {
           const started = performance.now();
           const result = writer.writeBatch(req.relay, Buffer.from(req.buf), req.offsets);
-          const { rows: _rows, ...rest } = result;
-          reply({ type: 'done', id: req.id, summary: { ...rest, relay: req.relay, writeMs: performance.now() - started } });
+          reply({ type: 'done', id: req.id, summary: { ...result, relay: req.relay, writeMs: performance.now() - started } });
           break;
         }
         case 'resume':

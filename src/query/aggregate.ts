@@ -38,6 +38,8 @@ export interface GroupDimension {
   name: string;
   /** Answerable from rollup_1m. */
   rollup: boolean;
+  /** AggregateRow fields value() reads (rollup queries GROUP BY exactly these). */
+  reads: (keyof AggregateRow)[];
   value(row: AggregateRow, labels: AggregateLabels): string | number;
 }
 
@@ -63,19 +65,19 @@ export function policyLabel(row: Pick<AggregateRow, 'deniedBy' | 'verdict' | 'dr
 }
 
 const DIMENSIONS: Record<string, GroupDimension> = {
-  verdict: { name: 'verdict', rollup: true, value: (r) => enumName(Enums.Verdict, r.verdict) },
-  drop_reason: { name: 'drop_reason', rollup: true, value: (r) => (r.dropReason ? enumName(Enums.DropReason, r.dropReason) : '') },
-  traffic_direction: { name: 'traffic_direction', rollup: true, value: (r) => enumName(Enums.TrafficDirection, r.direction) },
-  type: { name: 'type', rollup: true, value: (r) => r.eventType },
-  cluster: { name: 'cluster', rollup: true, value: (r, l) => l.cluster(r.cluster) },
-  source_namespace: { name: 'source_namespace', rollup: true, value: (r, l) => l.workload(r.srcWorkload).namespace },
-  destination_namespace: { name: 'destination_namespace', rollup: true, value: (r, l) => l.workload(r.dstWorkload).namespace },
-  source_workload: { name: 'source_workload', rollup: true, value: (r, l) => workloadName(l.workload(r.srcWorkload)) },
-  destination_workload: { name: 'destination_workload', rollup: true, value: (r, l) => workloadName(l.workload(r.dstWorkload)) },
-  destination_port: { name: 'destination_port', rollup: true, value: (r) => r.port },
-  protocol: { name: 'protocol', rollup: true, value: (r) => L4_NAMES[r.l4] ?? String(r.l4) },
-  policy: { name: 'policy', rollup: true, value: (r, l) => policyLabel(r, l) },
-  node: { name: 'node', rollup: false, value: (r, l) => (r.node ? l.node(r.node) : '') },
+  verdict: { name: 'verdict', rollup: true, reads: ['verdict'], value: (r) => enumName(Enums.Verdict, r.verdict) },
+  drop_reason: { name: 'drop_reason', rollup: true, reads: ['dropReason'], value: (r) => (r.dropReason ? enumName(Enums.DropReason, r.dropReason) : '') },
+  traffic_direction: { name: 'traffic_direction', rollup: true, reads: ['direction'], value: (r) => enumName(Enums.TrafficDirection, r.direction) },
+  type: { name: 'type', rollup: true, reads: ['eventType'], value: (r) => r.eventType },
+  cluster: { name: 'cluster', rollup: true, reads: ['cluster'], value: (r, l) => l.cluster(r.cluster) },
+  source_namespace: { name: 'source_namespace', rollup: true, reads: ['srcWorkload'], value: (r, l) => l.workload(r.srcWorkload).namespace },
+  destination_namespace: { name: 'destination_namespace', rollup: true, reads: ['dstWorkload'], value: (r, l) => l.workload(r.dstWorkload).namespace },
+  source_workload: { name: 'source_workload', rollup: true, reads: ['srcWorkload'], value: (r, l) => workloadName(l.workload(r.srcWorkload)) },
+  destination_workload: { name: 'destination_workload', rollup: true, reads: ['dstWorkload'], value: (r, l) => workloadName(l.workload(r.dstWorkload)) },
+  destination_port: { name: 'destination_port', rollup: true, reads: ['port'], value: (r) => r.port },
+  protocol: { name: 'protocol', rollup: true, reads: ['l4'], value: (r) => L4_NAMES[r.l4] ?? String(r.l4) },
+  policy: { name: 'policy', rollup: true, reads: ['deniedBy', 'verdict', 'dropReason', 'eventType'], value: (r, l) => policyLabel(r, l) },
+  node: { name: 'node', rollup: false, reads: ['node'], value: (r, l) => (r.node ? l.node(r.node) : '') },
 };
 
 const LABEL_DIM = /^(source|destination)_label:([A-Za-z0-9][-A-Za-z0-9_./]*)$/;
@@ -95,6 +97,7 @@ export function parseGroupBy(text: string | undefined): GroupDimension[] {
       return {
         name: n,
         rollup: false,
+        reads: [side === 'source' ? 'srcEp' : 'dstEp'] as (keyof AggregateRow)[],
         value: (r: AggregateRow, l: AggregateLabels) => {
           const ep = side === 'source' ? r.srcEp : r.dstEp;
           if (!ep) return '';

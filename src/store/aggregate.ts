@@ -76,6 +76,13 @@ export class StoreAggregateLabels implements AggregateLabels {
     return p;
   }
 
+  /** The first denying policy's namespace and kind (names of all are in policies()). */
+  policyInfo(deniedBy: number): { names: string; namespace: string; kind: string } {
+    const msg = FlowType.decode(this.dict.value(DictKind.PolicyDenied, deniedBy)) as unknown as Record<string, { namespace?: string; kind?: string }[]>;
+    const first = [...(msg.egress_denied_by ?? []), ...(msg.ingress_denied_by ?? [])][0] ?? {};
+    return { names: this.policies(deniedBy), namespace: first.namespace ?? '', kind: first.kind ?? '' };
+  }
+
   endpointLabels(id: number): string[] {
     let l = this.labels.get(id);
     if (!l) {
@@ -109,6 +116,15 @@ export class StoreAggregateLabels implements AggregateLabels {
     return c;
   }
 }
+
+/** AggregateRow field → rollup_1m column. */
+const ROLLUP_COLUMNS: Record<string, string> = {
+  cluster: 'cluster', verdict: 'verdict', dropReason: 'drop_reason', direction: 'direction', eventType: 'event_type',
+  srcWorkload: 'src_workload', dstWorkload: 'dst_workload', port: 'dst_port', l4: 'l4', deniedBy: 'denied_by',
+};
+const EMPTY_ROW: AggregateRow = {
+  minute: 0, cluster: 0, verdict: 0, dropReason: 0, direction: 0, eventType: 0, srcWorkload: 0, dstWorkload: 0, port: 0, l4: 0, deniedBy: 0,
+};
 
 class Accumulator {
   readonly totals = new Map<string, number>();
@@ -153,12 +169,21 @@ export function runAggregate(db: Db, dict: ReaderDictionary, labels: StoreAggreg
   const acc = new Accumulator(q, labels);
   const rollup = q.dims.every((d) => d.rollup) ? rollupWhere(q.filters) : null;
   if (rollup) {
-    const rows = db
-      .prepare(`SELECT minute, cluster, verdict, drop_reason AS dropReason, direction, event_type AS eventType,
-          src_workload AS srcWorkload, dst_workload AS dstWorkload, dst_port AS port, l4, denied_by AS deniedBy, flows
-        FROM rollup_1m WHERE minute >= ? AND minute < ? AND ${rollup.sql}`)
-      .all(q.sinceMinute, q.untilMinute, ...rollup.params) as (AggregateRow & { flows: number })[];
-    for (const r of rows) acc.add(r, r.flows);
+    // Group in SQLite by just the columns the dimensions read; JS then labels the (few) groups.
+    const fields = [...new Set(q.dims.flatMap((d) => d.reads))] as (keyof typeof ROLLUP_COLUMNS)[];
+    const select = fields.map((f) => `${ROLLUP_COLUMNS[f]} AS ${f}`);
+    const groupBy = fields.map((f) => ROLLUP_COLUMNS[f]);
+    const params: unknown[] = [];
+    if (q.bucketMinutes) {
+      select.push('minute - (minute % ?) AS minute');
+      groupBy.push('minute - (minute % ?)');
+      params.push(q.bucketMinutes);
+    }
+    const sql = `SELECT ${[...select, 'sum(flows) AS flows'].join(', ')} FROM rollup_1m
+      WHERE minute >= ? AND minute < ? AND ${rollup.sql}${groupBy.length ? ` GROUP BY ${groupBy.join(', ')}` : ''}`;
+    const args = [...params, q.sinceMinute, q.untilMinute, ...rollup.params, ...(q.bucketMinutes ? [q.bucketMinutes] : [])];
+    const rows = db.prepare(sql).all(...args) as (Partial<AggregateRow> & { flows: number })[];
+    for (const r of rows) acc.add({ ...EMPTY_ROW, ...r }, r.flows);
   } else {
     aggregateRaw(db, dict, labels, index, q, acc);
   }

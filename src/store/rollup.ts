@@ -12,6 +12,19 @@ export function rollupPort(row: Pick<FlowRow, 'bits' | 'dstPort'>): number {
   return reply ? 0 : (row.dstPort ?? 0);
 }
 
+/** Flows of one batch with the same metric dimensions (ids; names are resolved by the reader). */
+export interface MetricDelta {
+  cluster: number;
+  verdict: number;
+  dropReason: number;
+  direction: number;
+  eventType: number;
+  srcWorkload: number;
+  dstWorkload: number;
+  deniedBy: number;
+  flows: number;
+}
+
 /**
  * Accumulates per-minute counts for one write batch and upserts them into
  * rollup_1m in the batch's transaction.
@@ -34,15 +47,24 @@ export class RollupAccumulator {
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
   }
 
-  /** Writes the accumulated counts; call inside the batch transaction. */
-  flush(): number {
+  /**
+   * Writes the accumulated counts (call inside the batch transaction) and
+   * returns them without minute, port and protocol: the per-batch deltas the
+   * Prometheus counters are fed from, so metrics cost nothing per flow.
+   */
+  flush(): MetricDelta[] {
+    const deltas = new Map<string, MetricDelta>();
     for (const [key, flows] of this.counts) {
       const dims = key.split(',').map(Number);
       this.upsert.run(...dims, flows);
+      const [, cluster, verdict, dropReason, direction, eventType, srcWorkload, dstWorkload, , , deniedBy] = dims;
+      const mkey = `${cluster},${verdict},${dropReason},${direction},${eventType},${srcWorkload},${dstWorkload},${deniedBy}`;
+      const d = deltas.get(mkey);
+      if (d) d.flows += flows;
+      else deltas.set(mkey, { cluster, verdict, dropReason, direction, eventType, srcWorkload, dstWorkload, deniedBy, flows });
     }
-    const groups = this.counts.size;
     this.counts.clear();
-    return groups;
+    return [...deltas.values()];
   }
 
   discard(): void {

@@ -17,6 +17,7 @@ import {
   usedBytes,
 } from './partitions.js';
 import { RollupAccumulator } from './rollup.js';
+import type { MetricDelta } from './rollup.js';
 import type { Db } from './sqlite.js';
 import type { Statement } from 'better-sqlite3';
 
@@ -41,7 +42,8 @@ export interface BatchResult {
   lostEvents: LostEventCount[];
   nodeStatus: NodeStatusInfo[];
   newest: FlowTime | null;
-  rows: FlowRow[] | null;
+  /** Stored flows of this batch grouped by metric dimensions. */
+  metrics: MetricDelta[];
 }
 
 export interface RetentionPolicy {
@@ -136,10 +138,10 @@ export class FlowWriter {
    * message i is buf[offsets[i], offsets[i+1]). Malformed messages are counted
    * and skipped; the batch is one transaction (all or nothing on SQLite errors).
    */
-  writeBatch(relay: string, buf: Buffer, offsets: ArrayLike<number>, keepRows = false): BatchResult {
+  writeBatch(relay: string, buf: Buffer, offsets: ArrayLike<number>): BatchResult {
     const result: BatchResult = {
       received: offsets.length - 1, stored: 0, duplicates: 0, malformed: 0, malformedSample: null,
-      lostEvents: [], nodeStatus: [], newest: null, rows: keepRows ? [] : null,
+      lostEvents: [], nodeStatus: [], newest: null, metrics: [],
     };
     const window = this.windows.get(relay);
     const lost = new Map<string, LostEventCount>();
@@ -177,13 +179,12 @@ export class FlowWriter {
           perHour.set(hour, (perHour.get(hour) ?? 0) + 1);
           this.rollup.add(row);
           result.stored++;
-          result.rows?.push(row);
           const n = result.newest;
           if (!n || row.seconds > n.seconds || (row.seconds === n.seconds && row.nanos > n.nanos)) {
             result.newest = { seconds: row.seconds, nanos: row.nanos };
           }
         }
-        this.rollup.flush();
+        result.metrics = this.rollup.flush();
         for (const [hour, n] of perHour) this.stmts.countFlows.run(n, hour);
         const minute = Math.floor(Date.now() / 60_000);
         for (const l of lost.values()) this.stmts.lost.run(minute, relay, l.source, l.node, l.events);

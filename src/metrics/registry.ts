@@ -1,0 +1,108 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { IngestPipeline } from '../ingest/pipeline.js';
+import type { BatchSummary } from '../ingest/batch-summary.js';
+import type { LiveHub } from '../live/hub.js';
+import type { RelayClient } from '../relay/client.js';
+import type { StoreAggregateLabels } from '../store/aggregate.js';
+import type { FlowReader } from '../store/reader.js';
+import { FlowMetrics } from './flow-metrics.js';
+import type { GuardOptions } from './guarded-counter.js';
+
+const LOST_SOURCES = ['unknown', 'perf_event_ring_buffer', 'observer_events_queue', 'hubble_ring_buffer'];
+
+export interface MetricsSources {
+  relays: RelayClient[];
+  pipeline: IngestPipeline;
+  reader: FlowReader;
+  hub: LiveHub;
+  labels: StoreAggregateLabels;
+  storeFileBytes: () => number;
+  retentionBytes: number;
+}
+
+export interface MetricsOptions extends GuardOptions {
+  workloadLabelsOnDrops: boolean;
+}
+
+/**
+ * Every metric flowkeeper exports, on its own registry: the flow counters
+ * (FlowMetrics), self-metrics of relays, ingest, store, WebSocket and HTTP,
+ * and Node's default process metrics.
+ */
+export class FlowkeeperMetrics {
+  readonly registry = new Registry();
+  readonly flows: FlowMetrics;
+  readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  private readonly ingested: Counter<'relay'>;
+  private readonly duplicates: Counter<'relay'>;
+  private readonly malformed: Counter<'relay'>;
+  private readonly lost: Counter<'relay' | 'source'>;
+  private readonly batchWrite: Histogram;
+
+  constructor(src: MetricsSources, options: MetricsOptions) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r });
+    const overflow = new Counter({ name: 'flowkeeper_metrics_series_overflow_total', help: 'Increments counted under "other" because a metric reached its series cap.', labelNames: ['metric'], registers: [r] });
+    this.flows = new FlowMetrics(r, src.labels, options, options.workloadLabelsOnDrops, overflow);
+    this.ingested = new Counter({ name: 'flowkeeper_flows_ingested_total', help: 'Flows stored, per relay.', labelNames: ['relay'], registers: [r] });
+    this.duplicates = new Counter({ name: 'flowkeeper_duplicate_flows_dropped_total', help: 'Flows replayed by the relay after a reconnect and dropped as duplicates.', labelNames: ['relay'], registers: [r] });
+    this.malformed = new Counter({ name: 'flowkeeper_malformed_messages_total', help: 'Relay messages that could not be decoded and were skipped.', labelNames: ['relay'], registers: [r] });
+    this.lost = new Counter({ name: 'flowkeeper_lost_events_total', help: 'Events Hubble reported lost (lost_events messages), by source.', labelNames: ['relay', 'source'], registers: [r] });
+    this.batchWrite = new Histogram({ name: 'flowkeeper_batch_write_duration_seconds', help: 'Time to decode and store one batch in SQLite.', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [r] });
+    this.httpDuration = new Histogram({ name: 'flowkeeper_http_request_duration_seconds', help: 'HTTP API request duration.', labelNames: ['method', 'route', 'status'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [r] });
+
+    const relayReconnects = new Map<string, number>();
+    new Counter({
+      name: 'flowkeeper_relay_reconnects_total', help: 'Times the GetFlows stream to a relay ended and was retried.', labelNames: ['relay'], registers: [r],
+      collect() {
+        for (const relay of src.relays) {
+          const now = relay.status.reconnects;
+          const delta = now - (relayReconnects.get(relay.name) ?? 0);
+          if (delta > 0) this.inc({ relay: relay.name }, delta);
+          else this.inc({ relay: relay.name }, 0);
+          relayReconnects.set(relay.name, now);
+        }
+      },
+    });
+    new Gauge({ name: 'flowkeeper_relay_connected', help: '1 while the GetFlows stream to the relay is open.', labelNames: ['relay'], registers: [r],
+      collect() { for (const relay of src.relays) this.set({ relay: relay.name }, relay.status.connected ? 1 : 0); } });
+    new Gauge({ name: 'flowkeeper_ingest_lag_seconds', help: 'Now minus the time of the newest stored flow, per relay.', labelNames: ['relay'], registers: [r],
+      collect() {
+        const cps = src.reader.checkpoints();
+        for (const relay of src.relays) {
+          const cp = cps[relay.name];
+          if (cp) this.set({ relay: relay.name }, Math.max(0, Date.now() / 1000 - (cp.seconds + cp.nanos / 1e9)));
+        }
+      } });
+    new Gauge({ name: 'flowkeeper_ingest_queue_messages', help: 'Messages received but not yet stored (bounded: the relay stream pauses when full).', registers: [r],
+      collect() { this.set(src.pipeline.stats.queuedMessages); } });
+    new Gauge({ name: 'flowkeeper_ingest_queue_batches', help: 'Batches in flight to the writer.', registers: [r],
+      collect() { this.set(src.pipeline.stats.inFlightBatches); } });
+    new Gauge({ name: 'flowkeeper_store_bytes', help: 'Size of the SQLite database files.', registers: [r],
+      collect() { this.set(src.storeFileBytes()); } });
+    new Gauge({ name: 'flowkeeper_store_size_limit_bytes', help: 'Configured --retention-size (0 = none).', registers: [r],
+      collect() { this.set(src.retentionBytes); } });
+    new Gauge({ name: 'flowkeeper_store_flows', help: 'Raw flows stored.', registers: [r],
+      collect() { this.set(src.reader.count()); } });
+    new Gauge({ name: 'flowkeeper_store_oldest_flow_age_seconds', help: 'Age of the oldest stored raw flow.', registers: [r],
+      collect() {
+        const oldest = src.reader.rows({ limit: 1, order: 'asc' })[0];
+        this.set(oldest ? Math.max(0, Date.now() / 1000 - oldest.seconds) : 0);
+      } });
+    new Gauge({ name: 'flowkeeper_websocket_clients', help: 'Live-stream WebSocket subscribers.', registers: [r],
+      collect() { this.set(src.hub.size); } });
+    const guarded = [this.flows.flows, this.flows.dropped, this.flows.denied];
+    new Gauge({ name: 'flowkeeper_metrics_series', help: 'Series currently held per guarded flow metric.', labelNames: ['metric'], registers: [r],
+      collect() { for (const m of guarded) this.set({ metric: m.name }, m.series); } });
+  }
+
+  /** Counts one stored batch. */
+  observeBatch(s: BatchSummary): void {
+    this.flows.observe(s.metrics);
+    this.ingested.inc({ relay: s.relay }, s.stored);
+    if (s.duplicates) this.duplicates.inc({ relay: s.relay }, s.duplicates);
+    if (s.malformed) this.malformed.inc({ relay: s.relay }, s.malformed);
+    for (const l of s.lostEvents) this.lost.inc({ relay: s.relay, source: LOST_SOURCES[l.source] ?? String(l.source) }, l.events);
+    this.batchWrite.observe(s.writeMs / 1000);
+  }
+}
