@@ -183,7 +183,12 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
     this.stats.malformed += s.malformed;
     this.stats.lastWriteMs = s.writeMs;
     if (s.malformed > 0) this.warn.warn(`malformed:${s.relay}`, { relay: s.relay, count: s.malformed, sample: s.malformedSample }, 'skipped malformed relay messages');
-    this.emit('batch', s);
+    try {
+      this.emit('batch', s);
+    } catch (err) {
+      // A listener's failure (status, metrics) must not look like a failed write.
+      this.warn.warn('batch-listener', { err: (err as Error).message }, 'a batch listener failed');
+    }
   }
 
   private request(req: WorkerRequest, transfer: TransferListItem[] = []): Promise<WorkerReply> {

@@ -20,19 +20,21 @@ export class GuardedCounter<L extends string> {
   readonly counter: Counter<L>;
   private readonly lastSeen = new Map<string, { labels: Record<L, string>; at: number }>();
   private readonly overflow: Counter<'metric'>;
+  private readonly unbounded: readonly L[];
 
   constructor(
     registry: Registry,
     readonly name: string,
     help: string,
     readonly labelNames: readonly L[],
-    /** Labels with unbounded values, folded into "other" on overflow. */
-    private readonly unbounded: readonly L[],
+    /** Labels with unbounded values, folded into "other" on overflow (ignored unless in labelNames). */
+    unbounded: readonly string[],
     private readonly options: GuardOptions,
     overflow: Counter<'metric'>,
   ) {
     this.counter = new PromCounter({ name, help, labelNames: [...labelNames], registers: [registry] });
     this.overflow = overflow;
+    this.unbounded = labelNames.filter((l) => unbounded.includes(l));
   }
 
   inc(labels: Record<L, string>, value: number, now = Date.now()): void {
