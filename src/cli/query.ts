@@ -76,7 +76,7 @@ export async function runQuery(argv: string[], env: NodeJS.ProcessEnv): Promise<
   try {
     res = await fetch(`${base}/api/v1/flows?${history.toString()}`, { headers });
   } catch (err) {
-    throw new Error(`cannot reach flowkeeper at ${base}: ${(err as Error).message}`);
+    throw new Error(`cannot reach flowkeeper at ${base}: ${(err as Error).message}`, { cause: err });
   }
   const text = await res.text();
   if (!res.ok) throw new Error(`flowkeeper answered ${res.status}: ${text}`);

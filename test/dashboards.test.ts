@@ -1,0 +1,91 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT_DIR } from '../src/paths.js';
+import { DASHBOARD_FILES } from './tools/k8s-manifests.js';
+import { populatedApp } from './helpers/populated.js';
+import type { Populated } from './helpers/populated.js';
+import { parsePromText } from './helpers/prom-text.js';
+
+interface Panel {
+  id: number;
+  title: string;
+  datasource: { type: string; uid: string };
+  targets: { expr?: string; datasource: { uid: string } }[];
+}
+interface Dashboard {
+  uid: string;
+  title: string;
+  panels: Panel[];
+  templating: { list: { name: string; type: string; query: unknown }[] };
+}
+
+let exported: Set<string>;
+let env: Populated;
+before(async () => {
+  env = await populatedApp(200);
+  const text = await (await fetch(`${env.app.url}/metrics`)).text();
+  exported = new Set(parsePromText(text).map((s) => s.name));
+  // Every family is listed by its # TYPE line even before it has samples.
+  for (const m of text.matchAll(/^# TYPE (\S+) (\w+)/gm)) {
+    exported.add(m[1]);
+    if (m[2] === 'histogram') for (const s of ['_bucket', '_sum', '_count']) exported.add(m[1] + s);
+  }
+});
+after(async () => {
+  await env.stop();
+});
+
+const PROMQL_WORDS = new Set(['sum', 'by', 'rate', 'increase', 'topk', 'histogram_quantile', 'le', 'offset', 'unless', 'and', 'or', 'on', 'without', 'max', 'min', 'avg', 'count', 'bool', 'label_values']);
+
+function metricNames(expr: string): string[] {
+  const noStrings = expr
+    .replace(/"[^"]*"/g, '""')
+    .replace(/\{[^}]*\}/g, '')
+    .replace(/\[[^\]]*\]/g, '')
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '');
+  return [...noStrings.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)].map((m) => m[0]).filter((w) => w.includes('_') && !PROMQL_WORDS.has(w) && !/^\$/.test(w));
+}
+
+for (const file of DASHBOARD_FILES) {
+  test(`dashboard ${file}: parses, unique panel ids, templated datasource, only exported metrics`, () => {
+    const d = JSON.parse(readFileSync(join(ROOT_DIR, 'dashboards', file), 'utf8')) as Dashboard;
+    assert.ok(d.uid && d.title);
+    const ids = d.panels.map((p) => p.id);
+    assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
+    const dsVar = d.templating.list.find((v) => v.name === 'datasource');
+    assert.equal(dsVar?.type, 'datasource');
+    assert.equal(dsVar?.query, 'prometheus');
+    const variables = new Set(d.templating.list.filter((v) => v.type === 'datasource').map((v) => `\${${v.name}}`));
+    for (const p of d.panels) {
+      assert.ok(variables.has(p.datasource.uid), `${p.title}: datasource uid ${p.datasource.uid} is a datasource variable`);
+      for (const t of p.targets) {
+        assert.ok(variables.has(t.datasource.uid), `${p.title}: target datasource is templated`);
+        if (t.expr === undefined) continue;
+        const names = metricNames(t.expr);
+        assert.ok(names.length > 0, `${p.title}: query names a metric`);
+        for (const n of names) assert.ok(exported.has(n), `${p.title}: ${n} is exported by flowkeeper`);
+      }
+    }
+    for (const v of d.templating.list) {
+      const q = (v.query as { query?: string } | string | undefined);
+      const text = typeof q === 'string' ? q : q?.query;
+      // label_values(metric{...}, label): only the first argument names a metric.
+      const metricPart = text?.replace(/label_values\((.*),\s*\w+\)$/, '$1');
+      if (v.type === 'query' && metricPart) for (const n of metricNames(metricPart)) assert.ok(exported.has(n), `variable ${v.name}: ${n} is exported`);
+    }
+  });
+}
+
+test('alert rules reference only exported metrics', () => {
+  const rules = readFileSync(join(ROOT_DIR, 'dashboards', 'alerts', 'flowkeeper.rules.yaml'), 'utf8');
+  let checked = 0;
+  for (const [, expr] of rules.matchAll(/expr: \|?\n?([\s\S]*?)\n\s+(?:for|labels):/g)) {
+    for (const n of metricNames(expr)) {
+      assert.ok(exported.has(n), `${n} is exported`);
+      checked++;
+    }
+  }
+  assert.ok(checked >= 9, `every rule's metrics were checked (${checked})`);
+});

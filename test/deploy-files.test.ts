@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
+import { ROOT_DIR } from '../src/paths.js';
+import { GENERATED, renderManifests } from './tools/k8s-manifests.js';
+
+const read = (...p: string[]): string => readFileSync(join(ROOT_DIR, ...p), 'utf8');
+
+test('docker-compose.yml is valid and every file it mounts or builds from exists', () => {
+  const compose = parse(read('docker-compose.yml')) as { services: Record<string, { build?: string; volumes?: string[]; image?: string }> };
+  for (const name of ['flowkeeper', 'relay', 'prometheus', 'alertmanager', 'grafana']) assert.ok(compose.services[name], `service ${name}`);
+  for (const [name, svc] of Object.entries(compose.services)) {
+    if (svc.build) assert.ok(existsSync(join(ROOT_DIR, svc.build, 'Dockerfile')), `${name}: Dockerfile in build context`);
+    for (const v of svc.volumes ?? []) {
+      const host = v.split(':')[0];
+      if (!host.startsWith('.')) continue; // named volume
+      assert.ok(existsSync(resolve(ROOT_DIR, host)), `${name}: ${host} exists`);
+    }
+  }
+});
+
+test('Prometheus, Alertmanager and Grafana provisioning files are valid and point at files that exist', () => {
+  const prom = parse(read('dashboards', 'prometheus', 'prometheus.yml')) as { rule_files: string[]; scrape_configs: { static_configs: { targets: string[] }[] }[] };
+  for (const f of prom.rule_files) {
+    // Mounted at /etc/prometheus/alerts from ./dashboards/alerts.
+    assert.ok(existsSync(join(ROOT_DIR, 'dashboards', 'alerts', f.replace('/etc/prometheus/alerts/', ''))), f);
+  }
+  assert.equal(prom.scrape_configs[0].static_configs[0].targets[0], 'flowkeeper:8080');
+  assert.ok((parse(read('dashboards', 'alertmanager', 'alertmanager.yml')) as { route: unknown }).route);
+  const ds = parse(read('dashboards', 'grafana', 'provisioning', 'datasources', 'flowkeeper.yaml')) as { datasources: { type: string; url: string }[] };
+  assert.ok(ds.datasources.some((d) => d.type === 'prometheus' && d.url === 'http://prometheus:9090'));
+  const providers = parse(read('dashboards', 'grafana', 'provisioning', 'dashboards', 'flowkeeper.yaml')) as { providers: { options: { path: string } }[] };
+  assert.equal(providers.providers[0].options.path, '/var/lib/grafana/dashboards/flowkeeper');
+  const jsons = readdirSync(join(ROOT_DIR, 'dashboards')).filter((f) => f.endsWith('.json'));
+  assert.equal(jsons.length, 3);
+  for (const f of jsons) JSON.parse(read('dashboards', f));
+});
+
+test('Kubernetes manifests parse, and the generated ones match dashboards/', () => {
+  for (const f of readdirSync(join(ROOT_DIR, 'deploy', 'kubernetes'))) {
+    const path = join(ROOT_DIR, 'deploy', 'kubernetes', f);
+    if (statSync(path).isDirectory() || !f.endsWith('.yaml')) continue;
+    const docs = parseAllDocuments(readFileSync(path, 'utf8'));
+    for (const d of docs) assert.equal(d.errors.length, 0, `${f}: ${d.errors.join(', ')}`);
+    assert.ok(docs.some((d) => (d.toJS() as { kind: string }).kind === 'Deployment'));
+  }
+  const fresh = renderManifests();
+  assert.equal(readFileSync(GENERATED.rule, 'utf8'), fresh.rule, 'run npm run k8s:generate');
+  assert.equal(readFileSync(GENERATED.dashboards, 'utf8'), fresh.dashboards, 'run npm run k8s:generate');
+  const maps = parseAllDocuments(fresh.dashboards).map((d) => d.toJS() as { metadata: { labels: Record<string, string> } });
+  assert.ok(maps.every((m) => m.metadata.labels.grafana_dashboard === '1'));
+});
