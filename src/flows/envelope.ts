@@ -42,6 +42,23 @@ export function scanEnvelope(buf: Buffer, start: number, end: number): Envelope 
   return env;
 }
 
+/**
+ * The verdict of the flow in a raw GetFlowsResponse (0 when unset), or null
+ * when the message carries no flow. Cheap: walks only top-level fields.
+ */
+export function peekFlowVerdict(buf: Buffer): number | null {
+  const env = scanEnvelope(buf, 0, buf.length);
+  if (env.kind !== ResponseKind.Flow) return null;
+  const c = new WireCursor(buf, env.start, env.end);
+  let verdict = 0;
+  while (!c.done) {
+    const tag = c.tag();
+    if (tag === 0x10) verdict = c.varint();
+    else c.skip(tag & 7);
+  }
+  return verdict;
+}
+
 const LostEventType = lookupType('flow.LostEvent');
 const NodeStatusEventType = lookupType('relay.NodeStatusEvent');
 

@@ -1,17 +1,20 @@
 import type { FlowRecord } from '../flows/record.js';
 import { decodeFlowRecord } from '../flows/normalize.js';
+import { peekFlowVerdict } from '../flows/envelope.js';
 import type { FilterSet } from '../query/filter.js';
 
 /** A live-stream consumer (one WebSocket client). */
 export interface Subscriber {
   filters: FilterSet;
   deliver(flow: FlowRecord): void;
+  /** Flows dropped before filtering because live decoding fell behind. */
+  skipped(count: number): void;
 }
 
-/** Raw messages decoded per tick; the rest wait for the next tick so the event loop keeps breathing. */
-const DECODE_SLICE = 2048;
-/** Raw messages waiting to be decoded; beyond this, live delivery drops (and counts) rather than grow memory. */
-const MAX_PENDING = 50_000;
+/** Longest a decode slice may hold the event loop (ingest shares it). */
+const SLICE_BUDGET_MS = 8;
+/** Raw messages waiting to be decoded; beyond this, live delivery drops (and reports) rather than fall behind. */
+const MAX_PENDING = 8192;
 
 /**
  * Fans flows out to live subscribers as they arrive from the relay, before and
@@ -21,6 +24,8 @@ export class LiveHub {
   private readonly subscribers = new Set<Subscriber>();
   private pending: Buffer[] = [];
   private scheduled = false;
+  /** Union of the subscribers' verdict hints; null when some subscriber takes any verdict. */
+  private verdicts: Set<number> | null = null;
   dropped = 0;
   malformed = 0;
 
@@ -30,18 +35,35 @@ export class LiveHub {
 
   add(s: Subscriber): void {
     this.subscribers.add(s);
+    this.updateHints();
   }
 
   remove(s: Subscriber): void {
     this.subscribers.delete(s);
     if (this.subscribers.size === 0) this.pending = [];
+    this.updateHints();
+  }
+
+  private updateHints(): void {
+    const hints = [...this.subscribers].map((s) => s.filters.verdictHint());
+    this.verdicts = hints.some((h) => h === null) ? null : new Set(hints.flatMap((h) => h!));
   }
 
   /** Called for every raw message from a relay. Cheap when nobody is subscribed. */
   offer(message: Buffer): void {
     if (this.subscribers.size === 0) return;
+    if (this.verdicts) {
+      let verdict: number | null;
+      try {
+        verdict = peekFlowVerdict(message);
+      } catch {
+        return; // malformed: the writer counts it
+      }
+      if (verdict === null || !this.verdicts.has(verdict)) return;
+    }
     if (this.pending.length >= MAX_PENDING) {
       this.dropped++;
+      for (const s of this.subscribers) s.skipped(1);
       return;
     }
     this.pending.push(message);
@@ -53,8 +75,10 @@ export class LiveHub {
 
   private drain(): void {
     this.scheduled = false;
-    const slice = this.pending.splice(0, DECODE_SLICE);
-    for (const message of slice) {
+    const started = performance.now();
+    let done = 0;
+    for (const message of this.pending) {
+      done++;
       let flow: FlowRecord | null;
       try {
         flow = decodeFlowRecord(message);
@@ -64,7 +88,9 @@ export class LiveHub {
       }
       if (!flow) continue;
       for (const s of this.subscribers) if (s.filters.match(flow)) s.deliver(flow);
+      if ((done & 63) === 0 && performance.now() - started > SLICE_BUDGET_MS) break;
     }
+    this.pending.splice(0, done);
     if (this.pending.length > 0) {
       this.scheduled = true;
       setImmediate(() => this.drain());

@@ -38,6 +38,10 @@ export class WsSubscriber implements Subscriber {
     this.send(flow);
   }
 
+  skipped(count: number): void {
+    this.lost += count;
+  }
+
   /** Sends the stored flows first, then whatever arrived live meanwhile (minus duplicates), then follows. */
   finishBackfill(flows: FlowRecord[]): void {
     for (const f of flows) {

@@ -157,6 +157,15 @@ export class FilterSet {
     return new FilterSet(list(body.whitelist, 'whitelist'), list(body.blacklist, 'blacklist'));
   }
 
+  /**
+   * The verdicts a matching flow can have, or null when any can match. Lets the
+   * live stream skip decoding flows nobody could want.
+   */
+  verdictHint(): number[] | null {
+    if (this.whitelist.length === 0 || this.whitelist.some((f) => f.verdicts === null)) return null;
+    return [...new Set(this.whitelist.flatMap((f) => f.verdicts!))];
+  }
+
   get empty(): boolean {
     return this.whitelist.length === 0 && this.blacklist.length === 0;
   }

@@ -35,14 +35,14 @@ function ask<T>(child: ChildProcess, type: string, reply: string): Promise<T> {
  * Sustained end-to-end ingest: feeder process → gRPC → flowkeeper process
  * (decode, store, roll up). Measures flowkeeper's own CPU and peak RSS from /proc.
  */
-export async function benchIngest(seconds: number): Promise<Figure[]> {
+export async function benchIngest(seconds: number, extraArgs: string[] = []): Promise<Figure[]> {
   const { dir, cleanup } = tempDir('flowkeeper-bench-');
   const feeder = fork(join(ROOT_DIR, 'dist', 'test', 'bench', 'feeder.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const { port, avgTemplateBytes } = await ask<{ port: number; avgTemplateBytes: number }>(feeder, '', 'listening');
   const apiPort = await freePort();
   const url = `http://127.0.0.1:${apiPort}`;
   const dbPath = join(dir, 'bench.db');
-  const fk = spawn(process.execPath, [CLI, 'serve', '--relay', `bench=127.0.0.1:${port}`, '--db', dbPath, '--listen', `127.0.0.1:${apiPort}`, '--log-level', 'warn', ...(process.env.BENCH_FK_ARGS ?? '').split(' ').filter(Boolean)], { stdio: 'inherit' });
+  const fk = spawn(process.execPath, [CLI, 'serve', '--relay', `bench=127.0.0.1:${port}`, '--db', dbPath, '--listen', `127.0.0.1:${apiPort}`, '--log-level', 'warn', ...extraArgs, ...(process.env.BENCH_FK_ARGS ?? '').split(' ').filter(Boolean)], { stdio: 'inherit' });
   try {
     let ready = false;
     for (let i = 0; i < 100 && !ready; i++) {

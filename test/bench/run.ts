@@ -1,16 +1,29 @@
 import { benchIngest } from './ingest.js';
 import { printFigures } from './measure.js';
 import { benchQueries } from './query.js';
+import { benchLive } from './live.js';
+import { benchSeries } from './series.js';
 
 /** `npm run bench`: prints each figure beside its target (DESIGN.md). Seconds per phase: BENCH_SECONDS. */
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
 const queryFlows = Number(process.env.BENCH_QUERY_FLOWS ?? 10_000_000);
-const only = (process.env.BENCH_ONLY ?? 'ingest,query,live').split(',');
+const only = (process.env.BENCH_ONLY ?? 'ingest,metrics,query,live,series').split(',');
 
 async function main(): Promise<void> {
   const cores = (await import('node:os')).cpus().length;
   if (only.includes('ingest')) printFigures(`ingest (${seconds} s sustained, ${cores} cores)`, await benchIngest(seconds));
+  if (only.includes('metrics')) {
+    const off = await benchIngest(seconds, ['--metrics', 'false']);
+    const on = await benchIngest(seconds);
+    const overhead = (on[1].value - off[1].value) / off[1].value;
+    printFigures('metrics overhead on ingest (CPU per flow, flow metrics on vs off)', [
+      { name: 'added CPU per flow with flow metrics on', value: overhead * 100, unit: '%', target: { op: '<=', value: 10 },
+        note: `on ${on[1].value.toFixed(2)} µs at ${Math.round(on[0].value).toLocaleString('en-US')}/s, off ${off[1].value.toFixed(2)} µs at ${Math.round(off[0].value).toLocaleString('en-US')}/s` },
+    ]);
+  }
   if (only.includes('query')) printFigures('queries (real HTTP API)', await benchQueries(queryFlows));
+  if (only.includes('live')) printFigures('live stream (WebSocket)', await benchLive(50_000, seconds));
+  if (only.includes('series')) printFigures('metric cardinality (default configuration)', benchSeries(1000, 100));
 }
 
 main().catch((err: Error) => {
