@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import { TrafficGenerator } from '../src/sim/traffic.js';
-import { startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
+import { waitFor, withSimAndApp } from './helpers/harness.js';
 import type { SimRelay } from '../src/sim/relay-server.js';
 
 function wsUrl(httpUrl: string, path: string): string {
@@ -28,11 +27,8 @@ interface Frame {
 }
 
 test('live stream: backfill then follow, with the same filters', async () => {
-  const { dir, cleanup } = tempDir();
-  const { sim, port } = await startSim();
   const gen = new TrafficGenerator(5);
-  const app = await startTestApp(port, join(dir, 'fk.db'));
-  try {
+  await withSimAndApp(async ({ sim, app }) => {
     const before = feed(sim, gen, 500);
     await waitFor('stored', () => app.pipeline.stats.stored === before);
     const ws = new WebSocket(wsUrl(app.url, '/api/v1/flows/stream?verdict=DROPPED&since=1h'));
@@ -47,19 +43,12 @@ test('live stream: backfill then follow, with the same filters', async () => {
     await waitFor('live drops arrive', () => frames.filter((f) => f.type === 'flow').length > backfilled);
     for (const f of frames.filter((x) => x.type === 'flow')) assert.equal(f.flow?.verdict, 'DROPPED');
     ws.close();
-  } finally {
-    await app.stop();
-    await sim.close();
-    cleanup();
-  }
+  });
 });
 
 test('a slow WebSocket client gets "lost" frames and never slows ingest', async () => {
-  const { dir, cleanup } = tempDir();
-  const { sim, port } = await startSim();
   const gen = new TrafficGenerator(6);
-  const app = await startTestApp(port, join(dir, 'fk.db'));
-  try {
+  await withSimAndApp(async ({ sim, app }) => {
     const ws = new WebSocket(wsUrl(app.url, '/api/v1/flows/stream'));
     const frames: Frame[] = [];
     ws.on('message', (m) => frames.push(JSON.parse(m.toString()) as Frame));
@@ -82,18 +71,11 @@ test('a slow WebSocket client gets "lost" frames and never slows ingest', async 
     assert.ok(delivered + lost <= sent + 50);
     assert.ok(delivered > 0);
     ws.close();
-  } finally {
-    await app.stop();
-    await sim.close();
-    cleanup();
-  }
+  });
 });
 
 test('bearer token: REST and WebSocket need it; health stays open; subscriber cap answers 429', async () => {
-  const { dir, cleanup } = tempDir();
-  const { sim, port } = await startSim();
-  const app = await startTestApp(port, join(dir, 'fk.db'), ['--api-token', 's3cret', '--ws-max-subscribers', '1']);
-  try {
+  await withSimAndApp(async ({ app }) => {
     const missing = await fetch(`${app.url}/api/v1/flows`);
     assert.equal(missing.status, 401);
     assert.equal(((await missing.json()) as { error: string }).error, 'FLOWKEEPER_ERR_UNAUTHORIZED');
@@ -109,9 +91,5 @@ test('bearer token: REST and WebSocket need it; health stays open; subscriber ca
     const capped = await new Promise<number>((resolve) => second.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
     assert.equal(capped, 429);
     ok.close();
-  } finally {
-    await app.stop();
-    await sim.close();
-    cleanup();
-  }
+  }, { args: ['--api-token', 's3cret', '--ws-max-subscribers', '1'] });
 });

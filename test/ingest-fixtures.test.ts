@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { canonical, pushJsonLine, startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
+import { canonical, pushJsonLine, waitFor, withSimAndApp } from './helpers/harness.js';
 import { fixtureLines } from './helpers/fixtures.js';
 import type { JsonObject } from '../src/flows/jsonpb.js';
 import { ROOT_DIR } from '../src/paths.js';
@@ -25,11 +25,7 @@ function droppedLines(): JsonObject[] {
 test('every real fixture flow is ingested over gRPC and reads back with its fields intact', async () => {
   const lines = [...fixtureLines(), ...droppedLines()];
   assert.ok(lines.length >= 1900, `expected the hubble-otel fixtures, found ${lines.length} lines`);
-  const { dir, cleanup } = tempDir();
-  const { sim, port } = await startSim();
-  for (const line of lines) pushJsonLine(sim, line);
-  const app = await startTestApp(port, join(dir, 'fk.db'));
-  try {
+  await withSimAndApp(async ({ sim, app }) => {
     await waitFor('all fixture flows stored', () => app.pipeline.stats.stored === lines.length);
     const got = app.reader.flows({ limit: 10_000, order: 'asc' });
     assert.equal(got.length, lines.length);
@@ -41,26 +37,17 @@ test('every real fixture flow is ingested over gRPC and reads back with its fiel
     assert.equal(sim.requests[0].follow, true);
     assert.equal(sim.requests[0].since, null);
     assert.equal(sim.requests[0].number, '18446744073709551615');
-  } finally {
-    await app.stop();
-    await sim.close();
-    cleanup();
-  }
+  }, { before: (sim) => lines.forEach((line) => pushJsonLine(sim, line)) });
 });
 
 test('drops keep reason, denying policy, uuid and workloads; numeric drop_reason alone yields drop_reason_desc', async () => {
-  const { dir, cleanup } = tempDir();
-  const { sim, port } = await startSim();
   const [, policyDrop] = droppedLines();
   const numericOnly = structuredClone(policyDrop);
   const nf = numericOnly.flow as JsonObject;
   delete nf.drop_reason_desc;
   nf.uuid = '0b5cbd58-1f7e-4c1b-9d55-0d3c2a5e9f01';
   nf.time = numericOnly.time = '2026-07-31T10:41:03.000000001Z';
-  pushJsonLine(sim, policyDrop);
-  pushJsonLine(sim, numericOnly);
-  const app = await startTestApp(port, join(dir, 'fk.db'));
-  try {
+  await withSimAndApp(async ({ app }) => {
     await waitFor('two drops stored', () => app.pipeline.stats.stored === 2);
     const [a, b] = app.reader.flows({ limit: 10, order: 'asc' });
     assert.equal(a.drop_reason_desc, 'POLICY_DENY');
@@ -70,9 +57,5 @@ test('drops keep reason, denying policy, uuid and workloads; numeric drop_reason
     assert.deepEqual((a.source as JsonObject).workloads, [{ name: 'traffic-generator', kind: 'Deployment' }]);
     assert.equal(b.drop_reason_desc, 'POLICY_DENY');
     assert.equal(b.time, '2026-07-31T10:41:03.000000001Z');
-  } finally {
-    await app.stop();
-    await sim.close();
-    cleanup();
-  }
+  }, { before: (sim) => [policyDrop, numericOnly].forEach((line) => pushJsonLine(sim, line)) });
 });

@@ -1,52 +1,46 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { TrafficGenerator } from '../src/sim/traffic.js';
-import { startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
+import type { SimRelay } from '../src/sim/relay-server.js';
+import { waitFor, withSimAndApp } from './helpers/harness.js';
 
 test('malformed relay messages are counted and skipped; the flows around them are stored', async () => {
-  const { dir, cleanup } = tempDir();
-  const { sim, port } = await startSim();
   const gen = new TrafficGenerator(11);
   let good = 0;
   const now = Date.now();
-  const pushGood = (): void => {
+  const pushGood = (sim: SimRelay): void => {
     for (const f of gen.next(now + good)) {
       sim.pushFlow(f.flow, f.seconds, f.nanos);
       good++;
     }
   };
-  pushGood();
-  // A truncated varint, a length running past the message, a flow without time, an empty response.
-  sim.push({ seconds: 0, nanos: 0, bytes: Buffer.from([0x0a, 0xff]) });
-  sim.push({ seconds: 0, nanos: 0, bytes: Buffer.from([0x0a, 0x40, 0x01, 0x02]) });
-  sim.push({ seconds: 0, nanos: 0, bytes: Buffer.from([0x0a, 0x02, 0x10, 0x01]) });
-  sim.push({ seconds: 0, nanos: 0, bytes: Buffer.alloc(0) });
-  pushGood();
-  const app = await startTestApp(port, join(dir, 'fk.db'));
-  try {
+  const before = (sim: SimRelay): void => {
+    pushGood(sim);
+    // A truncated varint, a length running past the message, a flow without time, an empty response.
+    sim.push({ seconds: 0, nanos: 0, bytes: Buffer.from([0x0a, 0xff]) });
+    sim.push({ seconds: 0, nanos: 0, bytes: Buffer.from([0x0a, 0x40, 0x01, 0x02]) });
+    sim.push({ seconds: 0, nanos: 0, bytes: Buffer.from([0x0a, 0x02, 0x10, 0x01]) });
+    sim.push({ seconds: 0, nanos: 0, bytes: Buffer.alloc(0) });
+    pushGood(sim);
+  };
+  await withSimAndApp(async ({ app }) => {
     await waitFor('good flows stored', () => app.pipeline.stats.stored === good);
     await waitFor('status updated', () => app.relays[0].status.malformed === 4);
     assert.equal(app.pipeline.stats.malformed, 4);
     assert.equal(app.reader.count(), good);
     assert.equal(app.relays[0].status.connected, true, 'bad messages do not break the stream');
-  } finally {
-    await app.stop();
-    await sim.close();
-    cleanup();
-  }
+  }, { before });
 });
 
 test('lost_events and node_status messages are counted and kept in status and the store', async () => {
-  const { dir, cleanup } = tempDir();
-  const { sim, port } = await startSim();
   const t = Math.floor(Date.now() / 1000);
-  sim.pushResponse({ lost_events: { source: 3, num_events_lost: 12 }, node_name: 'prod-eu1/node-a', time: { seconds: t, nanos: 0 } }, t, 0);
-  sim.pushResponse({ lost_events: { source: 1, num_events_lost: 5, cpu: { value: 1 } }, node_name: 'prod-eu1/node-b', time: { seconds: t, nanos: 1 } }, t, 1);
-  sim.pushResponse({ lost_events: { source: 3, num_events_lost: 3 }, node_name: 'prod-eu1/node-a', time: { seconds: t, nanos: 2 } }, t, 2);
-  sim.pushResponse({ node_status: { state_change: 2, node_names: ['prod-eu1/node-c'], message: 'connection refused' }, time: { seconds: t, nanos: 3 } }, t, 3);
-  const app = await startTestApp(port, join(dir, 'fk.db'));
-  try {
+  const before = (sim: SimRelay): void => {
+    sim.pushResponse({ lost_events: { source: 3, num_events_lost: 12 }, node_name: 'prod-eu1/node-a', time: { seconds: t, nanos: 0 } }, t, 0);
+    sim.pushResponse({ lost_events: { source: 1, num_events_lost: 5, cpu: { value: 1 } }, node_name: 'prod-eu1/node-b', time: { seconds: t, nanos: 1 } }, t, 1);
+    sim.pushResponse({ lost_events: { source: 3, num_events_lost: 3 }, node_name: 'prod-eu1/node-a', time: { seconds: t, nanos: 2 } }, t, 2);
+    sim.pushResponse({ node_status: { state_change: 2, node_names: ['prod-eu1/node-c'], message: 'connection refused' }, time: { seconds: t, nanos: 3 } }, t, 3);
+  };
+  await withSimAndApp(async ({ app }) => {
     await waitFor('lost events noted', () => (app.relays[0].status.lostEvents.HUBBLE_RING_BUFFER ?? 0) === 15);
     const status = app.relays[0].status;
     assert.equal(status.lostEvents.PERF_EVENT_RING_BUFFER, 5);
@@ -59,9 +53,5 @@ test('lost_events and node_status messages are counted and kept in status and th
       { relay: 'test', source: 1, node: 'prod-eu1/node-b', events: 5 },
     ]);
     assert.equal(app.reader.count(), 0);
-  } finally {
-    await app.stop();
-    await sim.close();
-    cleanup();
-  }
+  }, { before });
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { TrafficGenerator } from '../src/sim/traffic.js';
-import { freePort, pushJsonLine, startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
+import { freePort, pushJsonLine, startTestApp, tempDir, waitFor, withSimAndApp } from './helpers/harness.js';
 import { fixtureLines } from './helpers/fixtures.js';
 import { SimRelay } from '../src/sim/relay-server.js';
 
@@ -21,12 +21,9 @@ function storedUuids(app: Awaited<ReturnType<typeof startTestApp>>): string[] {
 }
 
 test('a relay stream broken mid-way reconnects with backoff, resumes, and loses or duplicates nothing', async () => {
-  const { dir, cleanup } = tempDir();
-  const { sim, port } = await startSim();
   const gen = new TrafficGenerator(7);
   const sent = new Set<string>();
-  const app = await startTestApp(port, join(dir, 'fk.db'));
-  try {
+  await withSimAndApp(async ({ sim, app }) => {
     await waitFor('stream open', () => sim.followerCount === 1);
     for (let round = 0; round < 4; round++) {
       feed(sim, gen, 300, sent);
@@ -48,11 +45,7 @@ test('a relay stream broken mid-way reconnects with backoff, resumes, and loses 
     const resumed = sim.requests.slice(1);
     assert.equal(resumed.length, 4);
     for (const r of resumed) assert.ok(r.since, 'reconnects resume with since');
-  } finally {
-    await app.stop();
-    await sim.close();
-    cleanup();
-  }
+  });
 });
 
 test('relay down at start: keeps retrying, reports it, and recovers when the relay appears', async () => {
@@ -86,21 +79,13 @@ test('relay down at start: keeps retrying, reports it, and recovers when the rel
 });
 
 test('flows without uuid are de-duplicated on resume by time, node and 5-tuple', async () => {
-  const { dir, cleanup } = tempDir();
-  const { sim, port } = await startSim();
   const lines = fixtureLines('basic-sample-400-tcp-flows.jsonl');
-  for (const line of lines.slice(0, 200)) pushJsonLine(sim, line);
-  const app = await startTestApp(port, join(dir, 'fk.db'));
-  try {
+  await withSimAndApp(async ({ sim, app }) => {
     await waitFor('first half stored', () => app.pipeline.stats.stored === 200);
     sim.breakStreams();
     for (const line of lines.slice(200)) pushJsonLine(sim, line);
     await waitFor('reconnected and caught up', () => app.relays[0].status.reconnects === 1 && app.pipeline.stats.stored === lines.length);
     assert.ok(app.pipeline.stats.duplicates > 0, 'overlap replayed');
     assert.equal(app.reader.count(), lines.length);
-  } finally {
-    await app.stop();
-    await sim.close();
-    cleanup();
-  }
+  }, { before: (sim) => lines.slice(0, 200).forEach((line) => pushJsonLine(sim, line)) });
 });

@@ -1,5 +1,6 @@
 import { RowBits } from '../flows/row.js';
 import type { FlowRow } from '../flows/row.js';
+import type { AggregateRow } from '../query/aggregate.js';
 import type { Db } from './sqlite.js';
 
 /**
@@ -13,17 +14,7 @@ export function rollupPort(row: Pick<FlowRow, 'bits' | 'dstPort'>): number {
 }
 
 /** Flows of one batch with the same metric dimensions (ids; names are resolved by the reader). */
-export interface MetricDelta {
-  cluster: number;
-  verdict: number;
-  dropReason: number;
-  direction: number;
-  eventType: number;
-  srcWorkload: number;
-  dstWorkload: number;
-  deniedBy: number;
-  flows: number;
-}
+export type MetricDelta = Omit<AggregateRow, 'minute' | 'port' | 'l4' | 'srcEp' | 'dstEp' | 'node'> & { flows: number };
 
 /**
  * Accumulates per-minute counts for one write batch and upserts them into

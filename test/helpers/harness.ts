@@ -77,3 +77,29 @@ export function canonical(value: unknown): string {
   }
   return JSON.stringify(value);
 }
+
+export interface SimAndApp {
+  sim: SimRelay;
+  app: App;
+  dir: string;
+}
+
+/**
+ * A relay simulator and a flowkeeper following it over real gRPC, on a real
+ * SQLite file in a temp dir. `before` runs against the simulator first (what
+ * it holds is replayed on connect); everything is torn down afterwards.
+ */
+export async function withSimAndApp(body: (ctx: SimAndApp) => Promise<void>, options: { before?: (sim: SimRelay) => void; args?: string[] } = {}): Promise<void> {
+  const { dir, cleanup } = tempDir();
+  const { sim, port } = await startSim();
+  let app: App | null = null;
+  try {
+    options.before?.(sim);
+    app = await startTestApp(port, join(dir, 'fk.db'), options.args);
+    await body({ sim, app, dir });
+  } finally {
+    await app?.stop();
+    await sim.close();
+    cleanup();
+  }
+}

@@ -21,27 +21,29 @@ const viewQuery = {
   },
 };
 
+/** A view: a time series grouped by `seriesBy`, plus tables (name → [group_by, top]), all under `filter`. */
+function view(queries: QueryService, query: unknown, maxRangeSeconds: number, filter: Record<string, unknown>, seriesBy: string, tables: Record<string, [string, number]>): Record<string, unknown> {
+  const params = normalizeQuery(query);
+  rejectUnknown(params, VIEW_PARAMETERS);
+  const series = aggregateFromParams(queries, { ...params, bucket: params.bucket ?? ['5m'] }, maxRangeSeconds, seriesBy, filter, 10);
+  const noBucket = { ...params };
+  delete noBucket.bucket;
+  const out: Record<string, unknown> = { since: series.since, until: series.until, total: series.total };
+  for (const [name, [groupBy, top]] of Object.entries(tables)) out[name] = aggregateFromParams(queries, noBucket, maxRangeSeconds, groupBy, filter, top).groups;
+  out.series = series.series;
+  return out;
+}
+
 /** The two questions SREs ask most, as ready-made views over the aggregate engine. */
 export function registerViewRoutes(app: FastifyInstance, queries: QueryService, maxRangeSeconds: number): void {
+  const dropped = { verdict: [DROPPED] };
+  const denied = { verdict: [DROPPED], drop_reason_desc: POLICY_REASONS, event_type: [{ type: POLICY_VERDICT_EVENT }] };
   app.get('/api/v1/drops', {
     schema: { summary: 'Dropped flows: top drop reasons, top dropped workload pairs, and a time series', querystring: viewQuery, response: { 400: errorSchema, 401: errorSchema } },
-  }, async (req) => {
-    const params = normalizeQuery(req.query);
-    rejectUnknown(params, VIEW_PARAMETERS);
-    params.bucket ??= ['5m'];
-    const dropped = { verdict: [DROPPED] };
-    const series = aggregateFromParams(queries, params, maxRangeSeconds, 'drop_reason', dropped, 10);
-    const noBucket = { ...params };
-    delete noBucket.bucket;
-    return {
-      since: series.since,
-      until: series.until,
-      total: series.total,
-      reasons: aggregateFromParams(queries, noBucket, maxRangeSeconds, 'drop_reason', dropped, 10).groups,
-      pairs: aggregateFromParams(queries, noBucket, maxRangeSeconds, 'source_workload,destination_workload,drop_reason', dropped, 10).groups,
-      series: series.series,
-    };
-  });
+  }, async (req) => view(queries, req.query, maxRangeSeconds, dropped, 'drop_reason', {
+    reasons: ['drop_reason', 10],
+    pairs: ['source_workload,destination_workload,drop_reason', 10],
+  }));
 
   app.get('/api/v1/policy-denials', {
     schema: {
@@ -50,21 +52,8 @@ export function registerViewRoutes(app: FastifyInstance, queries: QueryService, 
       querystring: viewQuery,
       response: { 400: errorSchema, 401: errorSchema },
     },
-  }, async (req) => {
-    const params = normalizeQuery(req.query);
-    rejectUnknown(params, VIEW_PARAMETERS);
-    params.bucket ??= ['5m'];
-    const denied = { verdict: [DROPPED], drop_reason_desc: POLICY_REASONS, event_type: [{ type: POLICY_VERDICT_EVENT }] };
-    const series = aggregateFromParams(queries, params, maxRangeSeconds, 'policy', denied, 10);
-    const noBucket = { ...params };
-    delete noBucket.bucket;
-    return {
-      since: series.since,
-      until: series.until,
-      total: series.total,
-      policies: aggregateFromParams(queries, noBucket, maxRangeSeconds, 'policy,traffic_direction', denied, 10).groups,
-      pairs: aggregateFromParams(queries, noBucket, maxRangeSeconds, 'policy,traffic_direction,source_workload,destination_workload', denied, 20).groups,
-      series: series.series,
-    };
-  });
+  }, async (req) => view(queries, req.query, maxRangeSeconds, denied, 'policy', {
+    policies: ['policy,traffic_direction', 10],
+    pairs: ['policy,traffic_direction,source_workload,destination_workload', 20],
+  }));
 }
