@@ -89,7 +89,8 @@ export class SimRelay {
     return this.followers.size;
   }
 
-  async listen(address: string): Promise<number> {
+  /** Starts serving; plaintext unless `credentials` are given (TLS/mTLS tests). */
+  async listen(address: string, credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
     const server = new grpc.Server();
     server.addService(ObserverService, {
       GetFlows: (call: FlowsCall) => this.getFlows(call),
@@ -98,7 +99,7 @@ export class SimRelay {
     });
     this.server = server;
     return new Promise((resolve, reject) => {
-      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+      server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
     });
   }
 

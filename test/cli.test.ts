@@ -1,0 +1,41 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
+import { ROOT_DIR } from '../src/paths.js';
+import { ALL_TIME, populatedApp } from './helpers/populated.js';
+
+const CLI = join(ROOT_DIR, 'dist', 'src', 'cli.js');
+const execFileAsync = promisify(execFile);
+const run = (...args: string[]): { status: number | null; stdout: string; stderr: string } =>
+  spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 20_000 });
+
+test('flowkeeper --help lists commands and every option; bad input fails early with a message', () => {
+  const help = run('--help');
+  assert.equal(help.status, 0);
+  for (const word of ['serve', 'demo', 'sim', 'query', '--relay', '--retention-size', 'FLOWKEEPER_API_TOKEN']) assert.ok(help.stdout.includes(word), word);
+  const bad = run('serve', '--retention', 'forever');
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--retention: "forever" is not a duration/);
+  const unknown = run('explode');
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /unknown command "explode"/);
+});
+
+test('flowkeeper query prints hubble-observe-like lines from a running server', async () => {
+  const env = await populatedApp(500);
+  try {
+    // Asynchronous child processes: the server runs in this process.
+    const compact = await execFileAsync(process.execPath, [CLI, 'query', '--server', env.app.url, '--verdict', 'DROPPED', '--type', 'policy-verdict', '--since', ALL_TIME.since, '--last', '5']);
+    const lines = compact.stdout.trim().split('\n');
+    assert.equal(lines.length, 5);
+    for (const l of lines) assert.match(l, /^\w{3} \d{2} \d{2}:\d{2}:\d{2}\.\d{3}: .+ -> .+ policy-verdict:.+ DROPPED \(POLICY_DEN(Y|IED)\)/);
+    const json = (await execFileAsync(process.execPath, [CLI, 'query', '--server', env.app.url, '-n', 'payments', '-o', 'jsonpb', '--last', '3'])).stdout;
+    const flows = json.trim().split('\n').map((l) => JSON.parse(l) as { flow: { source?: { namespace?: string }; destination?: { namespace?: string } } });
+    assert.equal(flows.length, 3);
+    for (const f of flows) assert.ok(f.flow.source?.namespace === 'payments' || f.flow.destination?.namespace === 'payments');
+  } finally {
+    await env.stop();
+  }
+});
