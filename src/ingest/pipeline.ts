@@ -200,6 +200,10 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
   }
 
   private onReply(m: WorkerReply): void {
+    if (m.type === 'warning') {
+      this.warn.warn('worker', {}, m.message);
+      return;
+    }
     if (!('id' in m)) return;
     const w = this.waiters.get(m.id);
     if (!w) return;

@@ -26,4 +26,5 @@ export type WorkerReply =
   | { type: 'resumed'; id: number; since: FlowTime | null }
   | { type: 'retained'; id: number; dropped: number[] }
   | { type: 'failed'; id: number; message: string }
-  | { type: 'closed'; id: number };
+  | { type: 'closed'; id: number }
+  | { type: 'warning'; message: string };

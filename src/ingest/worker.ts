@@ -30,8 +30,9 @@ function start(): void {
   const timer = setInterval(() => {
     try {
       retain();
-    } catch {
-      // Reported on the next explicit retention request; a failed pass is retried next interval.
+    } catch (err) {
+      // Retried next interval; the main thread logs it.
+      reply({ type: 'warning', message: `retention pass failed: ${(err as Error).message}` });
     }
   }, settings.retentionIntervalMs);
 

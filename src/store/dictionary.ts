@@ -73,7 +73,8 @@ export class WriterDictionary implements Interner {
   }
 
   intern(kind: DictKind, buf: Buffer, start: number, end: number): number {
-    const key = kind + buf.toString('latin1', start, end);
+    // One character for the kind keeps keys of different kinds apart (kinds are < 256).
+    const key = String.fromCharCode(kind) + buf.toString('latin1', start, end);
     const cached = this.values.get(key);
     if (cached !== undefined) return cached;
     const bytes = buf.subarray(start, end);

@@ -190,6 +190,8 @@ export class FlowWriter {
         for (const l of lost.values()) this.stmts.lost.run(minute, relay, l.source, l.node, l.events);
         if (result.newest) this.stmts.saveCheckpoint.run(relay, result.newest.seconds, result.newest.nanos, Date.now());
       })();
+      // Once the stream is well past the resume point, the replay is over: free the keys.
+      if (window && result.newest && result.newest.seconds > window.seconds + this.overlapSeconds) this.windows.delete(relay);
     } catch (err) {
       this.rollup.discard();
       this.dict.forget();
