@@ -138,4 +138,7 @@ test('status reports relays, ingest and store', async () => {
   for (const p of ['/api/v1/flows', '/api/v1/flows/query', '/api/v1/aggregate', '/api/v1/drops', '/api/v1/policy-denials', '/api/v1/status', '/api/v1/flows/stream']) {
     assert.ok(docs.paths[p], `OpenAPI documents ${p}`);
   }
+  const page = await get('/docs/static/index.html');
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-type') ?? '', /text\/html/);
 });

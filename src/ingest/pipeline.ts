@@ -34,6 +34,9 @@ interface Pending {
   bytes: number;
 }
 
+/** Size batch buffers start at (a full batch of typical flows fits). */
+const BATCH_BUFFER_BYTES = 4 * 1024 * 1024;
+
 type Waiter = { resolve: (reply: WorkerReply) => void; reject: (err: Error) => void };
 
 /**
@@ -51,6 +54,7 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
   private readonly pending = new Map<string, Pending>();
   private readonly waiters = new Map<number, Waiter>();
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly freeBuffers: ArrayBuffer[] = [];
   private readonly drainCallbacks: (() => void)[] = [];
   private readonly warn: RateLimitedLog;
   /** Sees every raw message as it arrives (the live stream hooks in here). */
@@ -138,6 +142,17 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
     await this.worker.terminate();
   }
 
+  /** A batch buffer of at least `bytes`, reused from earlier batches when one is free. */
+  private takeBuffer(bytes: number): ArrayBuffer {
+    const i = this.freeBuffers.findIndex((b) => b.byteLength >= bytes);
+    if (i >= 0) return this.freeBuffers.splice(i, 1)[0];
+    return new ArrayBuffer(Math.max(bytes, BATCH_BUFFER_BYTES));
+  }
+
+  private returnBuffer(buf: ArrayBuffer): void {
+    if (this.freeBuffers.length <= this.options.queueBatches) this.freeBuffers.push(buf);
+  }
+
   private flushAll(): void {
     for (const relay of this.pending.keys()) this.send(relay);
   }
@@ -146,7 +161,7 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
     const p = this.pending.get(relay);
     if (!p || p.messages.length === 0) return;
     this.pending.delete(relay);
-    const buf = new ArrayBuffer(p.bytes);
+    const buf = this.takeBuffer(p.bytes);
     const bytes = new Uint8Array(buf);
     const offsets = new Uint32Array(p.messages.length + 1);
     let at = 0;
@@ -159,7 +174,10 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
     this.stats.inFlightBatches++;
     const done = this.request({ id: 0, type: 'batch', relay, buf, offsets }, [buf, offsets.buffer])
       .then((reply) => {
-        if (reply.type === 'done') this.onStored(reply.summary);
+        if (reply.type === 'done') {
+          this.returnBuffer(reply.buf);
+          this.onStored(reply.summary);
+        }
       })
       .catch((err: Error) => {
         this.stats.writeErrors++;

@@ -22,7 +22,7 @@ export type WorkerRequest =
 export type WorkerReply =
   | { type: 'ready'; migrations: string[] }
   | { type: 'fatal'; message: string; code?: string }
-  | { type: 'done'; id: number; summary: BatchSummary }
+  | { type: 'done'; id: number; summary: BatchSummary; buf: ArrayBuffer }
   | { type: 'resumed'; id: number; since: FlowTime | null }
   | { type: 'retained'; id: number; dropped: number[] }
   | { type: 'failed'; id: number; message: string }

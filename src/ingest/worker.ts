@@ -42,7 +42,9 @@ function start(): void {
         case 'batch': {
           const started = performance.now();
           const result = writer.writeBatch(req.relay, Buffer.from(req.buf), req.offsets);
-          reply({ type: 'done', id: req.id, summary: { ...result, relay: req.relay, writeMs: performance.now() - started } });
+          // The buffer goes back to the main thread for the next batch (no garbage per batch).
+          const done: WorkerReply = { type: 'done', id: req.id, summary: { ...result, relay: req.relay, writeMs: performance.now() - started }, buf: req.buf };
+          port.postMessage(done, [req.buf]);
           break;
         }
         case 'resume':

@@ -2,6 +2,7 @@ import type { Interner } from '../flows/scan.js';
 import type { DictKind } from '../flows/row.js';
 import { decodeEndpoint, workloadOf } from '../flows/endpoint.js';
 import type { Db } from './sqlite.js';
+import { ByteKeyCache } from './byte-key-cache.js';
 
 /** Entries kept in memory per cache before it is cleared (bounds RSS; misses fall back to SQLite). */
 export const DICTIONARY_CACHE_LIMIT = 100_000;
@@ -46,8 +47,8 @@ export function clusterOfNode(nodeName: string): string {
  * `forget()` when that transaction rolls back, since new ids were not kept.
  */
 export class WriterDictionary implements Interner {
-  private readonly values = new BoundedCache<number>(DICTIONARY_CACHE_LIMIT);
-  private readonly endpoints = new BoundedCache<EndpointRef>(DICTIONARY_CACHE_LIMIT);
+  private readonly values = new ByteKeyCache<number>(DICTIONARY_CACHE_LIMIT);
+  private readonly endpoints = new ByteKeyCache<EndpointRef>(DICTIONARY_CACHE_LIMIT);
   private readonly nodes = new BoundedCache<NodeRef>(DICTIONARY_CACHE_LIMIT);
   private readonly clusters = new Map<string, number>();
   private readonly stmts;
@@ -73,20 +74,17 @@ export class WriterDictionary implements Interner {
   }
 
   intern(kind: DictKind, buf: Buffer, start: number, end: number): number {
-    // One character for the kind keeps keys of different kinds apart (kinds are < 256).
-    const key = String.fromCharCode(kind) + buf.toString('latin1', start, end);
-    const cached = this.values.get(key);
+    const cached = this.values.get(buf, start, end, kind);
     if (cached !== undefined) return cached;
     const bytes = buf.subarray(start, end);
     let id = this.stmts.findValue.get(kind, bytes) as number | undefined;
     id ??= Number(this.stmts.insertValue.run(kind, bytes).lastInsertRowid);
-    this.values.set(key, id);
+    this.values.set(buf, start, end, id, kind);
     return id;
   }
 
   endpoint(buf: Buffer, start: number, end: number): EndpointRef {
-    const key = buf.toString('latin1', start, end);
-    const cached = this.endpoints.get(key);
+    const cached = this.endpoints.get(buf, start, end);
     if (cached !== undefined) return cached;
     const raw = buf.subarray(start, end);
     let ref = this.stmts.findEndpoint.get(raw) as EndpointRef | undefined;
@@ -104,7 +102,7 @@ export class WriterDictionary implements Interner {
       );
       ref = { id: Number(info.lastInsertRowid), workload };
     }
-    this.endpoints.set(key, ref);
+    this.endpoints.set(buf, start, end, ref);
     return ref;
   }
 
