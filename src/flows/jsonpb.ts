@@ -59,46 +59,82 @@ function isZero(value: unknown): boolean {
   return value instanceof Uint8Array && value.length === 0;
 }
 
-function scalarToJson(field: protobuf.Field, value: unknown): JsonValue {
-  if (field.resolvedType instanceof protobuf.Enum) {
-    const name = field.resolvedType.valuesById[value as number];
-    return name ?? (value as number);
-  }
-  if (LONG_TYPES.has(field.type)) return String(value);
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
-  return value as JsonValue;
+type Kind = 'message' | 'timestamp' | 'wrapper' | 'enum' | 'long' | 'bytes' | 'scalar';
+
+/** How to print one field, worked out once per message type (the hot path of live streaming). */
+interface FieldPlan {
+  name: string;
+  repeated: boolean;
+  kind: Kind;
+  type?: protobuf.Type;
+  enumById?: Record<number, string>;
+  /** For wrappers: how to print the wrapped value. */
+  inner?: FieldPlan;
 }
 
-function valueToJson(field: protobuf.Field, value: unknown): JsonValue {
+const plans = new WeakMap<protobuf.Type, FieldPlan[]>();
+
+function planField(field: protobuf.Field): FieldPlan {
+  field.resolve();
   const rt = field.resolvedType;
+  const base = { name: field.name, repeated: field.repeated };
   if (rt instanceof protobuf.Type) {
     const name = fullName(rt);
-    const msg = value as Record<string, unknown>;
-    if (name === 'google.protobuf.Timestamp') return formatTimestamp(Number(msg.seconds ?? 0), Number(msg.nanos ?? 0));
-    if (WRAPPERS.has(name)) {
-      const inner = rt.fields.value;
-      return scalarToJson(inner, msg.value ?? inner.typeDefault);
-    }
-    return messageToJsonpb(rt, msg);
+    if (name === 'google.protobuf.Timestamp') return { ...base, kind: 'timestamp' };
+    if (WRAPPERS.has(name)) return { ...base, kind: 'wrapper', inner: planField(rt.fields.value) };
+    return { ...base, kind: 'message', type: rt };
   }
-  return scalarToJson(field, value);
+  if (rt instanceof protobuf.Enum) return { ...base, kind: 'enum', enumById: rt.valuesById };
+  if (LONG_TYPES.has(field.type)) return { ...base, kind: 'long' };
+  if (field.type === 'bytes') return { ...base, kind: 'bytes' };
+  return { ...base, kind: 'scalar' };
+}
+
+function planOf(type: protobuf.Type): FieldPlan[] {
+  let plan = plans.get(type);
+  if (!plan) {
+    plan = type.fieldsArray.map(planField);
+    plans.set(type, plan);
+  }
+  return plan;
+}
+
+function valueToJson(plan: FieldPlan, value: unknown): JsonValue {
+  switch (plan.kind) {
+    case 'message':
+      return messageToJsonpb(plan.type!, value as Record<string, unknown>);
+    case 'timestamp': {
+      const ts = value as { seconds?: unknown; nanos?: unknown };
+      return formatTimestamp(Number(ts.seconds ?? 0), Number(ts.nanos ?? 0));
+    }
+    case 'wrapper':
+      return valueToJson(plan.inner!, (value as { value?: unknown }).value ?? 0);
+    case 'enum':
+      return plan.enumById![value as number] ?? (value as number);
+    case 'long':
+      return String(value);
+    case 'bytes':
+      return Buffer.from(value as Uint8Array).toString('base64');
+    default:
+      return value as JsonValue;
+  }
 }
 
 /** A decoded protobufjs message (or plain object of the same shape) to Hubble's protojson. */
 export function messageToJsonpb(type: protobuf.Type, message: Record<string, unknown>): JsonObject {
   const out: JsonObject = {};
-  for (const field of type.fieldsArray) {
-    const value = message[field.name];
+  for (const plan of planOf(type)) {
+    const value = message[plan.name];
     if (value === undefined || value === null) continue;
-    if (field.repeated) {
+    if (plan.repeated) {
       const list = value as unknown[];
       if (list.length === 0) continue;
-      out[field.name] = list.map((v) => valueToJson(field, v));
+      out[plan.name] = list.map((v) => valueToJson(plan, v));
       continue;
     }
-    const isMessage = field.resolvedType instanceof protobuf.Type;
-    if (!isMessage && isZero(value)) continue;
-    out[field.name] = valueToJson(field, value);
+    // proto3: scalars at their zero value are left out; set messages (even empty) are printed.
+    if (plan.kind !== 'message' && plan.kind !== 'timestamp' && plan.kind !== 'wrapper' && isZero(value)) continue;
+    out[plan.name] = valueToJson(plan, value);
   }
   return out;
 }

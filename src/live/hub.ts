@@ -13,8 +13,18 @@ export interface Subscriber {
 
 /** Longest a decode slice may hold the event loop (ingest shares it). */
 const SLICE_BUDGET_MS = 8;
-/** Raw messages waiting to be decoded; beyond this, live delivery drops (and reports) rather than fall behind. */
-const MAX_PENDING = 8192;
+/**
+ * Share of the main thread live decoding may use, per window. Ingest runs on
+ * the same thread; past this share, live delivery falls behind and drops
+ * (reported as "lost") instead of slowing ingest.
+ */
+const CPU_SHARE = 0.3;
+const WINDOW_MS = 100;
+/**
+ * Raw messages waiting to be decoded. Beyond this, the oldest half is dropped
+ * (and reported): a live view should stay current rather than fall behind.
+ */
+const MAX_PENDING = 4096;
 
 /**
  * Fans flows out to live subscribers as they arrive from the relay, before and
@@ -28,6 +38,8 @@ export class LiveHub {
   private verdicts: Set<number> | null = null;
   dropped = 0;
   malformed = 0;
+  private windowStart = 0;
+  private windowUsedMs = 0;
 
   get size(): number {
     return this.subscribers.size;
@@ -62,9 +74,9 @@ export class LiveHub {
       if (verdict === null || !this.verdicts.has(verdict)) return;
     }
     if (this.pending.length >= MAX_PENDING) {
-      this.dropped++;
-      for (const s of this.subscribers) s.skipped(1);
-      return;
+      const stale = this.pending.splice(0, MAX_PENDING / 2).length;
+      this.dropped += stale;
+      for (const s of this.subscribers) s.skipped(stale);
     }
     this.pending.push(message);
     if (!this.scheduled) {
@@ -76,6 +88,16 @@ export class LiveHub {
   private drain(): void {
     this.scheduled = false;
     const started = performance.now();
+    if (started - this.windowStart >= WINDOW_MS) {
+      this.windowStart = started;
+      this.windowUsedMs = 0;
+    }
+    const budget = Math.min(SLICE_BUDGET_MS, CPU_SHARE * WINDOW_MS - this.windowUsedMs);
+    if (budget <= 0) {
+      this.scheduled = true;
+      setTimeout(() => this.drain(), this.windowStart + WINDOW_MS - started);
+      return;
+    }
     let done = 0;
     for (const message of this.pending) {
       done++;
@@ -88,8 +110,9 @@ export class LiveHub {
       }
       if (!flow) continue;
       for (const s of this.subscribers) if (s.filters.match(flow)) s.deliver(flow);
-      if ((done & 63) === 0 && performance.now() - started > SLICE_BUDGET_MS) break;
+      if ((done & 63) === 0 && performance.now() - started > budget) break;
     }
+    this.windowUsedMs += performance.now() - started;
     this.pending.splice(0, done);
     if (this.pending.length > 0) {
       this.scheduled = true;
