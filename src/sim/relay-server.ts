@@ -3,6 +3,8 @@ import { GetFlowsResponseType } from '../flows/schema.js';
 import { ObserverService } from '../relay/observer-service.js';
 import { NODES } from './topology.js';
 import { TrafficGenerator } from './traffic.js';
+import { FilterSet } from '../query/filter.js';
+import { decodeFlowRecord } from '../flows/normalize.js';
 
 export interface SimMessage {
   seconds: number;
@@ -39,7 +41,8 @@ function before(m: { seconds: number; nanos: number }, t: { seconds: string; nan
 export class SimRelay {
   readonly requests: FlowsRequest[] = [];
   private readonly ring: SimMessage[] = [];
-  private readonly followers = new Set<FlowsCall>();
+  /** Following streams and their server-side filter. */
+  private readonly followers = new Map<FlowsCall, (m: SimMessage) => boolean>();
   private server: grpc.Server | null = null;
   private timer: NodeJS.Timeout | null = null;
   private seen = 0;
@@ -52,7 +55,7 @@ export class SimRelay {
     this.seen++;
     this.ring.push(message);
     if (this.ring.length > this.capacity) this.ring.splice(0, this.ring.length - this.capacity);
-    for (const call of this.followers) call.write(message.bytes);
+    for (const [call, wanted] of this.followers) if (wanted(message)) call.write(message.bytes);
   }
 
   /** Encodes a protobufjs plain GetFlowsResponse and pushes it. */
@@ -81,7 +84,7 @@ export class SimRelay {
 
   /** Ends every open GetFlows stream with UNAVAILABLE, as a relay restart would. */
   breakStreams(): void {
-    for (const call of this.followers) call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'simulated relay restart' });
+    for (const call of this.followers.keys()) call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'simulated relay restart' });
     this.followers.clear();
   }
 
@@ -106,7 +109,7 @@ export class SimRelay {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    for (const call of this.followers) call.end();
+    for (const call of this.followers.keys()) call.end();
     this.followers.clear();
     const server = this.server;
     this.server = null;
@@ -116,7 +119,20 @@ export class SimRelay {
   private getFlows(call: FlowsCall): void {
     const req = call.request;
     this.requests.push(req);
-    let history = this.ring;
+    let filters: FilterSet;
+    try {
+      // Server-side filtering with Hubble's semantics, like a real relay.
+      filters = FilterSet.parse({ whitelist: req.whitelist, blacklist: req.blacklist });
+    } catch (err) {
+      call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: (err as Error).message });
+      return;
+    }
+    const wanted = (m: SimMessage): boolean => {
+      if (filters.empty) return true;
+      const flow = decodeFlowRecord(m.bytes);
+      return flow === null || filters.match(flow);
+    };
+    let history = this.ring.filter(wanted);
     if (req.since) history = history.filter((m) => !before(m, req.since!));
     else if (Number(req.number) > 0) history = history.slice(-Math.min(Number(req.number), history.length));
     else if (req.follow) history = [];
@@ -126,7 +142,7 @@ export class SimRelay {
       call.end();
       return;
     }
-    this.followers.add(call);
+    this.followers.set(call, wanted);
     const drop = (): void => {
       this.followers.delete(call);
     };
