@@ -33,63 +33,69 @@ export interface AggregateResult {
   series: { start: string; groups: AggregateGroup[] }[] | null;
 }
 
-/** Id → name lookups for aggregate keys, cached; entries never change once written. */
+function memo<V>(map: Map<number, V>, id: number, load: () => V): V {
+  let v = map.get(id);
+  if (v === undefined) {
+    v = load();
+    map.set(id, v);
+  }
+  return v;
+}
+
+type WorkloadNames = { cluster: string; namespace: string; name: string; kind: string };
+const NO_WORKLOAD: WorkloadNames = { cluster: '', namespace: '', name: '', kind: '' };
+
+/** Id → name lookups for aggregate keys and metric labels, cached; entries never change once written. */
 export class StoreAggregateLabels implements AggregateLabels {
-  private readonly workloads = new Map<number, { cluster: string; namespace: string; name: string; kind: string }>();
+  private readonly workloads = new Map<number, WorkloadNames>();
   private readonly clusters = new Map<number, string>();
   private readonly policyNames = new Map<number, string>();
   private readonly labels = new Map<number, string[]>();
   private readonly endpointWorkloads = new Map<number, number>();
   private readonly nodeClusters = new Map<number, number>();
+  private readonly stmts;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly dict: ReaderDictionary,
-  ) {}
+  ) {
+    this.stmts = {
+      workload: db.prepare('SELECT cluster, namespace, name, kind FROM workloads WHERE id = ?'),
+      cluster: db.prepare('SELECT name FROM clusters WHERE id = ?').pluck(),
+      labels: db.prepare('SELECT labels FROM endpoints WHERE id = ?').pluck(),
+      endpointWorkload: db.prepare('SELECT workload_id FROM endpoints WHERE id = ?').pluck(),
+      nodeCluster: db.prepare('SELECT cluster_id FROM nodes WHERE id = ?').pluck(),
+    };
+  }
 
-  workload(id: number): { cluster: string; namespace: string; name: string; kind: string } {
-    let w = this.workloads.get(id);
-    if (!w) {
-      w = (this.db.prepare('SELECT cluster, namespace, name, kind FROM workloads WHERE id = ?').get(id) as typeof w) ?? { cluster: '', namespace: '', name: '', kind: '' };
-      this.workloads.set(id, w);
-    }
-    return w;
+  workload(id: number): WorkloadNames {
+    return memo(this.workloads, id, () => (this.stmts.workload.get(id) as WorkloadNames | undefined) ?? NO_WORKLOAD);
   }
 
   cluster(id: number): string {
-    let c = this.clusters.get(id);
-    if (c === undefined) {
-      c = (this.db.prepare('SELECT name FROM clusters WHERE id = ?').pluck().get(id) as string | undefined) ?? '';
-      this.clusters.set(id, c);
-    }
-    return c;
+    return memo(this.clusters, id, () => (this.stmts.cluster.get(id) as string | undefined) ?? '');
   }
 
   policies(deniedBy: number): string {
-    let p = this.policyNames.get(deniedBy);
-    if (p === undefined) {
-      const msg = FlowType.decode(this.dict.value(DictKind.PolicyDenied, deniedBy)) as unknown as Record<string, { name?: string; namespace?: string }[]>;
-      const all = [...(msg.egress_denied_by ?? []), ...(msg.ingress_denied_by ?? [])];
-      p = [...new Set(all.map((x) => (x.namespace ? `${x.namespace}/${x.name ?? ''}` : (x.name ?? ''))))].sort().join(',');
-      this.policyNames.set(deniedBy, p);
-    }
-    return p;
+    return memo(this.policyNames, deniedBy, () => {
+      const all = this.deniedPolicies(deniedBy);
+      return [...new Set(all.map((x) => (x.namespace ? `${x.namespace}/${x.name ?? ''}` : (x.name ?? ''))))].sort().join(',');
+    });
   }
 
   /** The first denying policy's namespace and kind (names of all are in policies()). */
   policyInfo(deniedBy: number): { names: string; namespace: string; kind: string } {
-    const msg = FlowType.decode(this.dict.value(DictKind.PolicyDenied, deniedBy)) as unknown as Record<string, { namespace?: string; kind?: string }[]>;
-    const first = [...(msg.egress_denied_by ?? []), ...(msg.ingress_denied_by ?? [])][0] ?? {};
+    const first = this.deniedPolicies(deniedBy)[0] ?? {};
     return { names: this.policies(deniedBy), namespace: first.namespace ?? '', kind: first.kind ?? '' };
   }
 
+  private deniedPolicies(deniedBy: number): { name?: string; namespace?: string; kind?: string }[] {
+    const msg = FlowType.decode(this.dict.value(DictKind.PolicyDenied, deniedBy)) as unknown as Record<string, { name?: string; namespace?: string; kind?: string }[]>;
+    return [...(msg.egress_denied_by ?? []), ...(msg.ingress_denied_by ?? [])];
+  }
+
   endpointLabels(id: number): string[] {
-    let l = this.labels.get(id);
-    if (!l) {
-      l = JSON.parse((this.db.prepare('SELECT labels FROM endpoints WHERE id = ?').pluck().get(id) as string | undefined) ?? '[]') as string[];
-      this.labels.set(id, l);
-    }
-    return l;
+    return memo(this.labels, id, () => JSON.parse((this.stmts.labels.get(id) as string | undefined) ?? '[]') as string[]);
   }
 
   node(id: number): string {
@@ -97,23 +103,11 @@ export class StoreAggregateLabels implements AggregateLabels {
   }
 
   workloadOfEndpoint(id: number | null): number {
-    if (id === null) return 0;
-    let w = this.endpointWorkloads.get(id);
-    if (w === undefined) {
-      w = (this.db.prepare('SELECT workload_id FROM endpoints WHERE id = ?').pluck().get(id) as number | undefined) ?? 0;
-      this.endpointWorkloads.set(id, w);
-    }
-    return w;
+    return id === null ? 0 : memo(this.endpointWorkloads, id, () => (this.stmts.endpointWorkload.get(id) as number | undefined) ?? 0);
   }
 
   clusterOfNode(id: number | null): number {
-    if (id === null) return 0;
-    let c = this.nodeClusters.get(id);
-    if (c === undefined) {
-      c = (this.db.prepare('SELECT cluster_id FROM nodes WHERE id = ?').pluck().get(id) as number | undefined) ?? 0;
-      this.nodeClusters.set(id, c);
-    }
-    return c;
+    return id === null ? 0 : memo(this.nodeClusters, id, () => (this.stmts.nodeCluster.get(id) as number | undefined) ?? 0);
   }
 }
 

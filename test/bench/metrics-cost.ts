@@ -10,7 +10,7 @@ import { openDatabase } from '../../src/store/sqlite.js';
 import { FlowWriter } from '../../src/store/writer.js';
 import { tempDir } from '../helpers/harness.js';
 import type { Figure } from './measure.js';
-import { buildTemplates, frame, frameBound } from './templates.js';
+import { buildTemplates, templateBatches } from './templates.js';
 
 const BATCH = 4096;
 
@@ -26,19 +26,11 @@ export function benchMetricsCost(flows: number): Figure[] {
     migrate(db, MIGRATIONS_DIR);
     const writer = new FlowWriter(db, 5);
     const templates = buildTemplates(20_000, 9);
-    const buf = Buffer.allocUnsafe(BATCH * 2048);
     const batches: MetricDelta[][] = [];
     let writeMs = 0;
     const start = Math.floor(Date.now() / 1000) - 3600;
-    for (let i = 0; i < flows; ) {
-      const offsets = [0];
-      let at = 0;
-      for (let k = 0; k < BATCH && i < flows; k++, i++) {
-        const t = templates[i % templates.length];
-        if (at + frameBound(t) > buf.length) break;
-        at = frame(buf, at, t, start + Math.floor(i / 30_000), (i % 30_000) * 30_000, i + 1, false);
-        offsets.push(at);
-      }
+    const timeOf = (i: number): { seconds: number; nanos: number } => ({ seconds: start + Math.floor(i / 30_000), nanos: (i % 30_000) * 30_000 });
+    for (const { buf, offsets } of templateBatches(templates, flows, BATCH, timeOf)) {
       const t0 = performance.now();
       batches.push(writer.writeBatch('bench', buf, offsets).metrics);
       writeMs += performance.now() - t0;

@@ -6,7 +6,7 @@ import { openDatabase } from '../../src/store/sqlite.js';
 import { FlowWriter } from '../../src/store/writer.js';
 import { freePort, tempDir } from '../helpers/harness.js';
 import type { Figure } from './measure.js';
-import { buildTemplates, frame, frameBound } from './templates.js';
+import { buildTemplates, templateBatches } from './templates.js';
 
 const CLI = join(ROOT_DIR, 'dist', 'src', 'cli.js');
 const BATCH = 4096;
@@ -19,21 +19,13 @@ function buildStore(dbPath: string, flows: number): number {
   const templates = buildTemplates(20_000, 7);
   const startNs = (Date.now() - 86_400_000) * 1e6;
   const stepNs = 86_400e9 / flows;
-  const buf = Buffer.allocUnsafe(BATCH * 2048);
   const started = performance.now();
-  for (let i = 0; i < flows; ) {
-    const offsets = [0];
-    let at = 0;
-    for (let k = 0; k < BATCH && i < flows; k++, i++) {
-      const t = templates[i % templates.length];
-      if (at + frameBound(t) > buf.length) break;
-      const ns = startNs + i * stepNs;
-      const seconds = Math.floor(ns / 1e9);
-      at = frame(buf, at, t, seconds, Math.floor(ns - seconds * 1e9), i + 1, false);
-      offsets.push(at);
-    }
-    writer.writeBatch('bench', buf, offsets);
-  }
+  const timeOf = (i: number): { seconds: number; nanos: number } => {
+    const ns = startNs + i * stepNs;
+    const seconds = Math.floor(ns / 1e9);
+    return { seconds, nanos: Math.floor(ns - seconds * 1e9) };
+  };
+  for (const { buf, offsets } of templateBatches(templates, flows, BATCH, timeOf)) writer.writeBatch('bench', buf, offsets);
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
   return (performance.now() - started) / 1000;

@@ -70,3 +70,23 @@ export function frame(buf: Buffer, at: number, template: Buffer, seconds: number
   }
   return p + 36;
 }
+
+/**
+ * Batches of encoded flows (no gRPC prefix) as FlowWriter.writeBatch takes them:
+ * `flows` messages cycling through `templates`, flow i stamped at timeOf(i).
+ */
+export function* templateBatches(templates: Buffer[], flows: number, batchSize: number, timeOf: (i: number) => { seconds: number; nanos: number }): Generator<{ buf: Buffer; offsets: number[] }> {
+  const buf = Buffer.allocUnsafe(batchSize * 2048);
+  for (let i = 0; i < flows; ) {
+    const offsets = [0];
+    let at = 0;
+    for (let k = 0; k < batchSize && i < flows; k++, i++) {
+      const t = templates[i % templates.length];
+      if (at + frameBound(t) > buf.length) break;
+      const { seconds, nanos } = timeOf(i);
+      at = frame(buf, at, t, seconds, nanos, i + 1, false);
+      offsets.push(at);
+    }
+    yield { buf, offsets };
+  }
+}
