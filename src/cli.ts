@@ -54,6 +54,10 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'serve' || command === 'demo') {
     const app = await startApp(config, log);
     stops.unshift(() => app.stop());
+    app.pipeline.once('fatal', (err: Error) => {
+      log.fatal({ err }, 'the writer stopped; exiting so the service can be restarted');
+      process.exit(1);
+    });
     if (command === 'demo') {
       process.stderr.write(`\nflowkeeper demo is running: API ${app.url}/api/v1/status   (Ctrl-C to stop)\n\n`);
     }

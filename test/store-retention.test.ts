@@ -10,7 +10,7 @@ import { GetFlowsResponseType } from '../src/flows/schema.js';
 import { TrafficGenerator } from '../src/sim/traffic.js';
 import { usedBytes } from '../src/store/partitions.js';
 import { packBatch } from './helpers/fixtures.js';
-import { tempDir } from './helpers/harness.js';
+import { startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
 
 const HOUR = 3600;
 
@@ -79,6 +79,29 @@ test('size retention drops the oldest partitions until the store fits, never the
     assert.ok((db.prepare('SELECT sum(flows) FROM rollup_1m').pluck().get() as number) > reader.count());
   } finally {
     close();
+    cleanup();
+  }
+});
+
+test('the running service trims a store past its retention as it starts', async () => {
+  const { dir, cleanup } = tempDir();
+  const dbPath = join(dir, 'fk.db');
+  const { writer, reader, close } = open(dir);
+  const now = Math.floor(Date.now() / 1000 / HOUR) * HOUR + 10;
+  const { buf, offsets } = batchOverHours(now, 6, 200);
+  writer.writeBatch('r', buf, offsets);
+  assert.equal(reader.partitions().length, 6);
+  close();
+  const { sim, port } = await startSim();
+  const app = await startTestApp(port, dbPath, ['--retention', '3h']);
+  try {
+    await waitFor('old partitions dropped', () => app.reader.partitions().length === 3);
+    const status = (await (await fetch(`${app.url}/api/v1/status`)).json()) as { store: { partitions: number; oldest: string } };
+    assert.equal(status.store.partitions, 3);
+    assert.ok(Date.parse(status.store.oldest) >= (Math.floor(now / HOUR) - 3) * HOUR * 1000);
+  } finally {
+    await app.stop();
+    await sim.close();
     cleanup();
   }
 });

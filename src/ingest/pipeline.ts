@@ -75,6 +75,8 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
       log.error({ err }, 'writer worker crashed');
       for (const w of this.waiters.values()) w.reject(err);
       this.waiters.clear();
+      // Nothing can be stored any more: let the process owner restart the service.
+      this.emit('fatal', err);
     });
     this.timer = setInterval(() => this.flushAll(), options.flushIntervalMs);
   }
@@ -118,12 +120,6 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
     this.send(relay);
     const reply = await this.request({ id: 0, type: 'resume', relay });
     return reply.type === 'resumed' ? reply.since : null;
-  }
-
-  /** Runs a retention pass now; resolves with the partitions (hours) dropped. */
-  async enforceRetention(): Promise<number[]> {
-    const reply = await this.request({ id: 0, type: 'retention' });
-    return reply.type === 'retained' ? reply.dropped : [];
   }
 
   /** Sends partial batches and waits until everything received so far is stored. */

@@ -15,7 +15,6 @@ export interface WorkerSettings {
 export type WorkerRequest =
   | { id: number; type: 'batch'; relay: string; buf: ArrayBuffer; offsets: Uint32Array }
   | { id: number; type: 'resume'; relay: string }
-  | { id: number; type: 'retention' }
   | { id: number; type: 'close' };
 
 /** Worker → main thread. */
@@ -24,7 +23,6 @@ export type WorkerReply =
   | { type: 'fatal'; message: string; code?: string }
   | { type: 'done'; id: number; summary: BatchSummary; buf: ArrayBuffer }
   | { type: 'resumed'; id: number; since: FlowTime | null }
-  | { type: 'retained'; id: number; dropped: number[] }
   | { type: 'failed'; id: number; message: string }
   | { type: 'closed'; id: number }
   | { type: 'warning'; message: string };

@@ -26,7 +26,15 @@ function start(): void {
     return;
   }
   const database = db;
-  const retain = (): number[] => writer.enforceRetention(settings.retention);
+  const retain = (): void => {
+    writer.enforceRetention(settings.retention);
+  };
+  try {
+    // A store that sat idle past its retention is trimmed before new flows arrive.
+    retain();
+  } catch (err) {
+    reply({ type: 'warning', message: `retention pass failed: ${(err as Error).message}` });
+  }
   const timer = setInterval(() => {
     try {
       retain();
@@ -49,9 +57,6 @@ function start(): void {
         }
         case 'resume':
           reply({ type: 'resumed', id: req.id, since: writer.resume(req.relay) });
-          break;
-        case 'retention':
-          reply({ type: 'retained', id: req.id, dropped: retain() });
           break;
         case 'close':
           clearInterval(timer);
