@@ -129,8 +129,11 @@ test('a hostile regex does not stall the process', async () => {
 });
 
 test('status reports relays, ingest and store', async () => {
-  const body = (await (await get('/api/v1/status')).json()) as { relays: { connected: boolean }[]; store: { flows: number; oldest: string }; version: string };
+  const body = (await (await get('/api/v1/status')).json()) as { relays: { connected: boolean; nodes: { name: string; state: string }[]; server: { version: string } }[]; store: { flows: number; oldest: string }; version: string };
   assert.equal(body.relays[0].connected, true);
+  // From the relay's ServerStatus and GetNodes.
+  assert.equal(body.relays[0].server.version, 'flowkeeper-sim');
+  assert.deepEqual(body.relays[0].nodes.map((n) => n.state), ['NODE_CONNECTED', 'NODE_CONNECTED', 'NODE_CONNECTED']);
   assert.equal(body.store.flows, env.records.length);
   assert.ok(body.store.oldest.startsWith('2021-'));
   assert.ok(body.version);

@@ -15,15 +15,15 @@ function expected(flow: JsonObject): JsonObject {
   return out;
 }
 
-function droppedLines(): JsonObject[] {
-  return readFileSync(join(ROOT_DIR, 'test', 'data', 'dropped-flows.jsonl'), 'utf8')
+function dataLines(file: string): JsonObject[] {
+  return readFileSync(join(ROOT_DIR, 'test', 'data', file), 'utf8')
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as JsonObject);
 }
 
-test('every real fixture flow is ingested over gRPC and reads back with its fields intact', async () => {
-  const lines = [...fixtureLines(), ...droppedLines()];
+test('every real fixture flow (and the drop and synthetic examples) is ingested over gRPC and reads back with its fields intact', async () => {
+  const lines = [...fixtureLines(), ...dataLines('dropped-flows.jsonl'), ...dataLines('synthetic-flows.jsonl')];
   assert.ok(lines.length >= 1900, `expected the hubble-otel fixtures, found ${lines.length} lines`);
   await withSimAndApp(async ({ sim, app }) => {
     await waitFor('all fixture flows stored', () => app.pipeline.stats.stored === lines.length);
@@ -41,7 +41,7 @@ test('every real fixture flow is ingested over gRPC and reads back with its fiel
 });
 
 test('drops keep reason, denying policy, uuid and workloads; numeric drop_reason alone yields drop_reason_desc', async () => {
-  const [, policyDrop] = droppedLines();
+  const [, policyDrop] = dataLines('dropped-flows.jsonl');
   const numericOnly = structuredClone(policyDrop);
   const nf = numericOnly.flow as JsonObject;
   delete nf.drop_reason_desc;

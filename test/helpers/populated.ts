@@ -19,14 +19,16 @@ export interface Populated {
 
 /**
  * A real flowkeeper over a real SQLite file, fed over gRPC with every real
- * fixture flow, the real drop examples, and `generated` simulator flows.
+ * fixture flow, the real drop examples, two synthetic flows for fields no
+ * capture has, and `generated` simulator flows.
  */
 export async function populatedApp(generated = 3000, extraArgs: string[] = []): Promise<Populated> {
   const { dir, cleanup } = tempDir();
   const { sim, port } = await startSim();
   const lines: JsonObject[] = [
     ...fixtureLines(),
-    ...readFileSync(join(ROOT_DIR, 'test', 'data', 'dropped-flows.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as JsonObject),
+    ...['dropped-flows.jsonl', 'synthetic-flows.jsonl'].flatMap((f) =>
+      readFileSync(join(ROOT_DIR, 'test', 'data', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as JsonObject)),
   ];
   for (const l of lines) pushJsonLine(sim, l);
   const gen = new TrafficGenerator(99);
