@@ -4,7 +4,7 @@ import { TrafficGenerator } from '../src/sim/traffic.js';
 import type { SimRelay } from '../src/sim/relay-server.js';
 import { waitFor, withSimAndApp } from './helpers/harness.js';
 
-test('malformed relay messages are counted and skipped; the flows around them are stored', async () => {
+test('malformed relay messages (and flows with impossible times) are counted and skipped; the flows around them are stored', async () => {
   const gen = new TrafficGenerator(11);
   let good = 0;
   const now = Date.now();
@@ -21,12 +21,15 @@ test('malformed relay messages are counted and skipped; the flows around them ar
     sim.push({ seconds: 0, nanos: 0, bytes: Buffer.from([0x0a, 0x40, 0x01, 0x02]) });
     sim.push({ seconds: 0, nanos: 0, bytes: Buffer.from([0x0a, 0x02, 0x10, 0x01]) });
     sim.push({ seconds: 0, nanos: 0, bytes: Buffer.alloc(0) });
+    // Flows with times no Timestamp can hold: seconds = -1 (10-byte varint), and year 10000.
+    sim.pushResponse({ flow: { time: { seconds: -1, nanos: 0 }, verdict: 1 } }, 0, 0);
+    sim.pushResponse({ flow: { time: { seconds: 253_402_300_800, nanos: 0 }, verdict: 1 } }, 0, 0);
     pushGood(sim);
   };
   await withSimAndApp(async ({ app }) => {
     await waitFor('good flows stored', () => app.pipeline.stats.stored === good);
-    await waitFor('status updated', () => app.relays[0].status.malformed === 4);
-    assert.equal(app.pipeline.stats.malformed, 4);
+    await waitFor('status updated', () => app.relays[0].status.malformed === 6);
+    assert.equal(app.pipeline.stats.malformed, 6);
     assert.equal(app.reader.count(), good);
     assert.equal(app.relays[0].status.connected, true, 'bad messages do not break the stream');
   }, { before });

@@ -11,6 +11,9 @@ export interface Interner {
   node(buf: Buffer, start: number, end: number): { id: number; cluster: number };
 }
 
+/** 9999-12-31T23:59:59Z, the largest valid google.protobuf.Timestamp. */
+const MAX_TIMESTAMP_SECONDS = 253_402_300_799;
+
 // Flow field numbers (proto/flow/flow.proto).
 const F_TIME = 1, F_VERDICT = 2, F_DROP_REASON = 3, F_ETHERNET = 4, F_IP = 5, F_L4 = 6;
 const F_SOURCE = 8, F_DESTINATION = 9, F_TYPE = 10, F_NODE_NAME = 11, F_SOURCE_NAMES = 13;
@@ -211,6 +214,10 @@ export function scanFlow(buf: Buffer, start: number, end: number, interner: Inte
     }
   }
   if (!sawTime) throw new WireError('flow has no time');
+  // google.protobuf.Timestamp's valid range (0001..9999); before 1970 is not a flow either.
+  if (row.seconds < 0 || row.seconds > MAX_TIMESTAMP_SECONDS || row.nanos < 0 || row.nanos > 999_999_999) {
+    throw new WireError(`flow time out of range (${row.seconds}s ${row.nanos}ns)`);
+  }
   row.srcNames = srcNames.intern(interner, DictKind.Names, buf);
   row.dstNames = dstNames.intern(interner, DictKind.Names, buf);
   row.allowedBy = allowed.intern(interner, DictKind.PolicyAllowed, buf);

@@ -175,7 +175,15 @@ export class FlowWriter {
             result.duplicates++;
             continue;
           }
-          const hour = this.insert(row);
+          let hour: number;
+          try {
+            hour = this.insert(row);
+          } catch (err) {
+            // One flow the store cannot take must not cost the rest of the batch.
+            result.malformed++;
+            result.malformedSample ??= `not storable: ${(err as Error).message}`;
+            continue;
+          }
           perHour.set(hour, (perHour.get(hour) ?? 0) + 1);
           this.rollup.add(row);
           result.stored++;
