@@ -80,7 +80,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const byName = new Map(relays.map((r) => [r.name, r]));
   pipeline.on('batch', (s: BatchSummary) => byName.get(s.relay)?.noteBatch(s));
   const status = new StatusReport(VERSION, config.db, relays, pipeline, reader);
-  const queries = new QueryService(readDb, reader);
+  const queries = new QueryService(readDb, reader, config.queryBudget * 1000);
   const metrics = new FlowkeeperMetrics(
     {
       relays, pipeline, reader, hub, labels: new StoreAggregateLabels(readDb, reader.dict),

@@ -11,6 +11,7 @@ export const ErrorCodes = {
   FLOWKEEPER_ERR_TOO_LARGE: { status: 413, message: 'request body too large' },
   FLOWKEEPER_ERR_INTERNAL: { status: 500, message: 'internal error' },
   FLOWKEEPER_ERR_UNAUTHORIZED: { status: 401, message: 'missing or wrong bearer token' },
+  FLOWKEEPER_ERR_TOO_EXPENSIVE: { status: 422, message: 'query too expensive' },
   FLOWKEEPER_ERR_TOO_MANY: { status: 429, message: 'too many concurrent subscribers' },
   FLOWKEEPER_ERR_NOT_READY: { status: 503, message: 'not ready' },
 } as const;

@@ -36,6 +36,8 @@ export class QueryService {
   constructor(
     private readonly db: Db,
     private readonly reader: FlowReader,
+    /** Longest one query may scan (queries share the event loop with ingest). */
+    private readonly budgetMs: number,
   ) {
     this.index = new StoreDictionaryIndex(db);
     this.labels = new StoreAggregateLabels(db, reader.dict);
@@ -51,6 +53,7 @@ export class QueryService {
       order: req.order,
       limit: req.limit,
       after: req.after,
+      deadline: performance.now() + this.budgetMs,
     });
   }
 
@@ -64,6 +67,7 @@ export class QueryService {
       untilMinute,
       bucketMinutes: req.bucketMinutes,
       top: req.top,
+      deadline: performance.now() + this.budgetMs,
     });
     return { since: new Date(sinceMinute * 60_000).toISOString(), until: new Date(untilMinute * 60_000).toISOString(), ...result };
   }

@@ -10,6 +10,7 @@ import { listPartitions, partitionOf, rowidOf, tableName, timeOfRowid } from './
 import type { ReaderDictionary } from './reader.js';
 import type { Db } from './sqlite.js';
 import { FlowType } from '../flows/schema.js';
+import { FlowkeeperError } from '../errors.js';
 
 export interface AggregateQuery {
   dims: GroupDimension[];
@@ -19,6 +20,8 @@ export interface AggregateQuery {
   untilMinute: number;
   bucketMinutes: number | null;
   top: number;
+  /** Raw aggregation gives up at this performance.now() time. */
+  deadline: number;
 }
 
 export interface AggregateGroup {
@@ -197,7 +200,11 @@ function aggregateRaw(db: Db, dict: ReaderDictionary, labels: StoreAggregateLabe
     const hi = rowidOf(hour, until, 0);
     const columns = exact ? 'id, verdict, drop_reason, direction, event_type, src_ep, dst_ep, node, dst_port, bits, l4, denied_by' : '*';
     const stmt = db.prepare(`SELECT ${columns} FROM ${tableName(hour)} WHERE id >= ? AND id < ? AND ${where.sql}`);
+    let n = 0;
     for (const r of stmt.iterate(lo, hi, ...where.params) as Iterable<StoredRow & { id: number }>) {
+      if ((++n & 0xfff) === 0 && performance.now() > q.deadline) {
+        throw new FlowkeeperError('FLOWKEEPER_ERR_TOO_EXPENSIVE', 'this aggregate needs raw flows and did not finish in the query time budget; narrow since/until, or group and filter only by rollup dimensions (verdict, drop reason, direction, type, namespace, workload, port, protocol, policy)', 'since');
+      }
       const t = timeOfRowid(hour, r.id);
       if (!exact) {
         r.seconds = t.seconds;

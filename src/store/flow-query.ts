@@ -22,13 +22,17 @@ export interface FlowQuery {
   order: 'asc' | 'desc';
   limit: number;
   after: FlowPosition | null;
+  /** Stop scanning at this performance.now() time and return what was found (with a cursor to go on). */
+  deadline: number;
 }
 
 export interface FlowPage {
   flows: FlowRecord[];
-  /** Position of the last flow returned; continue after it for the next page. Null when done. */
+  /** Position to continue after for the next page. Null when done. */
   next: FlowPosition | null;
   scanned: number;
+  /** True when the scan stopped at the deadline before finding `limit` flows. */
+  truncated: boolean;
 }
 
 /** Rows fetched per SQL round trip when rows still need a JS re-check. */
@@ -48,6 +52,7 @@ export function runFlowQuery(db: Db, dict: ReaderDictionary, q: FlowQuery): Flow
   const flows: FlowRecord[] = [];
   let next: FlowPosition | null = null;
   let scanned = 0;
+  let scannedTo: FlowPosition | null = null;
   for (const hour of hours) {
     let lo = Math.max(0, rowidOf(hour, q.since.seconds, q.since.nanos));
     let hi = rowidOf(hour, q.until.seconds, q.until.nanos + 1);
@@ -62,6 +67,7 @@ export function runFlowQuery(db: Db, dict: ReaderDictionary, q: FlowQuery): Flow
       const rows = stmt.all(lo, hi, ...q.where.params, want) as (StoredRow & { id: number })[];
       scanned += rows.length;
       for (const r of rows) {
+        scannedTo = { hour, id: r.id };
         const t = timeOfRowid(hour, r.id);
         r.seconds = t.seconds;
         r.nanos = t.nanos;
@@ -74,8 +80,11 @@ export function runFlowQuery(db: Db, dict: ReaderDictionary, q: FlowQuery): Flow
         if (flows.length >= q.limit) break;
       }
       if (rows.length < want) break;
+      if (performance.now() > q.deadline) break;
     }
-    if (flows.length >= q.limit) return { flows, next, scanned };
+    if (flows.length >= q.limit) return { flows, next, scanned, truncated: false };
+    // Out of time: hand back a cursor at the last row looked at, so the client can go on.
+    if (performance.now() > q.deadline) return { flows, next: scannedTo ?? next, scanned, truncated: true };
   }
-  return { flows, next: null, scanned };
+  return { flows, next: null, scanned, truncated: false };
 }

@@ -15,8 +15,10 @@ const PAGE_PARAMETERS = ['since', 'until', 'limit', 'order', 'cursor', 'format',
 
 function send(reply: FastifyReply, page: FlowPage, format: string, order: 'asc' | 'desc'): FastifyReply {
   const cursor = page.next ? encodeCursor(page.next, order) : null;
-  if (format === 'summary') return reply.send({ flows: page.flows.map(summarize), next_cursor: cursor });
+  if (format === 'summary') return reply.send({ flows: page.flows.map(summarize), next_cursor: cursor, truncated: page.truncated });
   if (cursor) reply.header('x-next-cursor', cursor);
+  // Fewer than `limit` flows but a cursor: the scan hit --query-budget; follow the cursor for more.
+  if (page.truncated) reply.header('x-flowkeeper-truncated', 'true');
   reply.type('application/x-ndjson');
   return reply.send(page.flows.map((f) => JSON.stringify(toResponseJson(f)) + '\n').join(''));
 }
