@@ -1,9 +1,8 @@
 import type { JsonObject } from '../flows/jsonpb.js';
 import type { FlowRecord } from '../flows/record.js';
+import { RESERVED_IDENTITY_NAMES, TRACE_POINT_NAMES } from '../flows/row.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const RESERVED: Record<number, string> = { 1: 'host', 2: 'world', 3: 'unmanaged', 4: 'health', 5: 'init', 6: 'remote-node', 7: 'kube-apiserver', 8: 'ingress' };
-const TRACE_POINTS = ['to-endpoint', 'to-proxy', 'to-host', 'to-stack', 'to-overlay', 'from-endpoint', 'from-proxy', 'from-host', 'from-stack', 'from-overlay', 'from-network', 'to-network', 'from-crypto', 'to-crypto'];
 const MATCH_TYPES = ['none', 'L3-Only', 'L3-L4', 'L4-Only', 'all', 'L3-Proto', 'Proto-Only'];
 
 function stamp(time: string): string {
@@ -22,7 +21,7 @@ function side(flow: FlowRecord, which: 'source' | 'destination'): string {
   const identity = (ep.identity as number | undefined) ?? 0;
   let who = ep.pod_name ? `${String(ep.namespace)}/${String(ep.pod_name)}` : (names[0] ?? ip ?? '?');
   if (port) who += `:${String(port)}`;
-  const tag = RESERVED[identity] ?? (identity ? `ID:${identity}` : '');
+  const tag = identity ? (RESERVED_IDENTITY_NAMES[identity] ?? `ID:${identity}`) : '';
   return tag ? `${who} (${tag})` : who;
 }
 
@@ -30,7 +29,7 @@ function eventLabel(flow: FlowRecord): string {
   const et = (flow.event_type ?? {}) as JsonObject;
   const type = et.type as number | undefined;
   const sub = (et.sub_type as number | undefined) ?? 0;
-  if (type === 4) return TRACE_POINTS[sub] ?? `trace:${sub}`;
+  if (type === 4) return TRACE_POINT_NAMES[sub] ?? `trace:${sub}`;
   if (type === 5) return `policy-verdict:${MATCH_TYPES[(flow.policy_match_type as number | undefined) ?? 0] ?? 'unknown'}`;
   if (type === 129) {
     const l7 = (flow.l7 ?? {}) as JsonObject;

@@ -1,6 +1,6 @@
 import type protobuf from 'protobufjs';
 import { FlowType, lookupType } from './schema.js';
-import { DictKind, L4, RowBits } from './row.js';
+import { DictKind, L4, L4_NAMES, RowBits, TCP_FLAG_NAMES } from './row.js';
 import { formatTimestamp, messageToJsonpb } from './jsonpb.js';
 import type { FlowRecord } from './record.js';
 import { unpackUuid } from './scan.js';
@@ -67,15 +67,14 @@ export interface DictionaryLookup {
 const Layer7Type = lookupType('flow.Layer7');
 const Layer4Type = lookupType('flow.Layer4');
 const HttpType = lookupType('flow.HTTP');
-const TYPES_BY_KIND: Partial<Record<DictKind, protobuf.Type>> = {};
-TYPES_BY_KIND[DictKind.Ethernet] = lookupType('flow.Ethernet');
-TYPES_BY_KIND[DictKind.Service] = lookupType('flow.Service');
-TYPES_BY_KIND[DictKind.Interface] = lookupType('flow.NetworkInterface');
-TYPES_BY_KIND[DictKind.Emitter] = lookupType('flow.Emitter');
+const TYPES_BY_KIND: Partial<Record<DictKind, protobuf.Type>> = {
+  [DictKind.Ethernet]: lookupType('flow.Ethernet'),
+  [DictKind.Service]: lookupType('flow.Service'),
+  [DictKind.Interface]: lookupType('flow.NetworkInterface'),
+  [DictKind.Emitter]: lookupType('flow.Emitter'),
+};
 const EndpointMsg = lookupType('flow.Endpoint');
 
-const TCP_FLAG_NAMES = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR', 'NS'];
-const L4_NAMES: Record<number, string> = { [L4.TCP]: 'TCP', [L4.UDP]: 'UDP', [L4.SCTP]: 'SCTP', [L4.ICMPv4]: 'ICMPv4', [L4.ICMPv6]: 'ICMPv6' };
 
 function decodeAs(type: protobuf.Type, bytes: Uint8Array): Record<string, unknown> {
   return type.decode(bytes) as unknown as Record<string, unknown>;

@@ -35,6 +35,27 @@ export const RowBits = {
 /** Layer-4 protocol codes (the Layer4 oneof field numbers). */
 export const L4 = { None: 0, TCP: 1, UDP: 2, ICMPv4: 3, ICMPv6: 4, SCTP: 5, VRRP: 6, IGMP: 7 } as const;
 
+/** Layer4 oneof key (as JSON prints it) by protocol code. */
+export const L4_NAMES: Record<number, string> = { [L4.TCP]: 'TCP', [L4.UDP]: 'UDP', [L4.ICMPv4]: 'ICMPv4', [L4.ICMPv6]: 'ICMPv6', [L4.SCTP]: 'SCTP', [L4.VRRP]: 'VRRP', [L4.IGMP]: 'IGMP' };
+
+/** TCPFlags fields in field-number order: bit i of FlowRow.tcpFlags is TCP_FLAG_NAMES[i]. */
+export const TCP_FLAG_NAMES = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR', 'NS'] as const;
+
+/** Trace event sub-types (datapath observation points) by their `hubble observe -t trace:…` names. */
+export const TRACE_POINT_NAMES = [
+  'to-endpoint', 'to-proxy', 'to-host', 'to-stack', 'to-overlay', 'from-endpoint', 'from-proxy', 'from-host', 'from-stack',
+  'from-overlay', 'from-network', 'to-network', 'from-crypto', 'to-crypto',
+] as const;
+
+/** Reserved security identities by number (Endpoint.identity). */
+export const RESERVED_IDENTITY_NAMES: Record<number, string> = {
+  0: 'unknown', 1: 'host', 2: 'world', 3: 'unmanaged', 4: 'health', 5: 'init', 6: 'remote-node', 7: 'kube-apiserver', 8: 'ingress',
+  9: 'world-ipv4', 10: 'world-ipv6', 11: 'encrypted-overlay',
+};
+
+/** Monitor event types (CiliumEventType.type) by the names `hubble observe -t` uses. */
+export const EVENT_TYPE_NAMES: Record<number, string> = { 1: 'drop', 2: 'debug', 3: 'capture', 4: 'trace', 5: 'policy-verdict', 7: 'trace-sock', 129: 'l7', 130: 'agent' };
+
 export class FlowRow {
   seconds = 0;
   nanos = 0;

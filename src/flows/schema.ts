@@ -25,7 +25,6 @@ export const FlowType = root.lookupType('flow.Flow');
 export const EndpointType = root.lookupType('flow.Endpoint');
 export const FlowFilterType = root.lookupType('flow.FlowFilter');
 export const GetFlowsResponseType = root.lookupType('observer.GetFlowsResponse');
-export const GetFlowsRequestType = root.lookupType('observer.GetFlowsRequest');
 
 export function lookupType(name: string): protobuf.Type {
   return root.lookupType(name);

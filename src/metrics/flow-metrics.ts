@@ -1,12 +1,12 @@
 import type { Counter, Registry } from 'prom-client';
 import { Enums } from '../query/enums.js';
+import { EVENT_TYPE_NAMES } from '../flows/row.js';
 import { POLICY_VERDICT_EVENT } from '../query/aggregate.js';
 import type { MetricDelta } from '../store/rollup.js';
 import type { StoreAggregateLabels } from '../store/aggregate.js';
 import { GuardedCounter } from './guarded-counter.js';
 import type { GuardOptions } from './guarded-counter.js';
 
-const EVENT_TYPES: Record<number, string> = { 1: 'drop', 2: 'debug', 3: 'capture', 4: 'trace', 5: 'policy-verdict', 7: 'trace-sock', 129: 'l7', 130: 'agent' };
 const DROPPED = Enums.Verdict.values.DROPPED;
 const EGRESS = Enums.TrafficDirection.values.EGRESS;
 const POLICY_REASONS = [Enums.DropReason.values.POLICY_DENIED, Enums.DropReason.values.POLICY_DENY];
@@ -46,7 +46,7 @@ export class FlowMetrics {
     for (const d of deltas) {
       const cluster = this.labels.cluster(d.cluster);
       const verdict = Enums.Verdict.valuesById[d.verdict] ?? String(d.verdict);
-      this.flows.inc({ verdict, type: EVENT_TYPES[d.eventType] ?? 'unknown', cluster }, d.flows, now);
+      this.flows.inc({ verdict, type: EVENT_TYPE_NAMES[d.eventType] ?? 'unknown', cluster }, d.flows, now);
       if (d.verdict !== DROPPED) continue;
       const direction = Enums.TrafficDirection.valuesById[d.direction] ?? String(d.direction);
       const src = this.labels.workload(d.srcWorkload);

@@ -1,5 +1,6 @@
 import { FlowkeeperError } from '../errors.js';
 import { Enums } from './enums.js';
+import { L4_NAMES } from '../flows/row.js';
 import type { FilterSet } from './filter.js';
 import type { SqlFragment } from './model.js';
 
@@ -43,7 +44,6 @@ export interface GroupDimension {
   value(row: AggregateRow, labels: AggregateLabels): string | number;
 }
 
-const L4_NAMES = ['', 'TCP', 'UDP', 'ICMPv4', 'ICMPv6', 'SCTP', 'VRRP', 'IGMP'];
 const POLICY_DENIED_REASONS = [Enums.DropReason.values.POLICY_DENIED, Enums.DropReason.values.POLICY_DENY];
 const DROPPED = Enums.Verdict.values.DROPPED;
 
@@ -75,7 +75,7 @@ const DIMENSIONS: Record<string, GroupDimension> = {
   source_workload: { name: 'source_workload', rollup: true, reads: ['srcWorkload'], value: (r, l) => workloadName(l.workload(r.srcWorkload)) },
   destination_workload: { name: 'destination_workload', rollup: true, reads: ['dstWorkload'], value: (r, l) => workloadName(l.workload(r.dstWorkload)) },
   destination_port: { name: 'destination_port', rollup: true, reads: ['port'], value: (r) => r.port },
-  protocol: { name: 'protocol', rollup: true, reads: ['l4'], value: (r) => L4_NAMES[r.l4] ?? String(r.l4) },
+  protocol: { name: 'protocol', rollup: true, reads: ['l4'], value: (r) => (r.l4 ? (L4_NAMES[r.l4] ?? String(r.l4)) : '') },
   policy: { name: 'policy', rollup: true, reads: ['deniedBy', 'verdict', 'dropReason', 'eventType'], value: (r, l) => policyLabel(r, l) },
   node: { name: 'node', rollup: false, reads: ['node'], value: (r, l) => (r.node ? l.node(r.node) : '') },
 };

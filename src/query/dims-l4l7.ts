@@ -1,7 +1,7 @@
 import { FlowkeeperError } from '../errors.js';
 import type { JsonObject } from '../flows/jsonpb.js';
 import type { FlowRecord } from '../flows/record.js';
-import { DictKind, L4 } from '../flows/row.js';
+import { DictKind, L4, L4_NAMES, TCP_FLAG_NAMES } from '../flows/row.js';
 import { compileUserRegex } from './regex.js';
 import { idsIn, obj } from './model.js';
 import type { Dimension, SqlFragment } from './model.js';
@@ -10,13 +10,12 @@ const L4_PROTOCOLS: Record<string, number[]> = {
   tcp: [L4.TCP], udp: [L4.UDP], sctp: [L4.SCTP], icmp: [L4.ICMPv4, L4.ICMPv6], icmpv4: [L4.ICMPv4], icmpv6: [L4.ICMPv6],
   vrrp: [L4.VRRP], igmp: [L4.IGMP],
 };
-const L4_KEYS: Record<number, string> = { [L4.TCP]: 'TCP', [L4.UDP]: 'UDP', [L4.SCTP]: 'SCTP', [L4.ICMPv4]: 'ICMPv4', [L4.ICMPv6]: 'ICMPv6', [L4.VRRP]: 'VRRP', [L4.IGMP]: 'IGMP' };
 const L7_PROTOCOLS = ['dns', 'http', 'kafka'];
 
 function l4Of(flow: FlowRecord): { code: number; body: JsonObject } | null {
   const l4 = obj(flow.l4);
   if (!l4) return null;
-  for (const [code, key] of Object.entries(L4_KEYS)) {
+  for (const [code, key] of Object.entries(L4_NAMES)) {
     const body = obj(l4[key]);
     if (body) return { code: Number(code), body };
   }
@@ -75,18 +74,17 @@ export function portDimension(side: 'source' | 'destination', values: string[]):
   };
 }
 
-const TCP_FLAGS = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR', 'NS'];
 
 /** A flow matches a TCPFlags entry when it carries every flag set in it. */
 export function tcpFlagsDimension(entries: Record<string, boolean>[]): Dimension {
-  const masks = entries.map((e) => TCP_FLAGS.reduce((m, f, i) => (e[f] ? m | (1 << i) : m), 0));
+  const masks = entries.map((e) => TCP_FLAG_NAMES.reduce((m, f, i) => (e[f] ? m | (1 << i) : m), 0));
   return {
     name: 'tcp_flags',
     match: (flow) => {
       const l4 = l4Of(flow);
       if (!l4 || l4.code !== L4.TCP) return false;
       const flags = obj(l4.body.flags) ?? {};
-      const have = TCP_FLAGS.reduce((m, f, i) => (flags[f] === true ? m | (1 << i) : m), 0);
+      const have = TCP_FLAG_NAMES.reduce((m, f, i) => (flags[f] === true ? m | (1 << i) : m), 0);
       return masks.some((mask) => (have & mask) === mask);
     },
     sql: () => ({ sql: `(l4 = ${L4.TCP} AND (${masks.map(() => '(coalesce(tcp_flags, 0) & ?) = ?').join(' OR ')}))`, params: masks.flatMap((m) => [m, m]) }),

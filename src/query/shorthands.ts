@@ -1,5 +1,6 @@
 import { FlowkeeperError } from '../errors.js';
 import { Enums } from './enums.js';
+import { EVENT_TYPE_NAMES, RESERVED_IDENTITY_NAMES, TCP_FLAG_NAMES, TRACE_POINT_NAMES } from '../flows/row.js';
 
 /**
  * Query-string shorthands named after `hubble observe` flags, turned into the
@@ -80,10 +81,7 @@ function enumName(e: { values: Record<string, number> }, v: string, parameter: s
   return v;
 }
 
-const IDENTITIES: Record<string, number> = {
-  unknown: 0, host: 1, world: 2, unmanaged: 3, health: 4, init: 5, 'remote-node': 6, 'kube-apiserver': 7, ingress: 8,
-  'world-ipv4': 9, 'world-ipv6': 10, 'encrypted-overlay': 11,
-};
+const IDENTITIES: Record<string, number> = Object.fromEntries(Object.entries(RESERVED_IDENTITY_NAMES).map(([n, name]) => [name, Number(n)]));
 
 function parseIdentity(v: string): number {
   const n = IDENTITIES[v.replace(/^reserved:/, '')] ?? Number(v);
@@ -102,12 +100,11 @@ function parseHeader(v: string): { key: string; value: string } {
   return { key: v.slice(0, colon), value: v.slice(colon + 1) };
 }
 
-const TCP_FLAG_NAMES = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR', 'NS'];
 function parseTcpFlags(v: string): Record<string, boolean> {
   const out: Record<string, boolean> = {};
   for (const f of v.split(',')) {
     const name = f.trim().toUpperCase();
-    if (!TCP_FLAG_NAMES.includes(name)) bad('tcp_flags', `unknown TCP flag "${f}"`);
+    if (!(TCP_FLAG_NAMES as readonly string[]).includes(name)) bad('tcp_flags', `unknown TCP flag "${f}"`);
     out[name] = true;
   }
   return out;
@@ -125,13 +122,7 @@ function parseBool(v: string, parameter: string): boolean {
 }
 
 /** Monitor event types by the names `hubble observe -t` takes (§4.1). */
-const EVENT_TYPES: Record<string, number> = {
-  drop: 1, debug: 2, capture: 3, trace: 4, 'policy-verdict': 5, 'trace-sock': 7, l7: 129, agent: 130,
-};
-const TRACE_SUBTYPES = [
-  'to-endpoint', 'to-proxy', 'to-host', 'to-stack', 'to-overlay', 'from-endpoint', 'from-proxy', 'from-host', 'from-stack',
-  'from-overlay', 'from-network', 'to-network', 'from-crypto', 'to-crypto',
-];
+const EVENT_TYPES: Record<string, number> = Object.fromEntries(Object.entries(EVENT_TYPE_NAMES).map(([n, name]) => [name, Number(n)]));
 
 function parseEventType(v: string): { type: number; match_sub_type?: boolean; sub_type?: number } {
   const [name, sub] = v.split(':');
@@ -139,7 +130,7 @@ function parseEventType(v: string): { type: number; match_sub_type?: boolean; su
   if (sub === undefined) return { type };
   let subType: number;
   if (/^\d+$/.test(sub)) subType = Number(sub);
-  else if (type === EVENT_TYPES.trace && TRACE_SUBTYPES.includes(sub)) subType = TRACE_SUBTYPES.indexOf(sub);
+  else if (type === EVENT_TYPES.trace && (TRACE_POINT_NAMES as readonly string[]).includes(sub)) subType = (TRACE_POINT_NAMES as readonly string[]).indexOf(sub);
   else if (type === EVENT_TYPES.drop && sub.toUpperCase() in Enums.DropReason.values) subType = Enums.DropReason.values[sub.toUpperCase()];
   else return bad('type', `unknown sub-type "${sub}" for ${name}`);
   return { type, match_sub_type: true, sub_type: subType };
