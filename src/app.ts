@@ -12,7 +12,7 @@ import { FlowReader } from './store/reader.js';
 import { openDatabase } from './store/sqlite.js';
 import type { Db } from './store/sqlite.js';
 import { buildServer } from './api/server.js';
-import { StatusReport } from './api/status.js';
+import { StatusReport, fileBytes } from './api/status.js';
 import { QueryService } from './api/query-service.js';
 import { LiveHub } from './live/hub.js';
 import { FlowkeeperMetrics } from './metrics/registry.js';
@@ -84,7 +84,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const metrics = new FlowkeeperMetrics(
     {
       relays, pipeline, reader, hub, labels: new StoreAggregateLabels(readDb, reader.dict),
-      storeFileBytes: () => status.storeStats().fileBytes, retentionBytes: config.retentionSize,
+      storeFileBytes: () => fileBytes(config.db), retentionBytes: config.retentionSize,
     },
     { maxSeries: config.metricsMaxSeries, ttlMs: config.metricsSeriesTtl * 1000, workloadLabelsOnDrops: config.metricsWorkloadLabels },
   );

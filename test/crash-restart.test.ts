@@ -26,13 +26,12 @@ function inspect(dbPath: string): { count: number; uuids: string[]; integrity: s
   const db = openDatabase(dbPath, { readonly: true });
   try {
     const reader = new FlowReader(db);
-    const newest = reader.rows({ limit: 1, order: 'desc' })[0];
     return {
       count: reader.count(),
       uuids: reader.flows({ limit: 1_000_000, order: 'asc' }).map((f) => f.uuid as string),
       integrity: db.pragma('integrity_check', { simple: true }) as string,
       checkpoint: reader.checkpoints().test,
-      newest: newest ? { seconds: newest.seconds, nanos: newest.nanos } : undefined,
+      newest: reader.edge('desc') ?? undefined,
     };
   } finally {
     db.close();

@@ -52,7 +52,7 @@ test('age retention drops whole hourly partitions and keeps younger ones', () =>
     const tables = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 'flows_%'").pluck().get();
     assert.equal(tables, 3, 'the tables themselves are gone, not just their rows');
     assert.ok(reader.count() < before && reader.count() > 0);
-    const oldest = reader.rows({ limit: 1, order: 'asc' })[0];
+    const oldest = reader.edge('asc')!;
     assert.ok(oldest.seconds >= (Math.floor(now / HOUR) - 3) * HOUR, 'nothing older than the oldest kept partition');
   } finally {
     close();

@@ -9,7 +9,8 @@ export interface StatusSource {
   ready(): { ready: boolean; reason?: string };
 }
 
-function fileBytes(path: string): number {
+/** Bytes of the database file and its WAL and shared-memory files. */
+export function fileBytes(path: string): number {
   let total = 0;
   for (const suffix of ['', '-wal', '-shm']) {
     try {
@@ -43,12 +44,8 @@ export class StatusReport implements StatusSource {
     return Math.round(this.lastRate.perSecond);
   }
 
-  storeStats(): StoreStats {
-    return this.reader.stats(fileBytes(this.dbPath));
-  }
-
   status(): Record<string, unknown> {
-    const store = this.storeStats();
+    const store: StoreStats = this.reader.stats(fileBytes(this.dbPath));
     const time = (t: { seconds: number; nanos: number } | null): string | null => (t ? formatTimestamp(t.seconds, t.nanos) : null);
     return {
       version: this.version,

@@ -86,7 +86,7 @@ export class FlowkeeperMetrics {
       collect() { this.set(src.reader.count()); } });
     new Gauge({ name: 'flowkeeper_store_oldest_flow_age_seconds', help: 'Age of the oldest stored raw flow.', registers: [r],
       collect() {
-        const oldest = src.reader.rows({ limit: 1, order: 'asc' })[0];
+        const oldest = src.reader.edge('asc');
         this.set(oldest ? Math.max(0, Date.now() / 1000 - oldest.seconds) : 0);
       } });
     new Gauge({ name: 'flowkeeper_websocket_clients', help: 'Live-stream WebSocket subscribers.', registers: [r],

@@ -1,12 +1,14 @@
-import type { DictionaryLookup, StoredRow } from '../flows/materialize.js';
-import { rowToRecord } from '../flows/materialize.js';
+import type { DictionaryLookup } from '../flows/materialize.js';
 import type { FlowRecord } from '../flows/record.js';
 import type { DictKind } from '../flows/row.js';
-import { listPartitions, partitionOf, rowidOf, tableName, timeOfRowid, usedBytes } from './partitions.js';
+import { listPartitions, tableName, timeOfRowid, usedBytes } from './partitions.js';
+import { runFlowQuery } from './flow-query.js';
 import type { Db } from './sqlite.js';
 import type { FlowTime } from './writer.js';
 
 const READ_CACHE_LIMIT = 50_000;
+/** Every time a stored flow can have (the valid google.protobuf.Timestamp range from 1970). */
+const ALL_TIME = { since: { seconds: 0, nanos: 0 }, until: { seconds: 253_402_300_799, nanos: 999_999_999 } };
 
 /** Dictionary lookups for readers, cached (entries never change once written). */
 export class ReaderDictionary implements DictionaryLookup {
@@ -47,8 +49,6 @@ function cached<V>(map: Map<number, V>, id: number, load: () => V | undefined, w
 }
 
 export interface FlowRange {
-  since?: FlowTime;
-  until?: FlowTime;
   limit: number;
   order: 'asc' | 'desc';
 }
@@ -77,32 +77,23 @@ export class FlowReader {
     return listPartitions(this.db);
   }
 
-  /** Stored rows in time order within [since, until], up to `limit`. */
-  rows(range: FlowRange): StoredRow[] {
-    const hours = this.partitions();
-    if (range.order === 'desc') hours.reverse();
-    const out: StoredRow[] = [];
-    for (const hour of hours) {
-      if (out.length >= range.limit) break;
-      if (range.since && hour < partitionOf(range.since.seconds)) continue;
-      if (range.until && hour > partitionOf(range.until.seconds)) continue;
-      const lo = range.since ? rowidOf(hour, range.since.seconds, range.since.nanos) : 0;
-      const hi = range.until ? rowidOf(hour, range.until.seconds, range.until.nanos + 1) : Number.MAX_SAFE_INTEGER;
-      const rows = this.db
-        .prepare(`SELECT * FROM ${tableName(hour)} WHERE id >= ? AND id < ? ORDER BY id ${range.order === 'desc' ? 'DESC' : 'ASC'} LIMIT ?`)
-        .all(lo, hi, range.limit - out.length) as (StoredRow & { id: number })[];
-      for (const r of rows) {
-        const t = timeOfRowid(hour, r.id);
-        r.seconds = t.seconds;
-        r.nanos = t.nanos;
-        out.push(r);
-      }
-    }
-    return out;
+  /** The first `limit` stored flows in time order (oldest or newest first), unfiltered. */
+  flows(range: FlowRange): FlowRecord[] {
+    return runFlowQuery(this.db, this.dict, {
+      where: { sql: '1', params: [] }, recheck: null, since: ALL_TIME.since, until: ALL_TIME.until,
+      order: range.order, limit: range.limit, after: null, deadline: Infinity,
+    }).flows;
   }
 
-  flows(range: FlowRange): FlowRecord[] {
-    return this.rows(range).map((r) => rowToRecord(r, this.dict));
+  /** Time of the oldest ('asc') or newest ('desc') stored flow; reads only row ids. */
+  edge(order: 'asc' | 'desc'): FlowTime | null {
+    const hours = this.partitions();
+    if (order === 'desc') hours.reverse();
+    for (const hour of hours) {
+      const id = this.db.prepare(`SELECT id FROM ${tableName(hour)} ORDER BY id ${order === 'desc' ? 'DESC' : 'ASC'} LIMIT 1`).pluck().get() as number | undefined;
+      if (id !== undefined) return timeOfRowid(hour, id);
+    }
+    return null;
   }
 
   /** Flows stored (from the per-partition counters the writer keeps). */
@@ -122,15 +113,13 @@ export class FlowReader {
   }
 
   stats(fileBytes: number): StoreStats {
-    const oldest = this.rows({ limit: 1, order: 'asc' })[0];
-    const newest = this.rows({ limit: 1, order: 'desc' })[0];
     return {
       usedBytes: usedBytes(this.db),
       fileBytes,
       partitions: this.partitions().length,
       flows: this.count(),
-      oldest: oldest ? { seconds: oldest.seconds, nanos: oldest.nanos } : null,
-      newest: newest ? { seconds: newest.seconds, nanos: newest.nanos } : null,
+      oldest: this.edge('asc'),
+      newest: this.edge('desc'),
     };
   }
 }
