@@ -6,9 +6,12 @@ import type { RelayClient } from '../relay/client.js';
 import type { StoreAggregateLabels } from '../store/aggregate.js';
 import type { FlowReader } from '../store/reader.js';
 import { FlowMetrics } from './flow-metrics.js';
+import { Enums } from '../query/enums.js';
 import type { GuardOptions } from './guarded-counter.js';
 
-const LOST_SOURCES = ['unknown', 'perf_event_ring_buffer', 'observer_events_queue', 'hubble_ring_buffer'];
+/** Lost-event sources as Hubble's own metric labels them (lower-case enum names). */
+const lostSourceLabel = (source: number): string =>
+  source === 0 ? 'unknown' : (Enums.LostEventSource.valuesById[source]?.toLowerCase() ?? String(source));
 
 export interface MetricsSources {
   relays: RelayClient[];
@@ -102,7 +105,7 @@ export class FlowkeeperMetrics {
     this.ingested.inc({ relay: s.relay }, s.stored);
     if (s.duplicates) this.duplicates.inc({ relay: s.relay }, s.duplicates);
     if (s.malformed) this.malformed.inc({ relay: s.relay }, s.malformed);
-    for (const l of s.lostEvents) this.lost.inc({ relay: s.relay, source: LOST_SOURCES[l.source] ?? String(l.source) }, l.events);
+    for (const l of s.lostEvents) this.lost.inc({ relay: s.relay, source: lostSourceLabel(l.source) }, l.events);
     this.batchWrite.observe(s.writeMs / 1000);
   }
 }

@@ -9,6 +9,8 @@ export const Enums = {
   FlowType: lookupEnum('flow.FlowType'),
   TraceObservationPoint: lookupEnum('flow.TraceObservationPoint'),
   L7FlowType: lookupEnum('flow.L7FlowType'),
+  LostEventSource: lookupEnum('flow.LostEventSource'),
+  NodeState: lookupEnum('relay.NodeState'),
 };
 
 /** The number of an enum field as FlowRecord carries it (a name, a raw number, or absent = 0). */

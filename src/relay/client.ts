@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { FlowTime } from '../store/writer.js';
 import type { BatchSummary } from '../ingest/batch-summary.js';
 import { Backoff } from './backoff.js';
+import { Enums } from '../query/enums.js';
 import { GET_FLOWS_PATH, ObserverClient, ObserverService } from './observer-service.js';
 import type { RelaySettings, RelayTarget } from './relay-config.js';
 
@@ -43,8 +44,6 @@ export interface RelayStatus {
   nodes: Record<string, unknown>[];
 }
 
-const NODE_STATES = ['UNKNOWN_NODE_STATE', 'NODE_CONNECTED', 'NODE_UNAVAILABLE', 'NODE_GONE', 'NODE_ERROR'];
-const LOST_SOURCES = ['UNKNOWN_LOST_EVENT_SOURCE', 'PERF_EVENT_RING_BUFFER', 'OBSERVER_EVENTS_QUEUE', 'HUBBLE_RING_BUFFER'];
 const MAX_NODE_EVENTS = 50;
 
 export interface RelayClientOptions {
@@ -111,11 +110,11 @@ export class RelayClient {
     this.status.malformed += summary.malformed;
     this.status.duplicates += summary.duplicates;
     for (const l of summary.lostEvents) {
-      const source = LOST_SOURCES[l.source] ?? String(l.source);
+      const source = Enums.LostEventSource.valuesById[l.source] ?? String(l.source);
       this.status.lostEvents[source] = (this.status.lostEvents[source] ?? 0) + l.events;
     }
     for (const ev of summary.nodeStatus) {
-      this.status.nodeEvents.push({ at: new Date().toISOString(), state: NODE_STATES[ev.state] ?? String(ev.state), nodes: ev.nodeNames, message: ev.message });
+      this.status.nodeEvents.push({ at: new Date().toISOString(), state: Enums.NodeState.valuesById[ev.state] ?? String(ev.state), nodes: ev.nodeNames, message: ev.message });
       if (this.status.nodeEvents.length > MAX_NODE_EVENTS) this.status.nodeEvents.shift();
     }
   }
