@@ -16,7 +16,7 @@ function expected(flow: JsonObject): JsonObject {
 }
 
 function dataLines(file: string): JsonObject[] {
-  return readFileSync(join(ROOT_DIR, 'test', 'data', file), 'utf8')
+  return readFileSync(join(ROOT_DIR, 'test', 'fixtures', file), 'utf8')
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as JsonObject);

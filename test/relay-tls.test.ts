@@ -8,7 +8,7 @@ import { SimRelay } from '../src/sim/relay-server.js';
 import { TrafficGenerator } from '../src/sim/traffic.js';
 import { startTestApp, tempDir, waitFor } from './helpers/harness.js';
 
-const TLS = join(ROOT_DIR, 'test', 'data', 'tls');
+const TLS = join(ROOT_DIR, 'test', 'fixtures', 'tls');
 const pem = (f: string): Buffer => readFileSync(join(TLS, f));
 
 /** A relay with hubble-relay's kind of certificate (*.hubble-relay.cilium.io), optionally demanding client certs. */

@@ -83,6 +83,8 @@ export function runFlowQuery(db: Db, dict: ReaderDictionary, q: FlowQuery): Flow
       if (performance.now() > q.deadline) break;
     }
     if (flows.length >= q.limit) return { flows, next, scanned, truncated: false };
+    // This partition is exhausted: a cursor from here on must skip all of it, even if no row matched.
+    scannedTo = desc ? { hour, id: lo } : { hour, id: hi - 1 };
     // Out of time: hand back a cursor at the last row looked at, so the client can go on.
     if (performance.now() > q.deadline) return { flows, next: scannedTo ?? next, scanned, truncated: true };
   }

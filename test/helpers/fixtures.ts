@@ -1,14 +1,16 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT_DIR } from '../../src/paths.js';
 import { GetFlowsResponseType } from '../../src/flows/schema.js';
 import { encodeJsonpb } from '../../src/flows/jsonpb.js';
 import type { JsonObject } from '../../src/flows/jsonpb.js';
 
-/** The real Hubble flows in ../shared/fixtures/hubble-otel (read-only, outside the repo). */
-export const FIXTURE_DIR = process.env.FLOWKEEPER_FIXTURES ?? join(ROOT_DIR, '..', 'shared', 'fixtures', 'hubble-otel');
+/** The real Hubble flows copied into the repository (test/fixtures/hubble-otel, Apache-2.0). */
+export const FIXTURE_DIR = join(ROOT_DIR, 'test', 'fixtures', 'hubble-otel');
 
 export function fixtureFiles(): string[] {
+  // Fail fast with a clear message rather than letting a test wait on flows that never come.
+  if (!existsSync(FIXTURE_DIR)) throw new Error(`test fixtures missing: ${FIXTURE_DIR} (they are part of the repository)`);
   return readdirSync(FIXTURE_DIR).filter((f) => f.endsWith('.jsonl')).sort();
 }
 

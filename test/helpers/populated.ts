@@ -28,7 +28,7 @@ export async function populatedApp(generated = 3000, extraArgs: string[] = []): 
   const lines: JsonObject[] = [
     ...fixtureLines(),
     ...['dropped-flows.jsonl', 'synthetic-flows.jsonl'].flatMap((f) =>
-      readFileSync(join(ROOT_DIR, 'test', 'data', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as JsonObject)),
+      readFileSync(join(ROOT_DIR, 'test', 'fixtures', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as JsonObject)),
   ];
   for (const l of lines) pushJsonLine(sim, l);
   const gen = new TrafficGenerator(99);
