@@ -23,13 +23,14 @@ export interface Populated {
  * capture has, and `generated` simulator flows.
  */
 export async function populatedApp(generated = 3000, extraArgs: string[] = []): Promise<Populated> {
-  const { dir, cleanup } = tempDir();
-  const { sim, port } = await startSim();
+  // Read everything before starting servers, so a missing file fails fast instead of leaving a server up.
   const lines: JsonObject[] = [
     ...fixtureLines(),
     ...['dropped-flows.jsonl', 'synthetic-flows.jsonl'].flatMap((f) =>
       readFileSync(join(ROOT_DIR, 'test', 'fixtures', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as JsonObject)),
   ];
+  const { dir, cleanup } = tempDir();
+  const { sim, port } = await startSim();
   for (const l of lines) pushJsonLine(sim, l);
   const gen = new TrafficGenerator(99);
   let n = 0;
@@ -41,15 +42,26 @@ export async function populatedApp(generated = 3000, extraArgs: string[] = []): 
     }
   }
   const total = lines.length + n;
-  const app = await startTestApp(port, join(dir, 'fk.db'), ['--query-max-range', '3650d', ...extraArgs]);
-  await waitFor('everything stored', () => app.pipeline.stats.stored === total, 30_000);
-  const records = app.reader.flows({ limit: 1_000_000, order: 'asc' });
+  let app: App | null = null;
+  let records: FlowRecord[];
+  try {
+    app = await startTestApp(port, join(dir, 'fk.db'), ['--query-max-range', '3650d', ...extraArgs]);
+    const started = app;
+    await waitFor('everything stored', () => started.pipeline.stats.stored === total, 30_000);
+    records = app.reader.flows({ limit: 1_000_000, order: 'asc' });
+  } catch (err) {
+    await app?.stop();
+    await sim.close();
+    cleanup();
+    throw err;
+  }
+  const running = app;
   return {
-    app,
+    app: running,
     sim,
     records,
     stop: async () => {
-      await app.stop();
+      await running.stop();
       await sim.close();
       cleanup();
     },
