@@ -94,9 +94,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const expiry = setInterval(() => metrics.flows.expire(), METRICS_EXPIRY_INTERVAL_MS);
   expiry.unref();
   const server = await buildServer({
-    status, queries, hub, log, version: VERSION, apiToken: config.apiToken,
+    status, queries, hub, log, version: VERSION, apiToken: config.apiToken, metricsToken: config.metricsToken,
     maxRangeSeconds: config.queryMaxRange, wsMaxSubscribers: config.wsMaxSubscribers,
-    extraRoutes: (app) => registerMetricsRoute(app, metrics, config.metricsToken),
+    extraRoutes: (app) => registerMetricsRoute(app, metrics),
   });
   const url = await server.listen(listen);
   for (const r of relays) r.start();

@@ -10,6 +10,8 @@ export const ErrorCodes = {
   FLOWKEEPER_ERR_BAD_REQUEST: { status: 400, message: 'malformed request' },
   FLOWKEEPER_ERR_TOO_LARGE: { status: 413, message: 'request body too large' },
   FLOWKEEPER_ERR_INTERNAL: { status: 500, message: 'internal error' },
+  FLOWKEEPER_ERR_NOT_FOUND: { status: 404, message: 'no such route' },
+  FLOWKEEPER_ERR_FORBIDDEN: { status: 403, message: 'forbidden' },
   FLOWKEEPER_ERR_UNAUTHORIZED: { status: 401, message: 'missing or wrong bearer token' },
   FLOWKEEPER_ERR_TOO_EXPENSIVE: { status: 422, message: 'query too expensive' },
   FLOWKEEPER_ERR_TOO_MANY: { status: 429, message: 'too many concurrent subscribers' },

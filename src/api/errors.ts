@@ -1,8 +1,19 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { FlowkeeperError } from '../errors.js';
 
+/** Longest piece of user input an error message repeats back. */
+export const MAX_ECHO = 200;
+
+/** Quotes user input in an error message, cut to MAX_ECHO characters. */
+export function echo(text: string): string {
+  return JSON.stringify(text.length > MAX_ECHO ? `${text.slice(0, MAX_ECHO)}…` : text);
+}
+
 /** Every error leaves the API as {error, message, parameter?} with a stable code and status. */
 export function installErrorHandler(app: FastifyInstance): void {
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ error: 'FLOWKEEPER_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url.length > MAX_ECHO ? req.url.slice(0, MAX_ECHO) + '…' : req.url} (see /docs)` });
+  });
   app.setErrorHandler((err: FastifyError | FlowkeeperError, req, reply) => {
     if (err instanceof FlowkeeperError) {
       return reply.code(err.status).send({ error: err.code, message: err.message, ...(err.parameter ? { parameter: err.parameter } : {}) });

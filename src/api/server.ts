@@ -5,7 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import type { Logger } from '../log.js';
 import type { LiveHub } from '../live/hub.js';
-import { requireToken } from './auth.js';
+import { installAuth } from './auth.js';
 import { installErrorHandler } from './errors.js';
 import type { QueryService } from './query-service.js';
 import { registerAggregateRoutes } from './routes/aggregate.js';
@@ -24,6 +24,7 @@ export interface ServerDeps {
   log: Logger;
   version: string;
   apiToken: string;
+  metricsToken: string;
   maxRangeSeconds: number;
   wsMaxSubscribers: number;
   /** Extra routes (e.g. /metrics) registered by their owners. */
@@ -36,6 +37,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const apiLog = deps.log.child({ component: 'api' }, { level: deps.log.levelVal > 40 ? deps.log.level : 'warn' });
   const app = Fastify({ loggerInstance: apiLog as unknown as FastifyBaseLogger, bodyLimit: BODY_LIMIT_BYTES });
   installErrorHandler(app);
+  // The WebSocket plugin's own onRequest hook must run before auth, so a refused upgrade's socket is closed.
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  installAuth(app, { api: deps.apiToken, metrics: deps.metricsToken });
   await app.register(swagger, {
     openapi: {
       info: { title: 'flowkeeper', version: deps.version, description: 'Flow history for Cilium Hubble: stored flows, aggregates, live stream.' },
@@ -44,15 +48,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   // @fastify/websocket hides WebSocket routes from OpenAPI; the live stream should be documented.
   app.addHook('onRoute', (route) => {
     if (route.websocket && route.schema) route.schema.hide = false;
   });
-  requireToken(app, '/api/', deps.apiToken);
 
-  app.get('/healthz', { schema: { summary: 'Liveness' } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { summary: 'Readiness: at least one relay connected' } }, async (_req, reply) => {
+  app.get('/healthz', { config: { access: 'public' }, schema: { summary: 'Liveness' } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { access: 'public' }, schema: { summary: 'Readiness: at least one relay connected' } }, async (_req, reply) => {
     const ready = deps.status.ready();
     return reply.code(ready.ready ? 200 : 503).send(ready);
   });

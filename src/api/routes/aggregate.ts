@@ -9,7 +9,7 @@ import type { QueryService } from '../query-service.js';
 import { errorSchema, filterQueryProperties, timeProperties } from './schemas.js';
 
 export const MAX_TOP = 1000;
-const AGG_PARAMETERS = ['since', 'until', 'group_by', 'bucket', 'top', 'access_token'];
+const AGG_PARAMETERS = ['since', 'until', 'group_by', 'bucket', 'top'];
 
 export function parseBucket(text: string | undefined): number | null {
   if (text === undefined) return null;

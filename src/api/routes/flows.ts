@@ -11,7 +11,7 @@ import { summarize } from '../summary.js';
 import type { FlowPage } from '../../store/flow-query.js';
 import { errorSchema, filterQueryProperties, flowFilterListSchema, timeProperties } from './schemas.js';
 
-const PAGE_PARAMETERS = ['since', 'until', 'limit', 'order', 'cursor', 'format', 'access_token'];
+const PAGE_PARAMETERS = ['since', 'until', 'limit', 'order', 'cursor', 'format'];
 
 function send(reply: FastifyReply, page: FlowPage, format: string, order: 'asc' | 'desc'): FastifyReply {
   const cursor = page.next ? encodeCursor(page.next, order) : null;

@@ -6,7 +6,7 @@ import { aggregateFromParams } from './aggregate.js';
 import { POLICY_VERDICT_EVENT } from '../../query/aggregate.js';
 import { errorSchema, filterQueryProperties, timeProperties } from './schemas.js';
 
-const VIEW_PARAMETERS = ['since', 'until', 'bucket', 'top', 'access_token'];
+const VIEW_PARAMETERS = ['since', 'until', 'bucket', 'top'];
 const DROPPED = Enums.Verdict.values.DROPPED;
 const POLICY_REASONS = [Enums.DropReason.values.POLICY_DENIED, Enums.DropReason.values.POLICY_DENY];
 
