@@ -66,6 +66,30 @@ test('pagination with cursors never skips or repeats a flow, in both orders', as
   }
 });
 
+test('a cursor is bound to its filters and order, and carries its range', async () => {
+  const first = await get(`/api/v1/flows?verdict=DROPPED&since=${ALL_TIME.since}&limit=3`);
+  const cursor = first.headers.get('x-next-cursor');
+  assert.ok(cursor);
+  for (const [query, why] of [
+    [`cursor=${cursor}`, 'without its filters'],
+    [`verdict=FORWARDED&cursor=${cursor}`, 'with other filters'],
+  ]) {
+    const res = await get(`/api/v1/flows?${query}`);
+    assert.equal(res.status, 400, why);
+    const body = (await res.json()) as { parameter: string; message: string };
+    assert.equal(body.parameter, 'cursor');
+    assert.match(body.message, /other filters/);
+  }
+  const wrongOrder = await get(`/api/v1/flows?verdict=DROPPED&order=asc&cursor=${cursor}`);
+  assert.equal(wrongOrder.status, 400);
+  // The range comes from the cursor: a different since does not move the page.
+  const a = await (await get(`/api/v1/flows?verdict=DROPPED&cursor=${cursor}&limit=5`)).text();
+  const b = await (await get(`/api/v1/flows?verdict=DROPPED&since=1m&cursor=${cursor}&limit=5`)).text();
+  assert.equal(a, b);
+  assert.equal(parseNdjson(a).length, 5);
+  assert.ok(parseNdjson(a).every((f) => f.verdict === 'DROPPED'));
+});
+
 test('summary format is compact JSON with a next cursor', async () => {
   const res = await get(`/api/v1/flows?verdict=DROPPED&since=${ALL_TIME.since}&limit=5&format=summary`);
   const body = (await res.json()) as { flows: Record<string, unknown>[]; next_cursor: string | null };

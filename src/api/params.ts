@@ -2,8 +2,8 @@ import { FlowkeeperError } from '../errors.js';
 import { FilterSet } from '../query/filter.js';
 import { FILTER_PARAMETERS, filtersFromQuery } from '../query/shorthands.js';
 import { parseTime } from '../query/time.js';
-import type { FlowTime } from '../store/writer.js';
-import type { FlowPosition } from '../store/flow-query.js';
+import type { FlowTime } from '../flows/record.js';
+import type { FlowPosition } from '../query/service.js';
 
 export const MAX_LIMIT = 10_000;
 export const DEFAULT_LIMIT = 100;
@@ -60,16 +60,44 @@ export function parseRange(sinceText: string | undefined, untilText: string | un
   return { since, until };
 }
 
-export function encodeCursor(p: FlowPosition, order: 'asc' | 'desc'): string {
-  return Buffer.from(`${order}.${p.hour}.${p.id}`).toString('base64url');
+export interface PageRange {
+  since: FlowTime;
+  until: FlowTime;
+  order: 'asc' | 'desc';
+  after: FlowPosition | null;
 }
 
-export function decodeCursor(text: string | undefined, order: 'asc' | 'desc'): FlowPosition | null {
-  if (text === undefined) return null;
-  const m = /^(asc|desc)\.(\d+)\.(\d+)$/.exec(Buffer.from(text, 'base64url').toString('latin1'));
-  if (!m) bad('cursor', 'not a cursor returned by this API');
-  if (m[1] !== order) bad('cursor', `was issued for order=${m[1]}`);
-  return { hour: Number(m[2]), id: Number(m[3]) };
+const CURSOR_VERSION = 'c2';
+
+/** A cursor carries its position, order, absolute range and the filters' fingerprint, so a page never drifts. */
+export function encodeCursor(p: FlowPosition, range: PageRange, filters: FilterSet): string {
+  const fields = [CURSOR_VERSION, range.order, p.hour, p.id, range.since.seconds, range.since.nanos, range.until.seconds, range.until.nanos, filters.fingerprint()];
+  return Buffer.from(fields.join('.')).toString('base64url');
+}
+
+const CURSOR = /^c2\.(asc|desc)\.(\d+)\.(-?\d+)\.(-?\d+)\.(\d+)\.(-?\d+)\.(\d+)\.([A-Za-z0-9_-]{16})$/;
+
+/**
+ * The page to read: from since/until/order, or (continuing) from the cursor,
+ * which must have been issued for the same filters and order. A cursor's range
+ * wins over since/until, so relative times ("1h") do not move between pages.
+ */
+export function parsePage(
+  text: { since?: string; until?: string; order?: string; cursor?: string },
+  filters: FilterSet,
+  maxRangeSeconds: number,
+): PageRange {
+  if (text.cursor === undefined) return { ...parseRange(text.since, text.until, maxRangeSeconds), order: parseOrder(text.order), after: null };
+  if (text.cursor.length > 200) bad('cursor', 'not a cursor returned by this API');
+  const m = CURSOR.exec(Buffer.from(text.cursor, 'base64url').toString('latin1'));
+  if (!m) bad('cursor', 'not a cursor returned by this API (cursors of older versions are not accepted; start again without cursor)');
+  const order = m[1] as 'asc' | 'desc';
+  if (text.order !== undefined && parseOrder(text.order) !== order) bad('cursor', `was issued for order=${order}`);
+  if (m[8] !== filters.fingerprint()) bad('cursor', 'was issued for other filters: send the same filters as for the first page');
+  const since = { seconds: Number(m[4]), nanos: Number(m[5]) };
+  const until = { seconds: Number(m[6]), nanos: Number(m[7]) };
+  if (until.seconds - since.seconds > maxRangeSeconds || since.seconds > until.seconds) bad('cursor', 'its range is not allowed (--query-max-range)');
+  return { since, until, order, after: { hour: Number(m[2]), id: Number(m[3]) } };
 }
 
 /** Filters from query-string shorthands. */

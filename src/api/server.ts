@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { LiveHub } from '../live/hub.js';
 import { installAuth } from './auth.js';
 import { installErrorHandler } from './errors.js';
-import type { QueryService } from './query-service.js';
+import type { QueryService } from '../query/service.js';
 import { registerAggregateRoutes } from './routes/aggregate.js';
 import { registerFlowRoutes } from './routes/flows.js';
 import { registerStreamRoute } from './routes/stream.js';

@@ -11,6 +11,12 @@ export interface FlowRecord extends JsonObject {
   time: string;
 }
 
+/** A flow's time as the protobuf Timestamp carries it. */
+export interface FlowTime {
+  seconds: number;
+  nanos: number;
+}
+
 /** One line of `hubble observe -o jsonpb`: a GetFlowsResponse carrying a flow. */
 export interface FlowResponseJson extends JsonObject {
   flow: FlowRecord;

@@ -4,7 +4,7 @@ import type { TransferListItem } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import { RateLimitedLog } from '../log.js';
 import type { FlowSink } from '../relay/client.js';
-import type { FlowTime } from '../store/writer.js';
+import type { FlowTime } from '../flows/record.js';
 import type { BatchSummary } from './batch-summary.js';
 import type { WorkerReply, WorkerRequest, WorkerSettings } from './protocol.js';
 

@@ -1,6 +1,6 @@
 import type { RetentionPolicy } from '../store/writer.js';
 import type { BatchSummary } from './batch-summary.js';
-import type { FlowTime } from '../store/writer.js';
+import type { FlowTime } from '../flows/record.js';
 
 /** Settings the writer worker starts with (workerData). */
 export interface WorkerSettings {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { FlowkeeperError } from '../errors.js';
 import { jsonpbToPlain } from '../flows/jsonpb.js';
 import type { JsonObject } from '../flows/jsonpb.js';
@@ -164,6 +165,12 @@ export class FilterSet {
   verdictHint(): number[] | null {
     if (this.whitelist.length === 0 || this.whitelist.some((f) => f.verdicts === null)) return null;
     return [...new Set(this.whitelist.flatMap((f) => f.verdicts!))];
+  }
+
+  /** A short digest of the validated filters: equal filters, equal fingerprint (cursors carry it). */
+  fingerprint(): string {
+    const text = JSON.stringify([this.whitelist.map((f) => f.fields), this.blacklist.map((f) => f.fields)]);
+    return createHash('sha256').update(text).digest('base64url').slice(0, 16);
   }
 
   get empty(): boolean {

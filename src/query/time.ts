@@ -1,7 +1,7 @@
 import { parseDuration } from '../config/units.js';
 import { FlowkeeperError } from '../errors.js';
 import { parseTimestamp } from '../flows/jsonpb.js';
-import type { FlowTime } from '../store/writer.js';
+import type { FlowTime } from '../flows/record.js';
 
 /** `since`/`until` as RFC3339, Unix seconds, or relative to now ("15m" = 15 minutes ago), as hubble observe takes them. */
 export function parseTime(text: string, parameter: string, nowMs = Date.now()): FlowTime {

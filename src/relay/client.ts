@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log.js';
-import type { FlowTime } from '../store/writer.js';
+import type { FlowTime } from '../flows/record.js';
 import type { BatchSummary } from '../ingest/batch-summary.js';
 import { Backoff } from './backoff.js';
 import { Enums } from '../query/enums.js';

@@ -9,6 +9,8 @@ import { rollupPort } from './rollup.js';
 import { listPartitions, partitionOf, rowidOf, tableName, timeOfRowid } from './partitions.js';
 import type { ReaderDictionary } from './reader.js';
 import type { Db } from './sqlite.js';
+import type { Statement } from 'better-sqlite3';
+import { AdaptiveSlicer } from './flow-query.js';
 import { FlowType } from '../flows/schema.js';
 import { FlowkeeperError } from '../errors.js';
 
@@ -20,6 +22,8 @@ export interface AggregateQuery {
   untilMinute: number;
   bucketMinutes: number | null;
   top: number;
+  /** Most distinct (bucket, group) entries counted before giving up (bounds memory). */
+  maxEntries: number;
   /** Raw aggregation gives up at this performance.now() time. */
   deadline: number;
 }
@@ -133,16 +137,26 @@ class Accumulator {
     private readonly labels: AggregateLabels,
   ) {}
 
+  private entries = 0;
+
   add(row: AggregateRow, count: number): void {
     const key = JSON.stringify(this.q.dims.map((d) => d.value(row, this.labels)));
-    this.totals.set(key, (this.totals.get(key) ?? 0) + count);
+    this.count(this.totals, key, count);
     this.total += count;
     if (this.q.bucketMinutes) {
       const start = row.minute - (row.minute % this.q.bucketMinutes);
       let b = this.buckets.get(start);
       if (!b) this.buckets.set(start, (b = new Map()));
-      b.set(key, (b.get(key) ?? 0) + count);
+      this.count(b, key, count);
     }
+  }
+
+  private count(counts: Map<string, number>, key: string, n: number): void {
+    const had = counts.get(key);
+    if (had === undefined && ++this.entries > this.q.maxEntries) {
+      throw new FlowkeeperError('FLOWKEEPER_ERR_TOO_EXPENSIVE', `this aggregate counts more than ${this.q.maxEntries} distinct (bucket, group) pairs; group by fewer or coarser dimensions, use a larger bucket or a shorter range`, 'group_by');
+    }
+    counts.set(key, (had ?? 0) + n);
   }
 
   groups(counts: Map<string, number>): AggregateGroup[] {
@@ -176,11 +190,19 @@ export function runAggregate(db: Db, dict: ReaderDictionary, labels: StoreAggreg
       groupBy.push('minute - (minute % ?)');
       params.push(q.bucketMinutes);
     }
-    const sql = `SELECT ${[...select, 'sum(flows) AS flows'].join(', ')} FROM rollup_1m
-      WHERE minute >= ? AND minute < ? AND ${rollup.sql}${groupBy.length ? ` GROUP BY ${groupBy.join(', ')}` : ''}`;
-    const args = [...params, q.sinceMinute, q.untilMinute, ...rollup.params, ...(q.bucketMinutes ? [q.bucketMinutes] : [])];
-    const rows = db.prepare(sql).all(...args) as (Partial<AggregateRow> & { flows: number })[];
-    for (const r of rows) acc.add({ ...EMPTY_ROW, ...r }, r.flows);
+    const stmt = db.prepare(`SELECT ${[...select, 'sum(flows) AS flows'].join(', ')} FROM rollup_1m
+      WHERE minute >= ? AND minute < ? AND ${rollup.sql}${groupBy.length ? ` GROUP BY ${groupBy.join(', ')}` : ''}`);
+    // Minutes in chunks sized to ~20 ms of SQL each, so the budget holds over long ranges too.
+    const chunks = new AdaptiveSlicer(ROLLUP_CHUNK_START_MINUTES, 1, q.untilMinute - q.sinceMinute);
+    for (let lo = q.sinceMinute; lo < q.untilMinute;) {
+      checkDeadline(q.deadline);
+      const started = performance.now();
+      const [a, b] = chunks.next(lo, q.untilMinute, false);
+      const rows = stmt.all(...params, a, b, ...rollup.params, ...(q.bucketMinutes ? [q.bucketMinutes] : [])) as (Partial<AggregateRow> & { flows: number })[];
+      for (const r of rows) acc.add({ ...EMPTY_ROW, ...r }, r.flows);
+      lo = b;
+      chunks.took(performance.now() - started);
+    }
   } else {
     aggregateRaw(db, dict, labels, index, q, acc);
   }
@@ -190,21 +212,41 @@ export function runAggregate(db: Db, dict: ReaderDictionary, labels: StoreAggreg
   return { source: rollup ? 'rollup' : 'raw', total: acc.total, groups: acc.groups(acc.totals), series };
 }
 
+/** Rollup minutes the first chunk of a rollup aggregate covers. */
+const ROLLUP_CHUNK_START_MINUTES = 60;
+
+function checkDeadline(deadline: number): void {
+  if (performance.now() > deadline) {
+    throw new FlowkeeperError('FLOWKEEPER_ERR_TOO_EXPENSIVE', 'this aggregate did not finish in the query time budget (--query-budget); narrow since/until, use a larger bucket, or group and filter only by rollup dimensions (verdict, drop reason, direction, type, namespace, workload, port, protocol, policy)', 'since');
+  }
+}
+
+/** Rows of [lo, hi) in time slices, checking the deadline between slices (one SQL statement never runs for long). */
+function* slicedRows(stmt: Statement, lo: number, hi: number, params: unknown[], slicer: AdaptiveSlicer, deadline: number): Generator<StoredRow & { id: number }> {
+  while (lo < hi) {
+    checkDeadline(deadline);
+    const started = performance.now();
+    const [a, b] = slicer.next(lo, hi, false);
+    yield* stmt.iterate(a, b, ...params) as Iterable<StoredRow & { id: number }>;
+    lo = b;
+    slicer.took(performance.now() - started);
+  }
+}
+
 function aggregateRaw(db: Db, dict: ReaderDictionary, labels: StoreAggregateLabels, index: DictionaryIndex, q: AggregateQuery, acc: Accumulator): void {
   const { where, exact } = q.filters.sql(index);
+  const slicer = new AdaptiveSlicer();
   const since = q.sinceMinute * 60;
   const until = q.untilMinute * 60;
   for (const hour of listPartitions(db)) {
     if (hour < partitionOf(since) || hour > partitionOf(until - 1)) continue;
-    const lo = Math.max(0, rowidOf(hour, since, 0));
+    const lo = rowidOf(hour, since, 0);
     const hi = rowidOf(hour, until, 0);
     const columns = exact ? 'id, verdict, drop_reason, direction, event_type, src_ep, dst_ep, node, dst_port, bits, l4, denied_by' : '*';
     const stmt = db.prepare(`SELECT ${columns} FROM ${tableName(hour)} WHERE id >= ? AND id < ? AND ${where.sql}`);
     let n = 0;
-    for (const r of stmt.iterate(lo, hi, ...where.params) as Iterable<StoredRow & { id: number }>) {
-      if ((++n & 0xfff) === 0 && performance.now() > q.deadline) {
-        throw new FlowkeeperError('FLOWKEEPER_ERR_TOO_EXPENSIVE', 'this aggregate needs raw flows and did not finish in the query time budget; narrow since/until, or group and filter only by rollup dimensions (verdict, drop reason, direction, type, namespace, workload, port, protocol, policy)', 'since');
-      }
+    for (const r of slicedRows(stmt, lo, hi, where.params, slicer, q.deadline)) {
+      if ((++n & 0xfff) === 0) checkDeadline(q.deadline);
       const t = timeOfRowid(hour, r.id);
       if (!exact) {
         r.seconds = t.seconds;

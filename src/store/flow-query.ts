@@ -2,10 +2,10 @@ import type { StoredRow } from '../flows/materialize.js';
 import { rowToRecord } from '../flows/materialize.js';
 import type { FlowRecord } from '../flows/record.js';
 import type { SqlFragment } from '../query/model.js';
-import { listPartitions, partitionOf, rowidOf, tableName, timeOfRowid } from './partitions.js';
+import { PARTITION_ROWIDS, ROWID_SLOTS, listPartitions, partitionOf, rowidOf, tableName, timeOfRowid } from './partitions.js';
 import type { ReaderDictionary } from './reader.js';
 import type { Db } from './sqlite.js';
-import type { FlowTime } from './writer.js';
+import type { FlowTime } from '../flows/record.js';
 
 /** A position in the store's total order of flows (partition hour, rowid). */
 export interface FlowPosition {
@@ -39,8 +39,38 @@ export interface FlowPage {
 const RECHECK_CHUNK = 512;
 
 /**
+ * Splits a partition's rowid range into time slices sized so one SQL statement
+ * runs for about TARGET_MS: the deadline is then checked often even inside a
+ * huge partition, while sparse scans still take few statements.
+ */
+export class AdaptiveSlicer {
+  static readonly TARGET_MS = 20;
+
+  /** Spans are in the caller's unit: rowids by default, or minutes for rollups. */
+  constructor(
+    private span = 10 * 1e9 * ROWID_SLOTS,
+    private readonly minSpan = MIN_SPAN,
+    private readonly maxSpan = MAX_SPAN,
+  ) {}
+
+  /** The next slice of [lo, hi) to scan, from the low end (asc) or the high end (desc). */
+  next(lo: number, hi: number, desc: boolean): [number, number] {
+    return desc ? [Math.max(lo, hi - this.span), hi] : [lo, Math.min(hi, lo + this.span)];
+  }
+
+  /** Grows or shrinks the span from how long the last slice took. */
+  took(ms: number): void {
+    if (ms < AdaptiveSlicer.TARGET_MS / 2) this.span = Math.min(this.span * 2, Math.max(this.maxSpan, this.minSpan));
+    else if (ms > AdaptiveSlicer.TARGET_MS * 2) this.span = Math.max(Math.floor(this.span / 2), this.minSpan);
+  }
+}
+const MAX_SPAN = PARTITION_ROWIDS;
+const MIN_SPAN = 1e6 * ROWID_SLOTS;
+
+/**
  * Runs a filtered, time-bounded query over the hourly partitions in time order,
- * stopping as soon as `limit` flows are found.
+ * stopping as soon as `limit` flows are found, or at the deadline (checked
+ * between slices of a partition) with a cursor to continue from.
  */
 export function runFlowQuery(db: Db, dict: ReaderDictionary, q: FlowQuery): FlowPage {
   const desc = q.order === 'desc';
@@ -50,43 +80,50 @@ export function runFlowQuery(db: Db, dict: ReaderDictionary, q: FlowQuery): Flow
   if (desc) hours.reverse();
   if (q.after) hours = hours.filter((h) => (desc ? h <= q.after!.hour : h >= q.after!.hour));
   const flows: FlowRecord[] = [];
-  let next: FlowPosition | null = null;
+  const slicer = new AdaptiveSlicer();
   let scanned = 0;
-  let scannedTo: FlowPosition | null = null;
+  let sliced = false;
   for (const hour of hours) {
-    let lo = Math.max(0, rowidOf(hour, q.since.seconds, q.since.nanos));
+    let lo = rowidOf(hour, q.since.seconds, q.since.nanos);
     let hi = rowidOf(hour, q.until.seconds, q.until.nanos + 1);
     if (q.after && q.after.hour === hour) {
       if (desc) hi = Math.min(hi, q.after.id);
       else lo = Math.max(lo, q.after.id + 1);
     }
-    const sql = `SELECT * FROM ${tableName(hour)} WHERE id >= ? AND id < ? AND ${q.where.sql} ORDER BY id ${desc ? 'DESC' : 'ASC'} LIMIT ?`;
-    const stmt = db.prepare(sql);
-    while (flows.length < q.limit) {
-      const want = q.recheck ? RECHECK_CHUNK : q.limit - flows.length;
-      const rows = stmt.all(lo, hi, ...q.where.params, want) as (StoredRow & { id: number })[];
-      scanned += rows.length;
-      for (const r of rows) {
-        scannedTo = { hour, id: r.id };
-        const t = timeOfRowid(hour, r.id);
-        r.seconds = t.seconds;
-        r.nanos = t.nanos;
-        const flow = rowToRecord(r, dict);
-        if (desc) hi = r.id;
-        else lo = r.id + 1;
-        if (q.recheck && !q.recheck(flow)) continue;
-        flows.push(flow);
-        next = { hour, id: r.id };
-        if (flows.length >= q.limit) break;
+    const stmt = db.prepare(`SELECT * FROM ${tableName(hour)} WHERE id >= ? AND id < ? AND ${q.where.sql} ORDER BY id ${desc ? 'DESC' : 'ASC'} LIMIT ?`);
+    while (lo < hi) {
+      // Out of time (after at least one slice, so every call makes progress): continue from here.
+      if (sliced && performance.now() > q.deadline) return { flows, next: desc ? { hour, id: hi } : { hour, id: lo - 1 }, scanned, truncated: true };
+      sliced = true;
+      const started = performance.now();
+      const [sliceLo, sliceHi] = slicer.next(lo, hi, desc);
+      let a = sliceLo;
+      let b = sliceHi;
+      for (;;) {
+        const want = q.recheck ? RECHECK_CHUNK : q.limit - flows.length;
+        const rows = stmt.all(a, b, ...q.where.params, want) as (StoredRow & { id: number })[];
+        scanned += rows.length;
+        for (const r of rows) {
+          if (desc) b = r.id;
+          else a = r.id + 1;
+          const t = timeOfRowid(hour, r.id);
+          r.seconds = t.seconds;
+          r.nanos = t.nanos;
+          const flow = rowToRecord(r, dict);
+          if (q.recheck && !q.recheck(flow)) continue;
+          flows.push(flow);
+          if (flows.length >= q.limit) return { flows, next: { hour, id: r.id }, scanned, truncated: false };
+        }
+        if (rows.length < want) break;
+        if (performance.now() > q.deadline) {
+          // Mid-slice: the cursor sits after the last row looked at.
+          return { flows, next: desc ? { hour, id: b } : { hour, id: a - 1 }, scanned, truncated: true };
+        }
       }
-      if (rows.length < want) break;
-      if (performance.now() > q.deadline) break;
+      if (desc) hi = sliceLo;
+      else lo = sliceHi;
+      slicer.took(performance.now() - started);
     }
-    if (flows.length >= q.limit) return { flows, next, scanned, truncated: false };
-    // This partition is exhausted: a cursor from here on must skip all of it, even if no row matched.
-    scannedTo = desc ? { hour, id: lo } : { hour, id: hi - 1 };
-    // Out of time: hand back a cursor at the last row looked at, so the client can go on.
-    if (performance.now() > q.deadline) return { flows, next: scannedTo ?? next, scanned, truncated: true };
   }
   return { flows, next: null, scanned, truncated: false };
 }

@@ -14,9 +14,13 @@ export function tableName(hour: number): string {
   return `flows_${hour}`;
 }
 
-/** First rowid of flows at (seconds, nanos) within partition `hour`. */
+/** One past the largest rowid a partition can hold. */
+export const PARTITION_ROWIDS = SECONDS_PER_PARTITION * NS_PER_SECOND * ROWID_SLOTS;
+
+/** First rowid of flows at (seconds, nanos) within partition `hour`, clamped to the partition's rowid range. */
 export function rowidOf(hour: number, seconds: number, nanos: number): number {
-  return ((seconds - hour * SECONDS_PER_PARTITION) * NS_PER_SECOND + nanos) * ROWID_SLOTS;
+  const id = ((seconds - hour * SECONDS_PER_PARTITION) * NS_PER_SECOND + nanos) * ROWID_SLOTS;
+  return Math.min(Math.max(id, 0), PARTITION_ROWIDS);
 }
 
 /** Flow time of a rowid in partition `hour`. */

@@ -4,7 +4,7 @@ import type { DictKind } from '../flows/row.js';
 import { listPartitions, tableName, timeOfRowid, usedBytes } from './partitions.js';
 import { runFlowQuery } from './flow-query.js';
 import type { Db } from './sqlite.js';
-import type { FlowTime } from './writer.js';
+import type { FlowTime } from '../flows/record.js';
 
 const READ_CACHE_LIMIT = 50_000;
 /** Every time a stored flow can have (the valid google.protobuf.Timestamp range from 1970). */

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type Db = Database.Database;
@@ -22,4 +22,17 @@ export function openDatabase(path: string, options: { readonly?: boolean } = {})
   db.pragma(`cache_size = -${options.readonly ? READER_CACHE_KIB : WRITER_CACHE_KIB}`);
   db.pragma('temp_store = MEMORY');
   return db;
+}
+
+/** Bytes of the database file and its WAL and shared-memory files. */
+export function fileBytes(path: string): number {
+  let total = 0;
+  for (const suffix of ['', '-wal', '-shm']) {
+    try {
+      total += statSync(path + suffix).size;
+    } catch {
+      // The WAL and shm files exist only while the database is open for writing.
+    }
+  }
+  return total;
 }

@@ -21,10 +21,8 @@ import type { MetricDelta } from './rollup.js';
 import type { Db } from './sqlite.js';
 import type { Statement } from 'better-sqlite3';
 
-export interface FlowTime {
-  seconds: number;
-  nanos: number;
-}
+import type { FlowTime } from '../flows/record.js';
+export type { FlowTime } from '../flows/record.js';
 
 export interface LostEventCount {
   source: number;

@@ -14,6 +14,8 @@ export interface Populated {
   sim: SimRelay;
   /** Every stored flow, as the store hands them out. */
   records: FlowRecord[];
+  /** The SQLite file the app writes. */
+  dbPath: string;
   stop: () => Promise<void>;
 }
 
@@ -31,6 +33,7 @@ export async function populatedApp(generated = 3000, extraArgs: string[] = []): 
   ];
   const { dir, cleanup } = tempDir();
   const { sim, port } = await startSim();
+  const dbPath = join(dir, 'fk.db');
   for (const l of lines) pushJsonLine(sim, l);
   const gen = new TrafficGenerator(99);
   let n = 0;
@@ -45,7 +48,7 @@ export async function populatedApp(generated = 3000, extraArgs: string[] = []): 
   let app: App | null = null;
   let records: FlowRecord[];
   try {
-    app = await startTestApp(port, join(dir, 'fk.db'), ['--query-max-range', '3650d', ...extraArgs]);
+    app = await startTestApp(port, dbPath, ['--query-max-range', '3650d', ...extraArgs]);
     const started = app;
     await waitFor('everything stored', () => started.pipeline.stats.stored === total, 30_000);
     records = app.reader.flows({ limit: 1_000_000, order: 'asc' });
@@ -60,6 +63,7 @@ export async function populatedApp(generated = 3000, extraArgs: string[] = []): 
     app: running,
     sim,
     records,
+    dbPath,
     stop: async () => {
       await running.stop();
       await sim.close();

@@ -5,7 +5,7 @@ import { parseGroupBy } from '../../query/aggregate.js';
 import { FilterSet } from '../../query/filter.js';
 import type { QueryParams } from '../params.js';
 import { filtersFromParams, normalizeQuery, parseRange, rejectUnknown, single } from '../params.js';
-import type { QueryService } from '../query-service.js';
+import type { QueryService } from '../../query/service.js';
 import { errorSchema, filterQueryProperties, timeProperties } from './schemas.js';
 
 export const MAX_TOP = 1000;

@@ -2,19 +2,19 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { toResponseJson } from '../../flows/record.js';
 import { FlowkeeperError } from '../../errors.js';
 import { FilterSet } from '../../query/filter.js';
-import type { QueryService } from '../query-service.js';
+import type { QueryService } from '../../query/service.js';
 import {
-  DEFAULT_LIMIT, decodeCursor, encodeCursor, filtersFromParams, normalizeQuery, parseLimit, parseOrder, parseRange,
-  rejectUnknown, single,
+  DEFAULT_LIMIT, encodeCursor, filtersFromParams, normalizeQuery, parseLimit, parsePage, rejectUnknown, single,
 } from '../params.js';
+import type { PageRange } from '../params.js';
 import { summarize } from '../summary.js';
-import type { FlowPage } from '../../store/flow-query.js';
+import type { FlowPage } from '../../query/service.js';
 import { errorSchema, filterQueryProperties, flowFilterListSchema, timeProperties } from './schemas.js';
 
 const PAGE_PARAMETERS = ['since', 'until', 'limit', 'order', 'cursor', 'format'];
 
-function send(reply: FastifyReply, page: FlowPage, format: string, order: 'asc' | 'desc'): FastifyReply {
-  const cursor = page.next ? encodeCursor(page.next, order) : null;
+function send(reply: FastifyReply, page: FlowPage, format: string, range: PageRange, filters: FilterSet): FastifyReply {
+  const cursor = page.next ? encodeCursor(page.next, range, filters) : null;
   if (format === 'summary') return reply.send({ flows: page.flows.map(summarize), next_cursor: cursor, truncated: page.truncated });
   if (cursor) reply.header('x-next-cursor', cursor);
   // Fewer than `limit` flows but a cursor: the scan hit --query-budget; follow the cursor for more.
@@ -48,15 +48,11 @@ export function registerFlowRoutes(app: FastifyInstance, queries: QueryService, 
   }, async (req, reply) => {
     const params = normalizeQuery(req.query);
     rejectUnknown(params, PAGE_PARAMETERS);
-    const order = parseOrder(single(params, 'order'));
-    const page = queries.flows({
-      filters: filtersFromParams(params),
-      ...parseRange(single(params, 'since'), single(params, 'until'), maxRangeSeconds),
-      order,
-      limit: parseLimit(single(params, 'limit')),
-      after: decodeCursor(single(params, 'cursor'), order),
-    });
-    return send(reply, page, parseFormat(single(params, 'format')), order);
+    const filters = filtersFromParams(params);
+    const format = parseFormat(single(params, 'format'));
+    const range = parsePage({ since: single(params, 'since'), until: single(params, 'until'), order: single(params, 'order'), cursor: single(params, 'cursor') }, filters, maxRangeSeconds);
+    const page = queries.flows({ filters, ...range, limit: parseLimit(single(params, 'limit')) });
+    return send(reply, page, format, range, filters);
   });
 
   app.post('/api/v1/flows/query', {
@@ -80,14 +76,9 @@ export function registerFlowRoutes(app: FastifyInstance, queries: QueryService, 
     },
   }, async (req, reply) => {
     const body = req.body as { whitelist?: unknown; blacklist?: unknown; since?: string; until?: string; limit?: number; order?: 'asc' | 'desc'; cursor?: string; format?: string };
-    const order = parseOrder(body.order);
-    const page = queries.flows({
-      filters: FilterSet.parse(body),
-      ...parseRange(body.since, body.until, maxRangeSeconds),
-      order,
-      limit: parseLimit(body.limit === undefined ? undefined : String(body.limit)),
-      after: decodeCursor(body.cursor, order),
-    });
-    return send(reply, page, parseFormat(body.format), order);
+    const filters = FilterSet.parse(body);
+    const range = parsePage(body, filters, maxRangeSeconds);
+    const page = queries.flows({ filters, ...range, limit: parseLimit(body.limit === undefined ? undefined : String(body.limit)) });
+    return send(reply, page, parseFormat(body.format), range, filters);
   });
 }

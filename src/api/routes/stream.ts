@@ -6,7 +6,7 @@ import type { LiveHub } from '../../live/hub.js';
 import { WsSubscriber } from '../../live/ws-subscriber.js';
 import { filtersFromParams, normalizeQuery, parseLimit, rejectUnknown, single } from '../params.js';
 import { parseTime } from '../../query/time.js';
-import type { QueryService } from '../query-service.js';
+import type { QueryService } from '../../query/service.js';
 import { filterQueryProperties } from './schemas.js';
 
 const HEARTBEAT_MS = 15_000;

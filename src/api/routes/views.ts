@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Enums } from '../../query/enums.js';
 import { normalizeQuery, rejectUnknown } from '../params.js';
-import type { QueryService } from '../query-service.js';
+import type { QueryService } from '../../query/service.js';
 import { aggregateFromParams } from './aggregate.js';
 import { POLICY_VERDICT_EVENT } from '../../query/aggregate.js';
 import { errorSchema, filterQueryProperties, timeProperties } from './schemas.js';

@@ -1,14 +1,17 @@
-import type { FlowRecord } from '../flows/record.js';
-import type { FilterSet } from '../query/filter.js';
-import type { GroupDimension } from '../query/aggregate.js';
+import type { FlowRecord, FlowTime } from '../flows/record.js';
+import { FlowkeeperError } from '../errors.js';
+import type { FilterSet } from './filter.js';
+import type { GroupDimension } from './aggregate.js';
 import { runAggregate, StoreAggregateLabels } from '../store/aggregate.js';
 import type { AggregateResult } from '../store/aggregate.js';
 import { StoreDictionaryIndex } from '../store/dictionary-index.js';
 import { runFlowQuery } from '../store/flow-query.js';
 import type { FlowPage, FlowPosition } from '../store/flow-query.js';
+
+export type { FlowPage, FlowPosition } from '../store/flow-query.js';
+export type { AggregateResult } from '../store/aggregate.js';
 import type { FlowReader } from '../store/reader.js';
 import type { Db } from '../store/sqlite.js';
-import type { FlowTime } from '../store/writer.js';
 
 export interface FlowsRequest {
   filters: FilterSet;
@@ -28,6 +31,15 @@ export interface AggregateRequest {
   top: number;
 }
 
+export interface QueryLimits {
+  /** Most (bucket × group) points one aggregate answer may hold: bounds its size. */
+  maxPoints: number;
+  /** Most distinct (bucket, group) pairs an aggregate may count on the way: bounds its memory. */
+  maxEntries: number;
+}
+
+export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxPoints: 100_000, maxEntries: 300_000 };
+
 /** The query engine behind REST, WebSocket backfill and the CLI: filters → SQL plans → the store. */
 export class QueryService {
   readonly index: StoreDictionaryIndex;
@@ -38,6 +50,7 @@ export class QueryService {
     private readonly reader: FlowReader,
     /** Longest one query may scan (queries share the event loop with ingest). */
     private readonly budgetMs: number,
+    private readonly limits: QueryLimits = DEFAULT_QUERY_LIMITS,
   ) {
     this.index = new StoreDictionaryIndex(db);
     this.labels = new StoreAggregateLabels(db, reader.dict);
@@ -68,7 +81,12 @@ export class QueryService {
       bucketMinutes: req.bucketMinutes,
       top: req.top,
       deadline: performance.now() + this.budgetMs,
+      maxEntries: this.limits.maxEntries,
     });
+    const points = result.series?.reduce((n, b) => n + b.groups.length, 0) ?? result.groups.length;
+    if (points > this.limits.maxPoints) {
+      throw new FlowkeeperError('FLOWKEEPER_ERR_TOO_EXPENSIVE', `this answer would hold ${points} (bucket × group) points, more than ${this.limits.maxPoints}; use a larger bucket, a smaller top or a shorter range`, 'bucket');
+    }
     return { since: new Date(sinceMinute * 60_000).toISOString(), until: new Date(untilMinute * 60_000).toISOString(), ...result };
   }
 }
