@@ -2,7 +2,7 @@ import { FlowkeeperError } from '../errors.js';
 import type { JsonObject } from '../flows/jsonpb.js';
 import { DictKind } from '../flows/row.js';
 import { parseLabelSelector } from './labels.js';
-import { globToRegex } from './regex.js';
+import { compileGlob } from './patterns.js';
 import { field, idsIn, obj, strings } from './model.js';
 import type { Dimension, SqlFragment } from './model.js';
 
@@ -66,11 +66,8 @@ export function identityDimension(side: Side, identities: number[]): Dimension {
 }
 
 export function clusterDimension(side: Side, patterns: string[]): Dimension {
-  const res = patterns.map((p) => globToRegex(p));
-  return endpointDimension(`${side}_cluster_name`, side, (ep) => {
-    const cluster = typeof ep.cluster_name === 'string' ? ep.cluster_name : '';
-    return res.some((r) => r.test(cluster));
-  });
+  // Hubble compares cluster names exactly.
+  return endpointDimension(`${side}_cluster_name`, side, (ep) => patterns.includes(typeof ep.cluster_name === 'string' ? ep.cluster_name : ''));
 }
 
 export function serviceDimension(side: Side, patterns: string[]): Dimension {
@@ -141,11 +138,11 @@ export function ipDimension(which: keyof typeof IP_KEYS, specs: string[]): Dimen
 
 /** FQDN patterns: `*` matches within one DNS label, case-insensitive, trailing dot ignored. */
 export function fqdnMatcher(patterns: string[]): (name: string) => boolean {
-  const res = patterns.map((p) => {
-    const body = p.replace(/\.$/, '').split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[-a-zA-Z0-9_]*');
-    return new RegExp(`^${body}$`, 'i');
-  });
-  return (name) => res.some((r) => r.test(name.replace(/\.$/, '')));
+  const tests = patterns.map((p) => compileGlob(p.replace(/\.$/, ''), 'fqdn', '[-a-z0-9_]'));
+  return (name) => {
+    const bare = name.replace(/\.$/, '');
+    return tests.some((t) => t(bare));
+  };
 }
 
 export function fqdnDimension(side: Side, patterns: string[]): Dimension {

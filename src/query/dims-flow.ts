@@ -1,3 +1,4 @@
+import { compileGlob } from './patterns.js';
 import { FlowkeeperError } from '../errors.js';
 import type { FlowRecord } from '../flows/record.js';
 import { DictKind, RowBits } from '../flows/row.js';
@@ -101,8 +102,7 @@ export function uuidDimension(values: string[]): Dimension {
  * the node part in any cluster.
  */
 export function nodeNameMatcher(patterns: string[]): (node: string) => boolean {
-  const glob = (g: string): RegExp =>
-    new RegExp(`^${g.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[-a-zA-Z0-9_]*')}$`, 'i');
+  const glob = (g: string): { test: (s: string) => boolean } => ({ test: compileGlob(g, 'node_name', '[-a-z0-9_]') });
   const parsed = patterns.map((p) => {
     const slash = p.indexOf('/');
     if (slash < 0) return { cluster: null, node: glob(p) };

@@ -2,7 +2,7 @@ import { FlowkeeperError } from '../errors.js';
 import type { JsonObject } from '../flows/jsonpb.js';
 import type { FlowRecord } from '../flows/record.js';
 import { DictKind, L4, L4_NAMES, TCP_FLAG_NAMES } from '../flows/row.js';
-import { compileUserRegex } from './regex.js';
+import { compileUserRegex } from './patterns.js';
 import { idsIn, obj } from './model.js';
 import type { Dimension, SqlFragment } from './model.js';
 

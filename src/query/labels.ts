@@ -8,47 +8,78 @@ import { FlowkeeperError } from '../errors.js';
  */
 type Requirement =
   | { op: 'in' | 'notin'; source: string | null; key: string; values: string[] }
+  | { op: 'gt' | 'lt'; source: string | null; key: string; bound: number }
   | { op: 'exists' | 'notexists'; source: string | null; key: string };
 
 export type LabelSelector = (labels: readonly string[]) => boolean;
 
+/** Longest label selector accepted (Kubernetes keys are ≤ 317 characters, values ≤ 63). */
+export const MAX_SELECTOR_LENGTH = 4096;
+
+function bad(parameter: string, message: string): never {
+  throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', `${parameter}: ${message}`, parameter);
+}
+
+/** Splits on commas outside parentheses, in one pass. */
 function splitTopLevel(text: string): string[] {
   const parts: string[] = [];
   let depth = 0;
-  let cur = '';
-  for (const ch of text) {
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
     if (ch === '(') depth++;
-    if (ch === ')') depth--;
-    if (ch === ',' && depth === 0) {
-      parts.push(cur);
-      cur = '';
-    } else cur += ch;
+    else if (ch === ')') depth--;
+    else if (ch === ',' && depth === 0) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
   }
-  parts.push(cur);
+  parts.push(text.slice(start));
   return parts.map((p) => p.trim()).filter((p) => p.length > 0);
 }
 
+const KEY_CHAR = /[-A-Za-z0-9_./:]/;
+const VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 const KEY = /^[A-Za-z0-9][-A-Za-z0-9_./]*(?::[-A-Za-z0-9_./]+)?$/;
 
 function splitKey(raw: string, parameter: string): { source: string | null; key: string } {
   const key = raw.trim();
-  if (!KEY.test(key)) throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', `${parameter}: "${raw}" is not a label key`, parameter);
+  if (!KEY.test(key)) bad(parameter, `${JSON.stringify(key.slice(0, 100))} is not a label key`);
   const colon = key.indexOf(':');
   if (colon < 0) return { source: null, key };
   const source = key.slice(0, colon);
   return { source: source === 'any' ? null : source, key: key.slice(colon + 1) };
 }
 
+function value(raw: string, parameter: string): string {
+  const v = raw.trim();
+  if (!VALUE.test(v)) bad(parameter, `${JSON.stringify(v.slice(0, 100))} is not a label value (alphanumerics, "-", "_", ".", at most 63)`);
+  return v;
+}
+
+/** One requirement, read left to right with no backtracking: key, then an operator, then value(s). */
 function parseRequirement(text: string, parameter: string): Requirement {
-  let m = /^(.+?)\s+(in|notin)\s*\((.*)\)$/.exec(text);
-  if (m) {
-    const values = m[3].split(',').map((v) => v.trim()).filter(Boolean);
-    return { op: m[2] as 'in' | 'notin', ...splitKey(m[1], parameter), values };
-  }
-  m = /^(.+?)\s*(==|!=|=)\s*(.*)$/.exec(text);
-  if (m) return { op: m[2] === '!=' ? 'notin' : 'in', ...splitKey(m[1], parameter), values: [m[3].trim()] };
   if (text.startsWith('!')) return { op: 'notexists', ...splitKey(text.slice(1), parameter) };
-  return { op: 'exists', ...splitKey(text, parameter) };
+  let end = 0;
+  while (end < text.length && KEY_CHAR.test(text[end])) end++;
+  const key = splitKey(text.slice(0, end), parameter);
+  const rest = text.slice(end).trimStart();
+  if (rest === '') return { op: 'exists', ...key };
+  for (const [op, kind] of [['!=', 'notin'], ['==', 'in'], ['=', 'in']] as const) {
+    if (rest.startsWith(op)) return { op: kind, ...key, values: [value(rest.slice(op.length), parameter)] };
+  }
+  for (const op of ['>', '<'] as const) {
+    if (!rest.startsWith(op)) continue;
+    const n = rest.slice(1).trim();
+    if (!/^-?[0-9]{1,15}$/.test(n)) bad(parameter, `"${op}" needs an integer value`);
+    return { op: op === '>' ? 'gt' : 'lt', ...key, bound: Number(n) };
+  }
+  const set = /^(in|notin)\s*\(/.exec(rest);
+  if (set && rest.endsWith(')')) {
+    const values = rest.slice(set[0].length, -1).split(',').map((v) => value(v, parameter));
+    return { op: set[1] as 'in' | 'notin', ...key, values };
+  }
+  return bad(parameter, `cannot read ${JSON.stringify(text.slice(0, 100))} as a label requirement (k, !k, k=v, k!=v, k in (a,b), k notin (a,b), k>n, k<n)`);
 }
 
 /** Parsed form of one Cilium label string. */
@@ -61,8 +92,9 @@ function parseLabel(label: string): { source: string; key: string; value: string
 }
 
 export function parseLabelSelector(text: string, parameter: string): LabelSelector {
+  if (text.length > MAX_SELECTOR_LENGTH) bad(parameter, `label selector longer than ${MAX_SELECTOR_LENGTH} characters`);
   const reqs = splitTopLevel(text).map((p) => parseRequirement(p, parameter));
-  if (reqs.length === 0) throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', `${parameter}: empty label selector`, parameter);
+  if (reqs.length === 0) bad(parameter, 'empty label selector');
   return (labels) => {
     const parsed = labels.map(parseLabel);
     return reqs.every((r) => {
@@ -76,6 +108,10 @@ export function parseLabelSelector(text: string, parameter: string): LabelSelect
           return found.some((l) => r.values.includes(l.value));
         case 'notin':
           return !found.some((l) => r.values.includes(l.value));
+        case 'gt':
+        case 'lt':
+          // Kubernetes: the label must exist and its value parse as an integer beyond the bound.
+          return found.some((l) => /^-?[0-9]+$/.test(l.value) && (r.op === 'gt' ? Number(l.value) > r.bound : Number(l.value) < r.bound));
       }
     });
   };
