@@ -96,6 +96,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const server = await buildServer({
     status, queries, hub, log, version: VERSION, apiToken: config.apiToken, metricsToken: config.metricsToken,
     maxRangeSeconds: config.queryMaxRange, wsMaxSubscribers: config.wsMaxSubscribers,
+    requestTimeoutSeconds: config.httpRequestTimeout, maxConnections: config.httpMaxConnections,
     extraRoutes: (app) => registerMetricsRoute(app, metrics),
   });
   const url = await server.listen(listen);

@@ -89,3 +89,21 @@ test('flows without uuid are de-duplicated on resume by time, node and 5-tuple',
     assert.equal(app.reader.count(), lines.length);
   }, { before: (sim) => lines.slice(0, 200).forEach((line) => pushJsonLine(sim, line)) });
 });
+
+test('a flow dated next year is stored but does not move the resume point past now', async () => {
+  const gen = new TrafficGenerator(11);
+  await withSimAndApp(async ({ sim, app }) => {
+    await waitFor('stream open', () => sim.followerCount === 1);
+    const [future] = gen.next(Date.now() + 365 * 86_400_000);
+    sim.pushFlow(future.flow, future.seconds, future.nanos);
+    const sent = new Set<string>();
+    feed(sim, gen, 50, sent);
+    await waitFor('stored', () => app.pipeline.stats.stored === sent.size + 1);
+    assert.equal(app.pipeline.stats.futureDated, 1);
+    sim.breakStreams();
+    await waitFor('reconnected', () => sim.requests.length === 2 && sim.followerCount === 1);
+    const since = Number(sim.requests[1].since?.seconds);
+    assert.ok(since <= Date.now() / 1000, `resumes from ${new Date(since * 1000).toISOString()}, not from the future`);
+    assert.ok(since > Date.now() / 1000 - 120, 'and not from long ago');
+  });
+});

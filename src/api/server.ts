@@ -27,6 +27,9 @@ export interface ServerDeps {
   metricsToken: string;
   maxRangeSeconds: number;
   wsMaxSubscribers: number;
+  /** Seconds a client may take to send a whole request. */
+  requestTimeoutSeconds: number;
+  maxConnections: number;
   /** Extra routes (e.g. /metrics) registered by their owners. */
   extraRoutes?: (app: FastifyInstance) => void;
 }
@@ -35,7 +38,15 @@ export interface ServerDeps {
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // Per-request logs are info level; the API logs warnings and errors only.
   const apiLog = deps.log.child({ component: 'api' }, { level: deps.log.levelVal > 40 ? deps.log.level : 'warn' });
-  const app = Fastify({ loggerInstance: apiLog as unknown as FastifyBaseLogger, bodyLimit: BODY_LIMIT_BYTES });
+  const requestTimeout = deps.requestTimeoutSeconds * 1000;
+  const app = Fastify({
+    loggerInstance: apiLog as unknown as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Slow-body clients are cut off; Node checks pending requests at this interval.
+    requestTimeout,
+    http: { requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: Math.max(100, Math.min(1000, requestTimeout / 2)) },
+  });
+  app.server.maxConnections = deps.maxConnections;
   installErrorHandler(app);
   // The WebSocket plugin's own onRequest hook must run before auth, so a refused upgrade's socket is closed.
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });

@@ -55,6 +55,8 @@ export const OPTIONS = {
   listen: { flag: 'listen', default: '0.0.0.0:8080', parse: str, description: 'address of the REST/WebSocket API and /metrics' },
   queryMaxRange: { flag: 'query-max-range', default: '7d', parse: parseDuration, description: 'longest since..until range a flow query or raw aggregate may scan' },
   queryBudget: { flag: 'query-budget', default: '2s', parse: parseDuration, description: 'longest a query may scan; flow queries then return what they found with a cursor to continue, raw aggregates fail with 422' },
+  httpRequestTimeout: { flag: 'http-request-timeout', default: '30s', parse: parseDuration, description: 'longest a client may take to send a whole request (headers and body); slower connections are closed (408)' },
+  httpMaxConnections: { flag: 'http-max-connections', default: '1024', parse: int('http-max-connections'), description: 'most open HTTP/WebSocket connections; more are refused' },
   wsMaxSubscribers: { flag: 'ws-max-subscribers', default: '64', parse: int('ws-max-subscribers'), description: 'concurrent WebSocket live-stream subscribers allowed' },
   metrics: { flag: 'metrics', default: 'true', parse: bool, description: 'count flows into the Prometheus flow metrics (self-metrics are always on)' },
   metricsMaxSeries: { flag: 'metrics-max-series', default: '2000', parse: int('metrics-max-series'), description: 'series cap per flow metric; beyond it namespaces/workloads/policies count as "other"' },

@@ -22,6 +22,8 @@ export interface PipelineStats {
   stored: number;
   duplicates: number;
   malformed: number;
+  /** Flows dated more than a minute ahead of this clock (stored, not used to resume). */
+  futureDated: number;
   batches: number;
   writeErrors: number;
   inFlightBatches: number;
@@ -48,7 +50,7 @@ type Waiter = { resolve: (reply: WorkerReply) => void; reject: (err: Error) => v
  */
 export class IngestPipeline extends EventEmitter implements FlowSink {
   readonly stats: PipelineStats = {
-    received: 0, stored: 0, duplicates: 0, malformed: 0, batches: 0, writeErrors: 0,
+    received: 0, stored: 0, duplicates: 0, malformed: 0, futureDated: 0, batches: 0, writeErrors: 0,
     inFlightBatches: 0, queuedMessages: 0, lastWriteMs: 0,
   };
   private readonly pending = new Map<string, Pending>();
@@ -195,6 +197,8 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
     this.stats.stored += s.stored;
     this.stats.duplicates += s.duplicates;
     this.stats.malformed += s.malformed;
+    this.stats.futureDated += s.futureDated;
+    if (s.futureDated > 0) this.warn.warn(`future:${s.relay}`, { relay: s.relay, count: s.futureDated }, 'stored flows dated more than a minute in the future (clock skew?); they do not move the resume checkpoint');
     this.stats.lastWriteMs = s.writeMs;
     if (s.malformed > 0) this.warn.warn(`malformed:${s.relay}`, { relay: s.relay, count: s.malformed, sample: s.malformedSample }, 'skipped malformed relay messages');
     try {

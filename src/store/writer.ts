@@ -30,6 +30,9 @@ export interface LostEventCount {
   events: number;
 }
 
+/** How far ahead of this machine's clock a flow may be dated and still move the checkpoint. */
+export const MAX_FUTURE_SKEW_SECONDS = 60;
+
 /** What one batch did; the ingest pipeline turns it into status and metrics. */
 export interface BatchResult {
   received: number;
@@ -37,6 +40,8 @@ export interface BatchResult {
   duplicates: number;
   malformed: number;
   malformedSample: string | null;
+  /** Flows dated beyond now + MAX_FUTURE_SKEW_SECONDS: stored, but never used as the checkpoint. */
+  futureDated: number;
   lostEvents: LostEventCount[];
   nodeStatus: NodeStatusInfo[];
   newest: FlowTime | null;
@@ -101,7 +106,10 @@ export class FlowWriter {
    * resume from (checkpoint minus overlap), or null when nothing is stored yet.
    */
   resume(relay: string): FlowTime | null {
-    const cp = this.checkpoint(relay);
+    const stored = this.checkpoint(relay);
+    // Clamp a checkpoint written before future-dated flows were kept out of it.
+    const now = Date.now() / 1000;
+    const cp = stored && stored.seconds > now ? { seconds: Math.floor(now), nanos: 0 } : stored;
     if (!cp) {
       this.windows.delete(relay);
       return null;
@@ -138,12 +146,13 @@ export class FlowWriter {
    */
   writeBatch(relay: string, buf: Buffer, offsets: ArrayLike<number>): BatchResult {
     const result: BatchResult = {
-      received: offsets.length - 1, stored: 0, duplicates: 0, malformed: 0, malformedSample: null,
+      received: offsets.length - 1, stored: 0, duplicates: 0, malformed: 0, malformedSample: null, futureDated: 0,
       lostEvents: [], nodeStatus: [], newest: null, metrics: [],
     };
     const window = this.windows.get(relay);
     const lost = new Map<string, LostEventCount>();
     const perHour = new Map<number, number>();
+    const latestPlausible = Date.now() / 1000 + MAX_FUTURE_SKEW_SECONDS;
     try {
       this.db.transaction(() => {
         for (let i = 0; i + 1 < offsets.length; i++) {
@@ -185,6 +194,11 @@ export class FlowWriter {
           perHour.set(hour, (perHour.get(hour) ?? 0) + 1);
           this.rollup.add(row);
           result.stored++;
+          if (row.seconds > latestPlausible) {
+            // A resume from a future checkpoint would ask the relay for nothing until that time comes.
+            result.futureDated++;
+            continue;
+          }
           const n = result.newest;
           if (!n || row.seconds > n.seconds || (row.seconds === n.seconds && row.nanos > n.nanos)) {
             result.newest = { seconds: row.seconds, nanos: row.nanos };
