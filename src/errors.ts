@@ -15,6 +15,7 @@ export const ErrorCodes = {
   FLOWKEEPER_ERR_UNAUTHORIZED: { status: 401, message: 'missing or wrong bearer token' },
   FLOWKEEPER_ERR_TOO_EXPENSIVE: { status: 422, message: 'query too expensive' },
   FLOWKEEPER_ERR_TOO_MANY: { status: 429, message: 'too many concurrent subscribers' },
+  FLOWKEEPER_ERR_BUSY: { status: 429, message: 'query capacity exhausted, retry later' },
   FLOWKEEPER_ERR_NOT_READY: { status: 503, message: 'not ready' },
 } as const;
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -26,6 +27,8 @@ export class FlowkeeperError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly parameter?: string,
+    /** Seconds after which a retry may succeed (sent as Retry-After). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'FlowkeeperError';

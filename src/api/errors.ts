@@ -16,6 +16,7 @@ export function installErrorHandler(app: FastifyInstance): void {
   });
   app.setErrorHandler((err: FastifyError | FlowkeeperError, req, reply) => {
     if (err instanceof FlowkeeperError) {
+      if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds));
       return reply.code(err.status).send({ error: err.code, message: err.message, ...(err.parameter ? { parameter: err.parameter } : {}) });
     }
     if ((err as FastifyError).validation) {

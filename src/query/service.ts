@@ -1,6 +1,7 @@
 import type { FlowRecord, FlowTime } from '../flows/record.js';
 import { FlowkeeperError } from '../errors.js';
 import type { FilterSet } from './filter.js';
+import { QueryGate } from './gate.js';
 import type { GroupDimension } from './aggregate.js';
 import { runAggregate, StoreAggregateLabels } from '../store/aggregate.js';
 import type { AggregateResult } from '../store/aggregate.js';
@@ -43,6 +44,8 @@ export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxPoints: 100_000, maxEntrie
 /** The query engine behind REST, WebSocket backfill and the CLI: filters → SQL plans → the store. */
 export class QueryService {
   readonly index: StoreDictionaryIndex;
+  /** Admission control: queries share the event loop with ingest. */
+  readonly gate: QueryGate;
   private readonly labels: StoreAggregateLabels;
 
   constructor(
@@ -53,10 +56,19 @@ export class QueryService {
     private readonly limits: QueryLimits = DEFAULT_QUERY_LIMITS,
   ) {
     this.index = new StoreDictionaryIndex(db);
+    this.gate = new QueryGate(budgetMs);
     this.labels = new StoreAggregateLabels(db, reader.dict);
   }
 
   flows(req: FlowsRequest): FlowPage {
+    return this.gate.run(() => this.runFlows(req));
+  }
+
+  aggregate(req: AggregateRequest): AggregateResult & { since: string; until: string } {
+    return this.gate.run(() => this.runAggregate(req));
+  }
+
+  private runFlows(req: FlowsRequest): FlowPage {
     const { where, exact } = req.filters.sql(this.index);
     return runFlowQuery(this.db, this.reader.dict, {
       where,
@@ -70,7 +82,7 @@ export class QueryService {
     });
   }
 
-  aggregate(req: AggregateRequest): AggregateResult & { since: string; until: string } {
+  private runAggregate(req: AggregateRequest): AggregateResult & { since: string; until: string } {
     const sinceMinute = Math.floor(req.since.seconds / 60);
     const untilMinute = Math.ceil((req.until.seconds + req.until.nanos / 1e9) / 60);
     const result = runAggregate(this.db, this.reader.dict, this.labels, this.index, {
