@@ -1,6 +1,9 @@
 # flowkeeper container: node 20, better-sqlite3 compiled in the build stage.
+# Beyond loopback the API needs FLOWKEEPER_API_TOKEN (or FLOWKEEPER_ALLOW_UNAUTHENTICATED=true).
 FROM node:20-bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+# npm 11 honours package.json "allowScripts": only better-sqlite3's install script runs.
+RUN npm install -g npm@11
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -23,5 +26,7 @@ RUN mkdir /data && chown node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 8080 4245
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "dist/src/cli.js"]
-CMD ["serve", "--db", "/data/flowkeeper.db"]
+CMD ["serve", "--db", "/data/flowkeeper.db", "--listen", "0.0.0.0:8080"]

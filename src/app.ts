@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/options.js';
+import { FlowkeeperError } from './errors.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import type { BatchSummary } from './ingest/batch-summary.js';
 import type { Logger } from './log.js';
@@ -47,11 +48,28 @@ function splitHostPort(listen: string): { host: string; port: number } {
   return { host: listen.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0', port };
 }
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/**
+ * Refuses to expose every stored flow to the network by accident: beyond
+ * loopback the API needs a token, or an explicit --allow-unauthenticated.
+ */
+export function checkExposure(config: Config, host: string, log: Logger): void {
+  if (isLoopback(host) || config.apiToken) return;
+  if (!config.allowUnauthenticated) {
+    throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--listen ${config.listen} serves beyond loopback without --api-token: anyone who can connect could read every stored flow. Set --api-token (FLOWKEEPER_API_TOKEN), listen on 127.0.0.1, or pass --allow-unauthenticated if a network policy already guards the port`, 'listen');
+  }
+  log.warn({ listen: config.listen }, 'serving the API beyond loopback WITHOUT authentication (--allow-unauthenticated): every stored flow is readable by anyone who can connect');
+}
+
 /** Starts the whole service: writer, relay clients and the HTTP API. */
 export async function startApp(config: Config, log: Logger): Promise<App> {
   const targets = parseRelayTargets(config.relay);
   const settings = relaySettings(config);
   const listen = splitHostPort(config.listen);
+  checkExposure(config, listen.host, log);
   const pipeline = await IngestPipeline.start(
     {
       dbPath: config.db,
@@ -96,7 +114,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const server = await buildServer({
     status, queries, hub, log, version: VERSION, apiToken: config.apiToken, metricsToken: config.metricsToken,
     maxRangeSeconds: config.queryMaxRange, wsMaxSubscribers: config.wsMaxSubscribers,
-    requestTimeoutSeconds: config.httpRequestTimeout, maxConnections: config.httpMaxConnections,
+    requestTimeoutSeconds: config.httpRequestTimeout, maxConnections: config.httpMaxConnections, allowedOrigins: config.allowedOrigins,
     extraRoutes: (app) => registerMetricsRoute(app, metrics),
   });
   const url = await server.listen(listen);

@@ -41,7 +41,7 @@ test('Prometheus, Alertmanager and Grafana provisioning files are valid and poin
 test('Kubernetes manifests parse, and the generated ones match dashboards/', () => {
   for (const f of readdirSync(join(ROOT_DIR, 'deploy', 'kubernetes'))) {
     const path = join(ROOT_DIR, 'deploy', 'kubernetes', f);
-    if (statSync(path).isDirectory() || !f.endsWith('.yaml')) continue;
+    if (statSync(path).isDirectory() || !f.endsWith('.yaml') || f === 'kustomization.yaml') continue;
     const docs = parseAllDocuments(readFileSync(path, 'utf8'));
     for (const d of docs) assert.equal(d.errors.length, 0, `${f}: ${d.errors.join(', ')}`);
     assert.ok(docs.some((d) => (d.toJS() as { kind: string }).kind === 'Deployment'));
@@ -51,4 +51,36 @@ test('Kubernetes manifests parse, and the generated ones match dashboards/', () 
   assert.equal(readFileSync(GENERATED.dashboards, 'utf8'), fresh.dashboards, 'run npm run k8s:generate');
   const maps = parseAllDocuments(fresh.dashboards).map((d) => d.toJS() as { metadata: { labels: Record<string, string> } });
   assert.ok(maps.every((m) => m.metadata.labels.grafana_dashboard === '1'));
+});
+
+test('safe defaults in the shipped deployments: loopback-only compose, token from a Secret, locked-down pod, NetworkPolicy', () => {
+  const compose = parse(read('docker-compose.yml')) as { services: Record<string, { ports?: string[]; environment?: Record<string, string> }> };
+  for (const [name, svc] of Object.entries(compose.services)) {
+    for (const p of svc.ports ?? []) assert.match(p, /^127\.0\.0\.1:/, `${name} publishes ${p} on loopback only`);
+  }
+  const grafana = compose.services.grafana.environment ?? {};
+  assert.notEqual(grafana.GF_AUTH_ANONYMOUS_ENABLED, 'true');
+  assert.match(grafana.GF_SECURITY_ADMIN_PASSWORD ?? '', /GRAFANA_ADMIN_PASSWORD:\?/, 'the Grafana password must be set');
+
+  const kustomization = parse(read('deploy', 'kubernetes', 'kustomization.yaml')) as { resources: string[] };
+  for (const r of kustomization.resources) assert.ok(existsSync(join(ROOT_DIR, 'deploy', 'kubernetes', r)), r);
+  assert.deepEqual([...kustomization.resources].sort(), ['flowkeeper.yaml', 'generated/dashboards.yaml', 'generated/prometheusrule.yaml']);
+
+  type Container = { env: { name: string; valueFrom?: { secretKeyRef?: { name: string } } }[]; securityContext: Record<string, unknown>; livenessProbe: { timeoutSeconds?: number } };
+  const docs = parseAllDocuments(read('deploy', 'kubernetes', 'flowkeeper.yaml')).map((d) => d.toJS() as { kind: string; spec: Record<string, unknown> });
+  const deployment = docs.find((d) => d.kind === 'Deployment')!;
+  const pod = (deployment.spec.template as { spec: { automountServiceAccountToken: boolean; securityContext: { seccompProfile?: { type: string } }; containers: Container[] } }).spec;
+  assert.equal(pod.automountServiceAccountToken, false);
+  assert.equal(pod.securityContext.seccompProfile?.type, 'RuntimeDefault');
+  const c = pod.containers[0];
+  assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+  assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+  assert.deepEqual((c.securityContext.capabilities as { drop: string[] }).drop, ['ALL']);
+  assert.ok((c.livenessProbe.timeoutSeconds ?? 1) >= 5, 'liveness allows for one query budget');
+  assert.ok(c.env.find((e) => e.name === 'FLOWKEEPER_API_TOKEN')?.valueFrom?.secretKeyRef, 'API token from a Secret');
+  assert.ok(docs.some((d) => d.kind === 'NetworkPolicy'), 'a NetworkPolicy');
+
+  const dockerfile = read('Dockerfile');
+  assert.match(dockerfile, /^HEALTHCHECK /m);
+  assert.match(dockerfile, /npm install -g npm@11/, 'npm 11 honours allowScripts');
 });

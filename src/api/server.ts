@@ -30,6 +30,8 @@ export interface ServerDeps {
   /** Seconds a client may take to send a whole request. */
   requestTimeoutSeconds: number;
   maxConnections: number;
+  /** Browser origins allowed on the WebSocket stream besides the API's own. */
+  allowedOrigins: string[];
   /** Extra routes (e.g. /metrics) registered by their owners. */
   extraRoutes?: (app: FastifyInstance) => void;
 }
@@ -73,7 +75,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerFlowRoutes(app, deps.queries, deps.maxRangeSeconds);
   registerAggregateRoutes(app, deps.queries, deps.maxRangeSeconds);
   registerViewRoutes(app, deps.queries, deps.maxRangeSeconds);
-  registerStreamRoute(app, deps.hub, deps.queries, deps.wsMaxSubscribers);
+  registerStreamRoute(app, deps.hub, deps.queries, { maxSubscribers: deps.wsMaxSubscribers, allowedOrigins: deps.allowedOrigins });
   deps.extraRoutes?.(app);
   return app;
 }

@@ -1,6 +1,7 @@
 import type {} from '@fastify/websocket';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FlowkeeperError } from '../../errors.js';
+import { echo } from '../errors.js';
 import { FilterSet } from '../../query/filter.js';
 import type { LiveHub } from '../../live/hub.js';
 import { WsSubscriber } from '../../live/ws-subscriber.js';
@@ -43,8 +44,36 @@ function parseSetup(req: FastifyRequest): StreamSetup {
   return { filters, since, last };
 }
 
+export interface StreamLimits {
+  maxSubscribers: number;
+  /** Origins allowed besides the API's own (same host). */
+  allowedOrigins: string[];
+}
+
+/**
+ * Browsers send Origin on WebSocket upgrades and do not apply CORS to them, so
+ * any web page could otherwise read a local flowkeeper's stream. Allowed: no
+ * Origin (non-browser clients), the API's own host, or a listed origin.
+ */
+function checkOrigin(req: FastifyRequest, allowed: string[]): void {
+  const origin = req.headers.origin;
+  if (origin === undefined || allowed.includes(origin)) return;
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    host = '';
+  }
+  if (host !== '' && host === req.headers.host) return;
+  throw new FlowkeeperError('FLOWKEEPER_ERR_FORBIDDEN', `origin ${echo(origin)} may not open the live stream (--allowed-origins)`);
+}
+
 /** GET /api/v1/flows/stream (WebSocket): optional backfill (since or last N), then live flows. */
-export function registerStreamRoute(app: FastifyInstance, hub: LiveHub, queries: QueryService, maxSubscribers: number): void {
+export function registerStreamRoute(app: FastifyInstance, hub: LiveHub, queries: QueryService, limits: StreamLimits): void {
+  const { maxSubscribers } = limits;
+  // One client (address) may hold at most a quarter of the slots, so it cannot lock others out.
+  const perClient = Math.max(1, Math.floor(maxSubscribers / 4));
+  const byClient = new Map<string, number>();
   const setups = new WeakMap<FastifyRequest, StreamSetup>();
   app.get('/api/v1/flows/stream', {
     websocket: true,
@@ -54,13 +83,16 @@ export function registerStreamRoute(app: FastifyInstance, hub: LiveHub, queries:
       querystring: { type: 'object', additionalProperties: true, properties: { since: { type: 'string' }, last: { type: 'string' }, filters: { type: 'string' }, ...filterQueryProperties() } },
     },
     preValidation: async (req) => {
+      checkOrigin(req, limits.allowedOrigins);
       if (hub.size >= maxSubscribers) throw new FlowkeeperError('FLOWKEEPER_ERR_TOO_MANY', `at most ${maxSubscribers} live subscribers (--ws-max-subscribers)`);
+      if ((byClient.get(req.ip) ?? 0) >= perClient) throw new FlowkeeperError('FLOWKEEPER_ERR_TOO_MANY', `at most ${perClient} live subscribers per client address (a quarter of --ws-max-subscribers)`);
       setups.set(req, parseSetup(req));
     },
   }, (socket, req) => {
     const setup = setups.get(req)!;
     const sub = new WsSubscriber(socket, setup.filters);
     hub.add(sub);
+    byClient.set(req.ip, (byClient.get(req.ip) ?? 0) + 1);
     let alive = true;
     const timer = setInterval(() => {
       if (!alive) {
@@ -76,6 +108,9 @@ export function registerStreamRoute(app: FastifyInstance, hub: LiveHub, queries:
     socket.on('close', () => {
       clearInterval(timer);
       hub.remove(sub);
+      const left = (byClient.get(req.ip) ?? 1) - 1;
+      if (left > 0) byClient.set(req.ip, left);
+      else byClient.delete(req.ip);
     });
     let backfill: ReturnType<QueryService['flows']>['flows'] = [];
     try {
