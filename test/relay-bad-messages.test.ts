@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { TrafficGenerator } from '../src/sim/traffic.js';
 import type { SimRelay } from '../src/sim/relay-server.js';
 import { waitFor, withSimAndApp } from './helpers/harness.js';
+import { FlowType, GetFlowsResponseType } from '../src/flows/schema.js';
 
 test('malformed relay messages (and flows with impossible times) are counted and skipped; the flows around them are stored', async () => {
   const gen = new TrafficGenerator(11);
@@ -57,4 +58,31 @@ test('lost_events and node_status messages are counted and kept in status and th
     ]);
     assert.equal(app.reader.count(), 0);
   }, { before });
+});
+
+test('a flow whose verbatim-kept field is damaged is counted malformed at write time and never fails a page', async () => {
+  const gen = new TrafficGenerator(12);
+  const now = Date.now();
+  const [good] = gen.next(now);
+  const flowBytes = Buffer.from(FlowType.encode(FlowType.fromObject(good.flow)).finish());
+  // trace_context (field 30, length-delimited) holding a string field that claims 5 bytes but has 1.
+  const damaged = Buffer.concat([flowBytes, Buffer.from([0xf2, 0x01, 0x03, 0x0a, 0x05, 0x61])]);
+  const lengthVarint = (n: number): number[] => (n < 128 ? [n] : [(n & 0x7f) | 0x80, ...lengthVarint(n >>> 7)]);
+  const response = Buffer.concat([
+    Buffer.from([0x0a, ...lengthVarint(damaged.length)]), damaged,
+    Buffer.from(GetFlowsResponseType.encode(GetFlowsResponseType.fromObject({ node_name: 'n1', time: { seconds: good.seconds, nanos: good.nanos } })).finish()),
+  ]);
+  let sent = 0;
+  await withSimAndApp(async ({ app, sim }) => {
+    sim.push({ seconds: good.seconds, nanos: good.nanos, bytes: response });
+    for (const f of gen.next(now + 1)) {
+      sim.pushFlow(f.flow, f.seconds, f.nanos);
+      sent++;
+    }
+    await waitFor('good flows stored', () => app.pipeline.stats.stored === sent);
+    await waitFor('damaged one counted', () => app.pipeline.stats.malformed === 1);
+    const res = await fetch(`${app.url}/api/v1/flows?since=1h&limit=1000`);
+    assert.equal(res.status, 200);
+    assert.equal((await res.text()).split('\n').filter(Boolean).length, sent);
+  });
 });

@@ -1,13 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { FlowkeeperError } from '../errors.js';
+import { FlowkeeperError, MAX_ECHO } from '../errors.js';
 
-/** Longest piece of user input an error message repeats back. */
-export const MAX_ECHO = 200;
-
-/** Quotes user input in an error message, cut to MAX_ECHO characters. */
-export function echo(text: string): string {
-  return JSON.stringify(text.length > MAX_ECHO ? `${text.slice(0, MAX_ECHO)}…` : text);
-}
 
 /** Every error leaves the API as {error, message, parameter?} with a stable code and status. */
 export function installErrorHandler(app: FastifyInstance): void {

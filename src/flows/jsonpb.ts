@@ -1,3 +1,4 @@
+import { echo } from '../errors.js';
 import protobuf from 'protobufjs';
 
 /**
@@ -143,17 +144,49 @@ function camel(name: string): string {
   return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
+const INT32 = new Set(['int32', 'sint32', 'sfixed32']);
+const UINT32 = new Set(['uint32', 'fixed32']);
+const INT64 = new Set(['int64', 'sint64', 'sfixed64', 'uint64', 'fixed64']);
+
+/** A protojson integer: a JSON number or a decimal string, within `min`..`max`. */
+function integerFromJson(value: JsonValue, path: string, min: number, max: number): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d{1,20}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < min || n > max) throw new TypeError(`${path}: expected an integer from ${min} to ${max}, got ${echo(value)}`);
+  return n;
+}
+
+/** Checks a protojson scalar against the field's type: wrong types are errors, never passed on. */
 function scalarFromJson(field: protobuf.Field, value: JsonValue, path: string): unknown {
   if (field.resolvedType instanceof protobuf.Enum) {
-    if (typeof value === 'number') return value;
+    if (typeof value === 'number') return integerFromJson(value, path, -2147483648, 2147483647);
     if (typeof value === 'string') {
       const n = field.resolvedType.values[value];
-      if (n === undefined) throw new TypeError(`${path}: unknown ${field.resolvedType.name} value "${value}"`);
+      if (n === undefined) throw new TypeError(`${path}: unknown ${field.resolvedType.name} value ${echo(value)} (one of ${Object.keys(field.resolvedType.values).join(', ')})`);
       return n;
     }
     throw new TypeError(`${path}: expected an enum name or number`);
   }
-  if (field.type === 'bytes' && typeof value === 'string') return Buffer.from(value, 'base64');
+  const type = field.type;
+  if (type === 'string') {
+    if (typeof value !== 'string') throw new TypeError(`${path}: expected a string, got ${echo(value)}`);
+    return value;
+  }
+  if (type === 'bool') {
+    if (typeof value !== 'boolean') throw new TypeError(`${path}: expected true or false, got ${echo(value)}`);
+    return value;
+  }
+  if (type === 'bytes') {
+    if (typeof value !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(value)) throw new TypeError(`${path}: expected base64 bytes`);
+    return Buffer.from(value, 'base64');
+  }
+  if (INT32.has(type)) return integerFromJson(value, path, -2147483648, 2147483647);
+  if (UINT32.has(type)) return integerFromJson(value, path, 0, 4294967295);
+  if (INT64.has(type)) return integerFromJson(value, path, type.startsWith('u') || type.startsWith('fixed') ? 0 : Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  if (type === 'double' || type === 'float') {
+    const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : NaN;
+    if (Number.isNaN(n) && value !== 'NaN') throw new TypeError(`${path}: expected a number, got ${echo(value)}`);
+    return n;
+  }
   return value;
 }
 

@@ -1,5 +1,6 @@
 import { DictKind, FlowRow, L4, RowBits } from './row.js';
 import { WireCursor, WireError, WIRE_BYTES, readTimestamp } from './wire.js';
+import { FlowType } from './schema.js';
 
 /** What the scanner needs from the store: ids for raw bytes it has seen before. */
 export interface Interner {
@@ -224,7 +225,15 @@ export function scanFlow(buf: Buffer, start: number, end: number, interner: Inte
   row.deniedBy = denied.intern(interner, DictKind.PolicyDenied, buf);
   row.policyLog = policyLog.intern(interner, DictKind.PolicyLog, buf);
   row.nodeLabels = nodeLabels.intern(interner, DictKind.NodeLabels, buf);
-  if (extra.start >= 0) row.extra = extra.pieces ? Buffer.concat(extra.pieces) : Buffer.from(buf.subarray(extra.start, extra.end));
+  if (extra.start >= 0) {
+    row.extra = extra.pieces ? Buffer.concat(extra.pieces) : Buffer.from(buf.subarray(extra.start, extra.end));
+    // Kept verbatim, decoded only when read: check now, so one bad message never fails a page of results.
+    try {
+      FlowType.decode(row.extra);
+    } catch (err) {
+      throw new WireError(`unreadable field kept verbatim: ${(err as Error).message}`);
+    }
+  }
   return row;
 }
 

@@ -23,6 +23,8 @@ import type { Dimension, DictionaryIndex, SqlFragment } from './model.js';
 /** Most values one filter may list, and most filters in a request (hostile-input limits). */
 export const MAX_VALUES_PER_FIELD = 256;
 export const MAX_FILTERS = 64;
+/** Most values across every filter of a request (each may become an SQL parameter). */
+export const MAX_TOTAL_VALUES = 2048;
 const L7_EVENT_TYPE = 129;
 const FORWARDED = 1;
 
@@ -111,7 +113,10 @@ export function compileFilter(json: unknown, path: string): CompiledFilter {
   try {
     plain = jsonpbToPlain(FlowFilterType, json as JsonObject, path);
   } catch (err) {
-    throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', (err as Error).message, path);
+    // Name the FlowFilter field ("whitelist[0].source_pod[2]: ..." → source_pod).
+    const message = (err as Error).message;
+    const field = message.startsWith(`${path}.`) ? /^[A-Za-z_]+/.exec(message.slice(path.length + 1))?.[0] : undefined;
+    throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', message, field ?? path);
   }
   const dims: Dimension[] = [];
   for (const [key, value] of Object.entries(plain)) {
@@ -155,7 +160,12 @@ export class FilterSet {
       if (v.length > MAX_FILTERS) throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', `${prefix}${name}: more than ${MAX_FILTERS} filters`, name);
       return v.map((f, i) => compileFilter(f, `${prefix}${name}[${i}]`));
     };
-    return new FilterSet(list(body.whitelist, 'whitelist'), list(body.blacklist, 'blacklist'));
+    const set = new FilterSet(list(body.whitelist, 'whitelist'), list(body.blacklist, 'blacklist'));
+    const values = [...set.whitelist, ...set.blacklist].reduce((n, f) => n + Object.values(f.fields).reduce((m: number, v) => m + (Array.isArray(v) ? v.length : 1), 0), 0);
+    if (values > MAX_TOTAL_VALUES) {
+      throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', `${prefix}filters: more than ${MAX_TOTAL_VALUES} values in all`, 'whitelist');
+    }
+    return set;
   }
 
   /**

@@ -1,19 +1,31 @@
 import { parseDuration } from '../config/units.js';
-import { FlowkeeperError } from '../errors.js';
+import { FlowkeeperError, echo } from '../errors.js';
 import { parseTimestamp } from '../flows/jsonpb.js';
 import type { FlowTime } from '../flows/record.js';
 
 /** `since`/`until` as RFC3339, Unix seconds, or relative to now ("15m" = 15 minutes ago), as hubble observe takes them. */
 export function parseTime(text: string, parameter: string, nowMs = Date.now()): FlowTime {
   const t = text.trim();
+  const time = parseAnyTime(t, nowMs);
+  if (!time) throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', `${parameter}: ${echo(text)} is not RFC3339, Unix seconds or a duration like 15m`, parameter);
+  if (time.seconds < 0 || time.seconds > MAX_SECONDS) {
+    throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', `${parameter}: ${echo(text)} is outside 1970-01-01..9999-12-31`, parameter);
+  }
+  return time;
+}
+
+/** 9999-12-31T23:59:59Z, the last time RFC3339 can write. */
+const MAX_SECONDS = 253402300799;
+
+function parseAnyTime(t: string, nowMs: number): FlowTime | null {
   if (t === 'now') return fromMs(nowMs);
   const ts = parseTimestamp(t);
   if (ts) return ts;
-  if (/^\d+(\.\d+)?$/.test(t)) return fromMs(Number(t) * 1000);
+  if (/^\d{1,15}(\.\d{1,9})?$/.test(t)) return fromMs(Number(t) * 1000);
   try {
     return fromMs(nowMs - parseDuration(t) * 1000);
   } catch {
-    throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', `${parameter}: "${text}" is not RFC3339, Unix seconds or a duration like 15m`, parameter);
+    return null;
   }
 }
 

@@ -1,4 +1,3 @@
-import { rowToRecord } from '../flows/materialize.js';
 import type { StoredRow } from '../flows/materialize.js';
 import type { AggregateLabels, AggregateRow, GroupDimension } from '../query/aggregate.js';
 import { rollupWhere } from '../query/aggregate.js';
@@ -10,7 +9,7 @@ import { listPartitions, partitionOf, rowidOf, tableName, timeOfRowid } from './
 import type { ReaderDictionary } from './reader.js';
 import type { Db } from './sqlite.js';
 import type { Statement } from 'better-sqlite3';
-import { AdaptiveSlicer } from './flow-query.js';
+import { AdaptiveSlicer, readableRecord } from './flow-query.js';
 import { FlowType } from '../flows/schema.js';
 import { FlowkeeperError } from '../errors.js';
 
@@ -251,7 +250,8 @@ function aggregateRaw(db: Db, dict: ReaderDictionary, labels: StoreAggregateLabe
       if (!exact) {
         r.seconds = t.seconds;
         r.nanos = t.nanos;
-        if (!q.filters.match(rowToRecord(r, dict))) continue;
+        const flow = readableRecord(r, dict);
+        if (flow === null || !q.filters.match(flow)) continue;
       }
       acc.add(
         {

@@ -33,6 +33,17 @@ export interface FlowPage {
   scanned: number;
   /** True when the scan stopped at the deadline before finding `limit` flows. */
   truncated: boolean;
+  /** Stored rows that could not be turned back into flows (skipped, never failing the page). */
+  unreadable?: number;
+}
+
+/** The row as a flow, or null when it cannot be read back (a damaged row must not fail its page). */
+export function readableRecord(r: StoredRow, dict: ReaderDictionary): FlowRecord | null {
+  try {
+    return rowToRecord(r, dict);
+  } catch {
+    return null;
+  }
 }
 
 /** Rows fetched per SQL round trip when rows still need a JS re-check. */
@@ -82,6 +93,7 @@ export function runFlowQuery(db: Db, dict: ReaderDictionary, q: FlowQuery): Flow
   const flows: FlowRecord[] = [];
   const slicer = new AdaptiveSlicer();
   let scanned = 0;
+  let unreadable = 0;
   let sliced = false;
   for (const hour of hours) {
     let lo = rowidOf(hour, q.since.seconds, q.since.nanos);
@@ -93,7 +105,7 @@ export function runFlowQuery(db: Db, dict: ReaderDictionary, q: FlowQuery): Flow
     const stmt = db.prepare(`SELECT * FROM ${tableName(hour)} WHERE id >= ? AND id < ? AND ${q.where.sql} ORDER BY id ${desc ? 'DESC' : 'ASC'} LIMIT ?`);
     while (lo < hi) {
       // Out of time (after at least one slice, so every call makes progress): continue from here.
-      if (sliced && performance.now() > q.deadline) return { flows, next: desc ? { hour, id: hi } : { hour, id: lo - 1 }, scanned, truncated: true };
+      if (sliced && performance.now() > q.deadline) return { flows, next: desc ? { hour, id: hi } : { hour, id: lo - 1 }, scanned, truncated: true, unreadable };
       sliced = true;
       const started = performance.now();
       const [sliceLo, sliceHi] = slicer.next(lo, hi, desc);
@@ -109,15 +121,19 @@ export function runFlowQuery(db: Db, dict: ReaderDictionary, q: FlowQuery): Flow
           const t = timeOfRowid(hour, r.id);
           r.seconds = t.seconds;
           r.nanos = t.nanos;
-          const flow = rowToRecord(r, dict);
+          const flow = readableRecord(r, dict);
+          if (flow === null) {
+            unreadable++;
+            continue;
+          }
           if (q.recheck && !q.recheck(flow)) continue;
           flows.push(flow);
-          if (flows.length >= q.limit) return { flows, next: { hour, id: r.id }, scanned, truncated: false };
+          if (flows.length >= q.limit) return { flows, next: { hour, id: r.id }, scanned, truncated: false, unreadable };
         }
         if (rows.length < want) break;
         if (performance.now() > q.deadline) {
           // Mid-slice: the cursor sits after the last row looked at.
-          return { flows, next: desc ? { hour, id: b } : { hour, id: a - 1 }, scanned, truncated: true };
+          return { flows, next: desc ? { hour, id: b } : { hour, id: a - 1 }, scanned, truncated: true, unreadable };
         }
       }
       if (desc) hi = sliceLo;
@@ -125,5 +141,5 @@ export function runFlowQuery(db: Db, dict: ReaderDictionary, q: FlowQuery): Flow
       slicer.took(performance.now() - started);
     }
   }
-  return { flows, next: null, scanned, truncated: false };
+  return { flows, next: null, scanned, truncated: false, unreadable };
 }

@@ -1,7 +1,6 @@
 import type {} from '@fastify/websocket';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { FlowkeeperError } from '../../errors.js';
-import { echo } from '../errors.js';
+import { FlowkeeperError, echo } from '../../errors.js';
 import { FilterSet } from '../../query/filter.js';
 import type { LiveHub } from '../../live/hub.js';
 import { WsSubscriber } from '../../live/ws-subscriber.js';
