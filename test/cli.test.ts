@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { ROOT_DIR } from '../src/paths.js';
 import { ALL_TIME, populatedApp } from './helpers/populated.js';
+import { compactLine } from '../src/cli/compact.js';
 
 const CLI = join(ROOT_DIR, 'dist', 'src', 'cli.js');
 const execFileAsync = promisify(execFile);
@@ -38,4 +39,16 @@ test('flowkeeper query prints hubble-observe-like lines from a running server', 
   } finally {
     await env.stop();
   }
+});
+
+test('compact output escapes control characters a flow could carry (terminal injection)', () => {
+  const flow = {
+    time: '2026-01-02T03:04:05.678Z', verdict: 'FORWARDED', Summary: 'GET http://x/\u001b[2J\u001b]0;owned\u0007\r\nfake line',
+    source_names: ['evil\u009b31m.example'], IP: { source: '10.0.0.1', destination: '10.0.0.2' },
+  };
+  const line = compactLine(flow);
+  // eslint-disable-next-line no-control-regex
+  assert.doesNotMatch(line, /[\u0000-\u001f\u007f-\u009f]/);
+  assert.match(line, /\\x1b\[2J/);
+  assert.match(line, /evil\\x9b31m\.example/);
 });

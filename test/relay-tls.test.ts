@@ -50,6 +50,10 @@ test('mTLS to the relay: a client certificate is presented when configured, and 
     await waitFor('no client cert refused', () => withoutCert.relays[0].status.consecutiveFailures >= 2);
     assert.equal(withoutCert.pipeline.stats.stored, 0);
     await assert.rejects(startTestApp(port, join(dir, 'c.db'), ['--relay-tls-cert', join(TLS, 'client.crt')]), /--relay-tls-cert and --relay-tls-key must be given together/);
+    // Wrong files fail at start, naming the option: a CA with no certificate, a key that is not a key, a key of another cert.
+    await assert.rejects(startTestApp(port, join(dir, 'd.db'), ['--relay-tls-ca', join(TLS, 'client.key')]), /--relay-tls-ca: .* is not a PEM certificate/);
+    await assert.rejects(startTestApp(port, join(dir, 'e.db'), ['--relay-tls-ca', join(TLS, 'ca.crt'), '--relay-tls-cert', join(TLS, 'client.crt'), '--relay-tls-key', join(TLS, 'client.crt')]), /--relay-tls-key: .* is not a PEM private key/);
+    await assert.rejects(startTestApp(port, join(dir, 'f.db'), ['--relay-tls-ca', join(TLS, 'ca.crt'), '--relay-tls-cert', join(TLS, 'client.crt'), '--relay-tls-key', join(TLS, 'relay.key')]), /--relay-tls-key does not belong/);
   } finally {
     await Promise.all([withCert.stop(), withoutCert.stop()]);
     await sim.close();

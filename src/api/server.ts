@@ -51,7 +51,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.server.maxConnections = deps.maxConnections;
   installErrorHandler(app);
   // The WebSocket plugin's own onRequest hook must run before auth, so a refused upgrade's socket is closed.
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  await app.register(websocket, {
+    options: { maxPayload: 64 * 1024 },
+    // A client's bad frame (too large, unmasked, ...) is its problem: close it, no stack trace at error level.
+    errorHandler: (error, socket, req) => {
+      req.log.debug({ reason: error.message }, 'WebSocket closed after a client protocol error');
+      socket.terminate();
+    },
+  });
   installAuth(app, { api: deps.apiToken, metrics: deps.metricsToken });
   await app.register(swagger, {
     openapi: {

@@ -40,8 +40,21 @@ function eventLabel(flow: FlowRecord): string {
   return type === undefined ? '' : `type:${type}`;
 }
 
+/**
+ * Escapes control characters (ESC, CR, newlines, C1) that a flow's URL, DNS name or
+ * label could carry, so printed flows cannot rewrite the operator's terminal.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /** One line in the spirit of `hubble observe -o compact`. */
 export function compactLine(flow: FlowRecord): string {
+  return printable(compactText(flow));
+}
+
+function compactText(flow: FlowRecord): string {
   const arrow = flow.is_reply === true ? '<-' : '->';
   const [a, b] = flow.is_reply === true ? ['destination', 'source'] as const : ['source', 'destination'] as const;
   const verdict = String(flow.verdict ?? 'UNKNOWN');

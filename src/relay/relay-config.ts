@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { FlowkeeperError } from '../errors.js';
 import type { Config } from '../config/options.js';
@@ -61,6 +62,19 @@ function readPem(path: string, option: string): Buffer {
   }
 }
 
+/** Reads a PEM and checks it holds what the option needs, so a wrong file fails at start, naming the option. */
+function readChecked(path: string, option: string, kind: 'certificate' | 'key'): Buffer {
+  const pem = readPem(path, option);
+  try {
+    if (kind === 'key') createPrivateKey(pem);
+    else if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no PEM certificate in it');
+    else new X509Certificate(pem);
+  } catch (err) {
+    throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--${option}: ${path} is not a PEM ${kind === 'key' ? 'private key' : 'certificate'} (${(err as Error).message})`, option);
+  }
+  return pem;
+}
+
 /** Channel credentials and options shared by every relay connection. */
 export function relaySettings(config: Config): RelaySettings {
   const tls = config.relayTls || Boolean(config.relayTlsCa || config.relayTlsCert || config.relayTlsKey) || config.relay.some((r) => r.includes('tls://'));
@@ -74,9 +88,12 @@ export function relaySettings(config: Config): RelaySettings {
   };
   let credentials = grpc.credentials.createInsecure();
   if (tls) {
-    const ca = config.relayTlsCa ? readPem(config.relayTlsCa, 'relay-tls-ca') : null;
-    const key = config.relayTlsKey ? readPem(config.relayTlsKey, 'relay-tls-key') : null;
-    const cert = config.relayTlsCert ? readPem(config.relayTlsCert, 'relay-tls-cert') : null;
+    const ca = config.relayTlsCa ? readChecked(config.relayTlsCa, 'relay-tls-ca', 'certificate') : null;
+    const key = config.relayTlsKey ? readChecked(config.relayTlsKey, 'relay-tls-key', 'key') : null;
+    const cert = config.relayTlsCert ? readChecked(config.relayTlsCert, 'relay-tls-cert', 'certificate') : null;
+    if (key && cert && !new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) {
+      throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', '--relay-tls-key does not belong to the certificate in --relay-tls-cert', 'relay-tls-key');
+    }
     credentials = grpc.credentials.createSsl(ca, key, cert);
     // Relay certificates name *.hubble-relay.cilium.io, not the Service DNS name.
     if (config.relayTlsServerName) channelOptions['grpc.ssl_target_name_override'] = config.relayTlsServerName;
