@@ -10,7 +10,9 @@ import { MIGRATIONS_DIR, ROOT_DIR } from './paths.js';
 import { RelayClient } from './relay/client.js';
 import { parseRelayTargets, relaySettings } from './relay/relay-config.js';
 import { FlowReader } from './store/reader.js';
-import { fileBytes, openDatabase } from './store/sqlite.js';
+import { fileBytes, openDatabase, prepareDatabaseDirectory } from './store/sqlite.js';
+import { acquireWriterLock } from './store/lock.js';
+import { retentionBytes } from './store/space.js';
 import type { Db } from './store/sqlite.js';
 import { buildServer } from './api/server.js';
 import { StatusReport } from './status.js';
@@ -64,15 +66,12 @@ export function checkExposure(config: Config, host: string, log: Logger): void {
   log.warn({ listen: config.listen }, 'serving the API beyond loopback WITHOUT authentication (--allow-unauthenticated): every stored flow is readable by anyone who can connect');
 }
 
-/** Starts the whole service: writer, relay clients and the HTTP API. */
-export async function startApp(config: Config, log: Logger): Promise<App> {
-  const targets = parseRelayTargets(config.relay);
-  const settings = relaySettings(config);
-  const listen = splitHostPort(config.listen);
-  checkExposure(config, listen.host, log);
-  const pipeline = await IngestPipeline.start(
+function startPipeline(config: Config, log: Logger): Promise<IngestPipeline> {
+  return IngestPipeline.start(
     {
       dbPath: config.db,
+      dbMaxBytes: config.dbMaxSize,
+      onDamaged: config.onDamagedDb,
       migrationsDir: MIGRATIONS_DIR,
       overlapSeconds: config.resumeOverlap,
       retention: { maxAgeSeconds: config.retention, maxBytes: config.retentionSize, rollupMaxAgeSeconds: config.rollupRetention },
@@ -83,6 +82,23 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     },
     log,
   );
+}
+
+/** Starts the whole service: writer, relay clients and the HTTP API. */
+export async function startApp(config: Config, log: Logger): Promise<App> {
+  const targets = parseRelayTargets(config.relay);
+  const settings = relaySettings(config);
+  const listen = splitHostPort(config.listen);
+  checkExposure(config, listen.host, log);
+  prepareDatabaseDirectory(config.db);
+  const lock = acquireWriterLock(config.db);
+  let pipeline: IngestPipeline;
+  try {
+    pipeline = await startPipeline(config, log);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const hub = new LiveHub();
   pipeline.tap = (message) => hub.offer(message);
   const readDb: Db = openDatabase(config.db, { readonly: true });
@@ -102,7 +118,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const metrics = new FlowkeeperMetrics(
     {
       relays, pipeline, reader, hub, labels: new StoreAggregateLabels(readDb, reader.dict),
-      storeFileBytes: () => fileBytes(config.db), retentionBytes: config.retentionSize,
+      storeFileBytes: () => fileBytes(config.db), retentionBytes: () => retentionBytes(config.retentionSize, config.db, config.dbMaxSize),
     },
     { maxSeries: config.metricsMaxSeries, ttlMs: config.metricsSeriesTtl * 1000, workloadLabelsOnDrops: config.metricsWorkloadLabels },
   );
@@ -117,7 +133,18 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     requestTimeoutSeconds: config.httpRequestTimeout, maxConnections: config.httpMaxConnections, allowedOrigins: config.allowedOrigins,
     extraRoutes: (app) => registerMetricsRoute(app, metrics),
   });
-  const url = await server.listen(listen);
+  let url: string;
+  try {
+    url = await server.listen(listen);
+  } catch (err) {
+    // Nothing half-started stays behind (the writer thread, the lock) when the port is taken.
+    clearInterval(expiry);
+    await server.close();
+    await pipeline.close();
+    readDb.close();
+    lock.release();
+    throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--listen ${config.listen}: ${(err as Error).message}`, 'listen');
+  }
   for (const r of relays) r.start();
   log.info({ url, relays: targets, db: config.db }, 'flowkeeper started');
 
@@ -129,6 +156,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await server.close();
       await pipeline.close();
       readDb.close();
+      lock.release();
       log.info('flowkeeper stopped');
     })();
     return stopping;

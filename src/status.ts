@@ -42,6 +42,10 @@ export class StatusReport implements StatusSource {
   }
 
   ready(): { ready: boolean; reason?: string } {
+    const { storageFailingSince, storageError } = this.pipeline.stats;
+    if (storageFailingSince !== null) {
+      return { ready: false, reason: `storage failing since ${new Date(storageFailingSince).toISOString()}: ${storageError ?? 'unknown error'} (batches kept and retried; free disk space or raise the volume)` };
+    }
     const down = this.relays.filter((r) => !r.status.connected).map((r) => r.name);
     if (down.length === this.relays.length) return { ready: false, reason: `no relay connected (${down.join(', ')})` };
     return { ready: true };

@@ -12,7 +12,7 @@ test('the ingest queue is bounded: push() asks to pause at the limit and drains 
   const { dir, cleanup } = tempDir();
   const pipeline = await IngestPipeline.start(
     {
-      dbPath: join(dir, 'fk.db'), migrationsDir: MIGRATIONS_DIR, overlapSeconds: 5,
+      dbPath: join(dir, 'fk.db'), dbMaxBytes: 0, onDamaged: 'refuse', migrationsDir: MIGRATIONS_DIR, overlapSeconds: 5,
       retention: { maxAgeSeconds: 86400, maxBytes: 0, rollupMaxAgeSeconds: 86400 }, retentionIntervalMs: 60_000,
       batchSize: 50, queueBatches: 2, flushIntervalMs: 1000,
     },

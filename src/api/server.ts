@@ -74,7 +74,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   app.get('/healthz', { config: { access: 'public' }, schema: { summary: 'Liveness' } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { config: { access: 'public' }, schema: { summary: 'Readiness: at least one relay connected' } }, async (_req, reply) => {
+  app.get('/readyz', { config: { access: 'public' }, schema: { summary: 'Readiness: at least one relay connected and the store writable' } }, async (_req, reply) => {
     const ready = deps.status.ready();
     return reply.code(ready.ready ? 200 : 503).send(ready);
   });

@@ -1,4 +1,5 @@
 import { parseDuration, parseSize } from './units.js';
+import { AUTO_SIZE } from '../store/space.js';
 
 /**
  * Every setting flowkeeper reads, in one place. Each has a CLI flag
@@ -48,7 +49,19 @@ export const OPTIONS = {
   statusInterval: { flag: 'status-interval', default: '30s', parse: parseDuration, description: 'how often to poll the relay with ServerStatus and GetNodes' },
   db: { flag: 'db', default: './data/flowkeeper.db', parse: str, description: 'SQLite database file' },
   retention: { flag: 'retention', default: '24h', parse: parseDuration, description: 'keep raw flows this long (whole hourly partitions are dropped)' },
-  retentionSize: { flag: 'retention-size', default: '10GiB', parse: parseSize, description: 'drop the oldest partitions while the database uses more than this (0 = no limit)' },
+  retentionSize: {
+    flag: 'retention-size', default: 'auto', parse: (s: string): number => (s === 'auto' ? AUTO_SIZE : parseSize(s)),
+    description: 'drop the oldest partitions while the database uses more than this; auto = 80% of its filesystem (0 = no limit). Whatever it says, the oldest partitions go when the disk is nearly full',
+  },
+  onDamagedDb: {
+    flag: 'on-damaged-db', default: 'move-aside',
+    parse: (s: string): 'move-aside' | 'refuse' => {
+      if (s !== 'move-aside' && s !== 'refuse') throw new Error(`expected move-aside or refuse, got "${s}"`);
+      return s;
+    },
+    description: 'when the start-up check finds the database damaged: move-aside (keep it as <db>.damaged-<time>, start a new one) or refuse to start',
+  },
+  dbMaxSize: { flag: 'db-max-size', default: '0', parse: parseSize, description: 'hard cap on the database file (a quota; 0 = none): writes beyond it fail like a full disk' },
   rollupRetention: { flag: 'rollup-retention', default: '30d', parse: parseDuration, description: 'keep 1-minute rollups this long' },
   batchSize: { flag: 'batch-size', default: '4096', parse: int('batch-size'), description: 'flows per write transaction' },
   queueBatches: { flag: 'queue-batches', default: '4', parse: int('queue-batches'), description: 'batches in flight to the writer before the relay stream is paused' },

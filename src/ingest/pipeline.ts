@@ -29,12 +29,24 @@ export interface PipelineStats {
   inFlightBatches: number;
   queuedMessages: number;
   lastWriteMs: number;
+  /** Set while writes fail (disk full, I/O error): since when (ms) and the last error. Batches are kept and retried. */
+  storageFailingSince: number | null;
+  storageError: string | null;
+  /** Times storage started failing since start-up. */
+  storageFailures: number;
+  /** Raw partitions dropped early to make room. */
+  emergencyDrops: number;
+  /** Set when the start-up check found the database damaged and moved it aside. */
+  damagedStore: { path: string; problem: string; at: number } | null;
 }
 
 interface Pending {
   messages: Buffer[];
   bytes: number;
 }
+
+/** Longest close() waits for the writer to store what it holds. */
+const CLOSE_WAIT_MS = 10_000;
 
 /** Size batch buffers start at (a full batch of typical flows fits). */
 const BATCH_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -52,6 +64,7 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
   readonly stats: PipelineStats = {
     received: 0, stored: 0, duplicates: 0, malformed: 0, futureDated: 0, batches: 0, writeErrors: 0,
     inFlightBatches: 0, queuedMessages: 0, lastWriteMs: 0,
+    storageFailingSince: null, storageError: null, storageFailures: 0, emergencyDrops: 0, damagedStore: null,
   };
   private readonly pending = new Map<string, Pending>();
   private readonly waiters = new Map<number, Waiter>();
@@ -95,7 +108,12 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
       throw Object.assign(new Error(first.message), { code: first.code });
     }
     if (first.type === 'ready' && first.migrations.length > 0) log.info({ migrations: first.migrations }, 'applied migrations');
-    return new IngestPipeline(worker, options, log);
+    const pipeline = new IngestPipeline(worker, options, log);
+    if (first.type === 'ready' && first.movedAside) {
+      pipeline.stats.damagedStore = { ...first.movedAside, at: Date.now() };
+      log.error({ ...first.movedAside, db: options.dbPath }, 'the database was damaged: moved it aside for inspection (sqlite3 <file> .recover) and started a new store; ingest resumes from what the relays still hold');
+    }
+    return pipeline;
   }
 
   push(relay: string, message: Buffer): boolean {
@@ -135,8 +153,15 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    await this.flush();
-    await this.request({ id: 0, type: 'close' });
+    // While storage fails the writer is retrying a batch and cannot answer: do not wait for it forever.
+    const stored = await Promise.race([
+      this.flush().then(() => this.request({ id: 0, type: 'close' })).then(() => true),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), CLOSE_WAIT_MS).unref()),
+    ]);
+    if (!stored) {
+      this.log.error({ batches: this.stats.inFlightBatches, messages: this.stats.queuedMessages, storageError: this.stats.storageError },
+        'stopping while storage fails: these batches were not stored; on restart ingest resumes from the last stored flow');
+    }
     await this.worker.terminate();
   }
 
@@ -220,6 +245,25 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
   private onReply(m: WorkerReply): void {
     if (m.type === 'warning') {
       this.warn.warn('worker', {}, m.message);
+      return;
+    }
+    if (m.type === 'storage') {
+      if (m.ok) {
+        this.log.warn({ failedForSeconds: Math.round((Date.now() - m.since) / 1000) }, 'storage recovered; the kept batches are stored and ingest goes on');
+        this.stats.storageFailingSince = null;
+        this.stats.storageError = null;
+      } else {
+        this.log.error({ err: m.message }, 'storage is failing; keeping the batch and retrying, relay streams paused until writes succeed');
+        this.stats.storageFailingSince = m.since;
+        this.stats.storageError = m.message;
+        this.stats.storageFailures++;
+      }
+      this.emit('storage', m.ok);
+      return;
+    }
+    if (m.type === 'emergency-retention') {
+      this.stats.emergencyDrops++;
+      this.log.warn({ hour: new Date(m.hour * 3600_000).toISOString() }, 'storage full: dropped the oldest raw partition early to make room');
       return;
     }
     if (!('id' in m)) return;

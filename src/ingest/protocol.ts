@@ -5,6 +5,10 @@ import type { FlowTime } from '../flows/record.js';
 /** Settings the writer worker starts with (workerData). */
 export interface WorkerSettings {
   dbPath: string;
+  /** Cap on the database file (SQLite max_page_count); 0 = none. */
+  dbMaxBytes: number;
+  /** What to do when the start-up check finds the file damaged. */
+  onDamaged: 'move-aside' | 'refuse';
   migrationsDir: string;
   overlapSeconds: number;
   retention: RetentionPolicy;
@@ -19,10 +23,14 @@ export type WorkerRequest =
 
 /** Worker → main thread. */
 export type WorkerReply =
-  | { type: 'ready'; migrations: string[] }
+  | { type: 'ready'; migrations: string[]; movedAside: { path: string; problem: string } | null }
   | { type: 'fatal'; message: string; code?: string }
   | { type: 'done'; id: number; summary: BatchSummary; buf: ArrayBuffer }
   | { type: 'resumed'; id: number; since: FlowTime | null }
   | { type: 'failed'; id: number; message: string }
   | { type: 'closed'; id: number }
-  | { type: 'warning'; message: string };
+  | { type: 'warning'; message: string }
+  /** Storage started failing (ok: false) or recovered (ok: true); `since` is when it started. */
+  | { type: 'storage'; ok: boolean; since: number; message: string }
+  /** A raw partition was dropped early to make room (the disk or --db-max-size was full). */
+  | { type: 'emergency-retention'; hour: number };

@@ -1,7 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { migrate } from '../store/migrate.js';
-import { openDatabase } from '../store/sqlite.js';
+import { isStorageFailure, openDatabase } from '../store/sqlite.js';
 import { FlowWriter } from '../store/writer.js';
+import { nearlyFull, retentionBytes } from '../store/space.js';
+import { findDamage, moveAside } from '../store/integrity.js';
 import type { WorkerReply, WorkerRequest, WorkerSettings } from './protocol.js';
 
 /**
@@ -17,17 +19,32 @@ function start(): void {
   let db;
   let writer: FlowWriter;
   try {
-    db = openDatabase(settings.dbPath);
+    let movedAside: { path: string; problem: string } | null = null;
+    const problem = findDamage(settings.dbPath);
+    if (problem) {
+      if (settings.onDamaged === 'refuse') {
+        reply({ type: 'fatal', code: 'FLOWKEEPER_ERR_DAMAGED_DB', message: `the database ${settings.dbPath} is damaged (${problem}); nothing was written to it. Move it aside (mv ${settings.dbPath} ${settings.dbPath}.damaged; also its -wal and -shm files) and start again to begin a new store, or restart with --on-damaged-db move-aside` });
+        return;
+      }
+      movedAside = { path: moveAside(settings.dbPath), problem };
+    }
+    db = openDatabase(settings.dbPath, { maxBytes: settings.dbMaxBytes });
     const migrations = migrate(db, settings.migrationsDir);
     writer = new FlowWriter(db, settings.overlapSeconds);
-    reply({ type: 'ready', migrations });
+    reply({ type: 'ready', migrations, movedAside });
   } catch (err) {
     reply({ type: 'fatal', message: (err as Error).message, code: (err as { code?: string }).code });
     return;
   }
   const database = db;
   const retain = (): void => {
-    writer.enforceRetention(settings.retention);
+    writer.enforceRetention({ ...settings.retention, maxBytes: retentionBytes(settings.retention.maxBytes, settings.dbPath, settings.dbMaxBytes) });
+    // Whatever the size setting says, a nearly full disk costs the oldest partitions first, not new flows.
+    while (nearlyFull(settings.dbPath)) {
+      const hour = writer.dropOldestPartition();
+      if (hour === null) break;
+      reply({ type: 'emergency-retention', hour });
+    }
   };
   try {
     // A store that sat idle past its retention is trimmed before new flows arrive.
@@ -44,12 +61,49 @@ function start(): void {
     }
   }, settings.retentionIntervalMs);
 
+  /** Since when, and why, writes have been failing (null while they succeed). */
+  let failing: { since: number; message: string } | null = null;
+
+  /**
+   * Writes a batch, and keeps retrying it while storage fails (disk full, I/O
+   * error, read-only file): first by freeing the oldest partition as retention
+   * would, then by waiting. The batch is never dropped; meanwhile no further
+   * batch is taken, so the relay streams stay paused by backpressure.
+   */
+  const writeWithRetry = (relay: string, buf: Buffer, offsets: Uint32Array) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = writer.writeBatch(relay, buf, offsets);
+        if (failing) {
+          reply({ type: 'storage', ok: true, since: failing.since, message: failing.message });
+          failing = null;
+        }
+        return result;
+      } catch (err) {
+        if (!isStorageFailure(err)) throw err;
+        const message = `${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}`;
+        if (!failing) {
+          failing = { since: Date.now(), message };
+          reply({ type: 'storage', ok: false, since: failing.since, message });
+        } else {
+          reply({ type: 'warning', message: `storage still failing (attempt ${attempt + 1}): ${message}` });
+        }
+        const freed = writer.dropOldestPartition();
+        if (freed !== null) {
+          reply({ type: 'emergency-retention', hour: freed });
+          continue;
+        }
+        sleep(Math.min(STORAGE_RETRY_MAX_MS, STORAGE_RETRY_FIRST_MS * 2 ** Math.min(attempt, 10)));
+      }
+    }
+  };
+
   port.on('message', (req: WorkerRequest) => {
     try {
       switch (req.type) {
         case 'batch': {
           const started = performance.now();
-          const result = writer.writeBatch(req.relay, Buffer.from(req.buf), req.offsets);
+          const result = writeWithRetry(req.relay, Buffer.from(req.buf), req.offsets);
           // The buffer goes back to the main thread for the next batch (no garbage per batch).
           const done: WorkerReply = { type: 'done', id: req.id, summary: { ...result, relay: req.relay, writeMs: performance.now() - started }, buf: req.buf };
           port.postMessage(done, [req.buf]);
@@ -70,6 +124,14 @@ function start(): void {
       reply({ type: 'failed', id: req.id, message: (err as Error).message });
     }
   });
+}
+
+const STORAGE_RETRY_FIRST_MS = 100;
+const STORAGE_RETRY_MAX_MS = 5_000;
+
+/** Blocks this worker thread (never the main thread) for `ms`. */
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 start();

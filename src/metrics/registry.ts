@@ -20,7 +20,8 @@ export interface MetricsSources {
   hub: LiveHub;
   labels: StoreAggregateLabels;
   storeFileBytes: () => number;
-  retentionBytes: number;
+  /** The store's byte budget (resolved --retention-size). */
+  retentionBytes: () => number;
 }
 
 export interface MetricsOptions extends GuardOptions {
@@ -83,8 +84,8 @@ export class FlowkeeperMetrics {
       collect() { this.set(src.pipeline.stats.inFlightBatches); } });
     new Gauge({ name: 'flowkeeper_store_bytes', help: 'Size of the SQLite database files.', registers: [r],
       collect() { this.set(src.storeFileBytes()); } });
-    new Gauge({ name: 'flowkeeper_store_size_limit_bytes', help: 'Configured --retention-size (0 = none).', registers: [r],
-      collect() { this.set(src.retentionBytes); } });
+    new Gauge({ name: 'flowkeeper_store_size_limit_bytes', help: 'The store\'s byte budget: --retention-size, resolved for auto (0 = none).', registers: [r],
+      collect() { this.set(src.retentionBytes()); } });
     new Gauge({ name: 'flowkeeper_store_flows', help: 'Raw flows stored.', registers: [r],
       collect() { this.set(src.reader.count()); } });
     new Gauge({ name: 'flowkeeper_store_oldest_flow_age_seconds', help: 'Age of the oldest stored raw flow.', registers: [r],
@@ -92,6 +93,21 @@ export class FlowkeeperMetrics {
         const oldest = src.reader.edge('asc');
         this.set(oldest ? Math.max(0, Date.now() / 1000 - oldest.seconds) : 0);
       } });
+    new Gauge({ name: 'flowkeeper_storage_failing', help: '1 while writes to the store fail (disk full, I/O error): batches are kept and retried, relay streams paused.', registers: [r],
+      collect() { this.set(src.pipeline.stats.storageFailingSince === null ? 0 : 1); } });
+    new Gauge({ name: 'flowkeeper_storage_failing_since_seconds', help: 'Unix time storage started failing (0 while it works).', registers: [r],
+      collect() { this.set((src.pipeline.stats.storageFailingSince ?? 0) / 1000); } });
+    const pipelineCounter = (name: string, help: string, read: () => number): void => {
+      let last = 0;
+      new Counter({ name, help, registers: [r], collect() {
+        const now = read();
+        this.inc(Math.max(0, now - last));
+        last = now;
+      } });
+    };
+    pipelineCounter('flowkeeper_storage_failures_total', 'Times writes to the store started failing.', () => src.pipeline.stats.storageFailures);
+    pipelineCounter('flowkeeper_store_emergency_drops_total', 'Raw partitions dropped early because the disk (or --db-max-size) was full.', () => src.pipeline.stats.emergencyDrops);
+    pipelineCounter('flowkeeper_future_dated_flows_total', 'Flows dated more than a minute ahead of this clock (stored, never the resume point).', () => src.pipeline.stats.futureDated);
     new Gauge({ name: 'flowkeeper_websocket_clients', help: 'Live-stream WebSocket subscribers.', registers: [r],
       collect() { this.set(src.hub.size); } });
     const guarded = [this.flows.flows, this.flows.dropped, this.flows.denied];

@@ -9,7 +9,7 @@ import { listPartitions, partitionOf, rowidOf, tableName, timeOfRowid } from './
 import type { ReaderDictionary } from './reader.js';
 import type { Db } from './sqlite.js';
 import type { Statement } from 'better-sqlite3';
-import { AdaptiveSlicer, readableRecord } from './flow-query.js';
+import { AdaptiveSlicer, prepareOnPartition, readableRecord } from './flow-query.js';
 import { FlowType } from '../flows/schema.js';
 import { FlowkeeperError } from '../errors.js';
 
@@ -242,7 +242,8 @@ function aggregateRaw(db: Db, dict: ReaderDictionary, labels: StoreAggregateLabe
     const lo = rowidOf(hour, since, 0);
     const hi = rowidOf(hour, until, 0);
     const columns = exact ? 'id, verdict, drop_reason, direction, event_type, src_ep, dst_ep, node, dst_port, bits, l4, denied_by' : '*';
-    const stmt = db.prepare(`SELECT ${columns} FROM ${tableName(hour)} WHERE id >= ? AND id < ? AND ${where.sql}`);
+    const stmt = prepareOnPartition(db, `SELECT ${columns} FROM ${tableName(hour)} WHERE id >= ? AND id < ? AND ${where.sql}`);
+    if (!stmt) continue;
     let n = 0;
     for (const r of slicedRows(stmt, lo, hi, where.params, slicer, q.deadline)) {
       if ((++n & 0xfff) === 0) checkDeadline(q.deadline);

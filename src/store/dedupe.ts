@@ -29,6 +29,11 @@ export class DedupeWindow {
     return false;
   }
 
+  /** Forgets keys remembered by seen() (their batch was rolled back and will be retried). */
+  unsee(keys: readonly string[]): void {
+    for (const k of keys) this.keys.delete(k);
+  }
+
   get size(): number {
     return this.keys.size;
   }

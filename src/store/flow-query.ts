@@ -5,6 +5,7 @@ import type { SqlFragment } from '../query/model.js';
 import { PARTITION_ROWIDS, ROWID_SLOTS, listPartitions, partitionOf, rowidOf, tableName, timeOfRowid } from './partitions.js';
 import type { ReaderDictionary } from './reader.js';
 import type { Db } from './sqlite.js';
+import type { Statement } from 'better-sqlite3';
 import type { FlowTime } from '../flows/record.js';
 
 /** A position in the store's total order of flows (partition hour, rowid). */
@@ -35,6 +36,21 @@ export interface FlowPage {
   truncated: boolean;
   /** Stored rows that could not be turned back into flows (skipped, never failing the page). */
   unreadable?: number;
+}
+
+/** Prepares a statement on a partition, or null when retention dropped it since the partitions were listed. */
+export function prepareOnPartition(db: Db, sql: string): Statement | null {
+  return onPartition(() => db.prepare(sql), null);
+}
+
+/** Runs `read` on a partition; `gone` when retention dropped the partition meanwhile (readers never fail on that). */
+export function onPartition<T, G>(read: () => T, gone: G): T | G {
+  try {
+    return read();
+  } catch (err) {
+    if (/no such table: flows_/.test((err as Error).message)) return gone;
+    throw err;
+  }
 }
 
 /** The row as a flow, or null when it cannot be read back (a damaged row must not fail its page). */
@@ -102,7 +118,8 @@ export function runFlowQuery(db: Db, dict: ReaderDictionary, q: FlowQuery): Flow
       if (desc) hi = Math.min(hi, q.after.id);
       else lo = Math.max(lo, q.after.id + 1);
     }
-    const stmt = db.prepare(`SELECT * FROM ${tableName(hour)} WHERE id >= ? AND id < ? AND ${q.where.sql} ORDER BY id ${desc ? 'DESC' : 'ASC'} LIMIT ?`);
+    const stmt = prepareOnPartition(db, `SELECT * FROM ${tableName(hour)} WHERE id >= ? AND id < ? AND ${q.where.sql} ORDER BY id ${desc ? 'DESC' : 'ASC'} LIMIT ?`);
+    if (!stmt) continue;
     while (lo < hi) {
       // Out of time (after at least one slice, so every call makes progress): continue from here.
       if (sliced && performance.now() > q.deadline) return { flows, next: desc ? { hour, id: hi } : { hour, id: lo - 1 }, scanned, truncated: true, unreadable };
@@ -113,7 +130,7 @@ export function runFlowQuery(db: Db, dict: ReaderDictionary, q: FlowQuery): Flow
       let b = sliceHi;
       for (;;) {
         const want = q.recheck ? RECHECK_CHUNK : q.limit - flows.length;
-        const rows = stmt.all(a, b, ...q.where.params, want) as (StoredRow & { id: number })[];
+        const rows = onPartition(() => stmt.all(a, b, ...q.where.params, want) as (StoredRow & { id: number })[], []);
         scanned += rows.length;
         for (const r of rows) {
           if (desc) b = r.id;

@@ -2,7 +2,7 @@ import type { DictionaryLookup } from '../flows/materialize.js';
 import type { FlowRecord } from '../flows/record.js';
 import type { DictKind } from '../flows/row.js';
 import { listPartitions, tableName, timeOfRowid, usedBytes } from './partitions.js';
-import { runFlowQuery } from './flow-query.js';
+import { onPartition, runFlowQuery } from './flow-query.js';
 import type { Db } from './sqlite.js';
 import type { FlowTime } from '../flows/record.js';
 
@@ -90,7 +90,7 @@ export class FlowReader {
     const hours = this.partitions();
     if (order === 'desc') hours.reverse();
     for (const hour of hours) {
-      const id = this.db.prepare(`SELECT id FROM ${tableName(hour)} ORDER BY id ${order === 'desc' ? 'DESC' : 'ASC'} LIMIT 1`).pluck().get() as number | undefined;
+      const id = onPartition(() => this.db.prepare(`SELECT id FROM ${tableName(hour)} ORDER BY id ${order === 'desc' ? 'DESC' : 'ASC'} LIMIT 1`).pluck().get() as number | undefined, undefined);
       if (id !== undefined) return timeOfRowid(hour, id);
     }
     return null;

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { FlowkeeperError } from '../errors.js';
 import { dirname } from 'node:path';
 
 export type Db = Database.Database;
@@ -9,7 +10,29 @@ export type Db = Database.Database;
 const WRITER_CACHE_KIB = 16_000;
 const READER_CACHE_KIB = 8_000;
 
-export function openDatabase(path: string, options: { readonly?: boolean } = {}): Db {
+/**
+ * Creates the database directory if needed and checks this process may write
+ * there, so a read-only volume, a wrong owner or a bad path fails at start-up
+ * with the path named, not later with a bare SQLite error.
+ */
+export function prepareDatabaseDirectory(path: string): void {
+  const dir = dirname(path);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--db: cannot create the directory ${dir}: ${(err as Error).message}`, 'db');
+  }
+  try {
+    accessSync(dir, constants.W_OK);
+    if (existsSync(path)) accessSync(path, constants.R_OK | constants.W_OK);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const why = code === 'EROFS' ? 'the filesystem is read-only' : code === 'EACCES' || code === 'EPERM' ? `this user (uid ${process.getuid?.() ?? '?'}) may not write there` : (err as Error).message;
+    throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--db: cannot write ${existsSync(path) ? path : dir}: ${why}`, 'db');
+  }
+}
+
+export function openDatabase(path: string, options: { readonly?: boolean; maxBytes?: number } = {}): Db {
   if (!options.readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
   if (!options.readonly) {
@@ -21,6 +44,10 @@ export function openDatabase(path: string, options: { readonly?: boolean } = {})
   db.pragma('busy_timeout = 5000');
   db.pragma(`cache_size = -${options.readonly ? READER_CACHE_KIB : WRITER_CACHE_KIB}`);
   db.pragma('temp_store = MEMORY');
+  if (options.maxBytes) {
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);
+  }
   return db;
 }
 
@@ -35,4 +62,10 @@ export function fileBytes(path: string): number {
     }
   }
   return total;
+}
+
+/** SQLite errors that mean "the storage cannot take this write now" (retry later), not "this data is bad". */
+export function isStorageFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|BUSY|LOCKED|PROTOCOL|NOLFS|CORRUPT|NOTADB)/.test(code);
 }

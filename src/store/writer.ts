@@ -18,6 +18,7 @@ import {
 } from './partitions.js';
 import { RollupAccumulator } from './rollup.js';
 import type { MetricDelta } from './rollup.js';
+import { isStorageFailure } from './sqlite.js';
 import type { Db } from './sqlite.js';
 import type { Statement } from 'better-sqlite3';
 
@@ -29,6 +30,9 @@ export interface LostEventCount {
   node: string;
   events: number;
 }
+
+/** Recent nanoseconds remembered per partition for slot assignment (bounded memory). */
+const MAX_SLOT_CACHE = 16_384;
 
 /** How far ahead of this machine's clock a flow may be dated and still move the checkpoint. */
 export const MAX_FUTURE_SKEW_SECONDS = 60;
@@ -75,6 +79,8 @@ export class FlowWriter {
   private readonly rollup: RollupAccumulator;
   private readonly inserts = new Map<number, Statement>();
   private readonly partitions: Set<number>;
+  /** Per partition: rowid base → next slot to try, for the nanoseconds seen recently. */
+  private readonly nextSlot = new Map<number, Map<number, number>>();
   private readonly windows = new Map<string, DedupeWindow>();
   private readonly stmts;
 
@@ -152,6 +158,7 @@ export class FlowWriter {
     const window = this.windows.get(relay);
     const lost = new Map<string, LostEventCount>();
     const perHour = new Map<number, number>();
+    const remembered: string[] = [];
     const latestPlausible = Date.now() / 1000 + MAX_FUTURE_SKEW_SECONDS;
     try {
       this.db.transaction(() => {
@@ -174,18 +181,25 @@ export class FlowWriter {
             if (env.kind !== ResponseKind.Flow) throw new Error('response carries no flow, node_status or lost_events');
             row = scanFlow(buf, env.start, env.end, this.dict);
           } catch (err) {
+            if (isStorageFailure(err) || !this.db.inTransaction) throw err;
             result.malformed++;
             result.malformedSample ??= (err as Error).message;
             continue;
           }
-          if (window && window.covers(row.seconds, row.nanos) && window.seen(dedupeKey(row))) {
-            result.duplicates++;
-            continue;
+          if (window && window.covers(row.seconds, row.nanos)) {
+            const key = dedupeKey(row);
+            if (window.seen(key)) {
+              result.duplicates++;
+              continue;
+            }
+            remembered.push(key);
           }
           let hour: number;
           try {
             hour = this.insert(row);
           } catch (err) {
+            // A failing store (disk full: SQLite has rolled the transaction back) fails the whole batch, to be retried.
+            if (isStorageFailure(err) || !this.db.inTransaction) throw err;
             // One flow the store cannot take must not cost the rest of the batch.
             result.malformed++;
             result.malformedSample ??= `not storable: ${(err as Error).message}`;
@@ -213,8 +227,11 @@ export class FlowWriter {
       // Once the stream is well past the resume point, the replay is over: free the keys.
       if (window && result.newest && result.newest.seconds > window.seconds + this.overlapSeconds) this.windows.delete(relay);
     } catch (err) {
+      // Rolled back: undo what this batch taught the caches, so a retry of the same batch stores it all.
       this.rollup.discard();
       this.dict.forget();
+      window?.unsee(remembered);
+      this.resyncPartitions();
       throw err;
     }
     result.lostEvents = [...lost.values()];
@@ -226,7 +243,10 @@ export class FlowWriter {
     const hour = partitionOf(row.seconds);
     const stmt = this.insertStatement(hour);
     const base = rowidOf(hour, row.seconds, row.nanos);
-    for (let slot = 0; slot < ROWID_SLOTS; slot++) {
+    // Flows sharing a nanosecond take consecutive slots: start after the last one taken (constant time per flow).
+    let slots = this.nextSlot.get(hour);
+    if (!slots || slots.size > MAX_SLOT_CACHE) this.nextSlot.set(hour, (slots = new Map()));
+    for (let slot = slots.get(base) ?? 0; slot < ROWID_SLOTS; slot++) {
       const info = stmt.run(
         base + slot, row.uuid, row.verdict, row.dropReason, row.bits, row.flowType, row.eventType, row.eventSubType,
         row.direction, row.obsPoint, row.traceReason, row.policyMatch, row.authType, row.node, row.srcEp, row.dstEp,
@@ -235,9 +255,42 @@ export class FlowWriter {
         row.srcNames, row.dstNames, row.srcService, row.dstService, row.summary, row.iface, row.proxyPort,
         row.allowedBy, row.deniedBy, row.policyLog, row.nodeLabels, row.emitter, row.extra,
       );
-      if (info.changes === 1) return hour;
+      if (info.changes === 1) {
+        slots.set(base, slot + 1);
+        return hour;
+      }
     }
     throw new Error(`more than ${ROWID_SLOTS} flows share one nanosecond`);
+  }
+
+  /** Partitions created inside a rolled-back transaction are gone: forget them and their statements. */
+  private resyncPartitions(): void {
+    const present = new Set(listPartitions(this.db));
+    for (const hour of [...this.partitions]) {
+      if (present.has(hour)) continue;
+      this.partitions.delete(hour);
+      this.inserts.delete(hour);
+      this.nextSlot.delete(hour);
+    }
+  }
+
+  /**
+   * Drops the oldest raw partition to free space for new flows (never the only
+   * one, which is being written). Returns the hour dropped, or null.
+   */
+  dropOldestPartition(): number | null {
+    if (this.partitions.size < 2) return null;
+    const oldest = Math.min(...this.partitions);
+    this.dropHour(oldest);
+    this.db.pragma('incremental_vacuum');
+    return oldest;
+  }
+
+  private dropHour(hour: number): void {
+    dropPartition(this.db, hour);
+    this.partitions.delete(hour);
+    this.inserts.delete(hour);
+    this.nextSlot.delete(hour);
   }
 
   private insertStatement(hour: number): Statement {
@@ -259,9 +312,7 @@ export class FlowWriter {
     const dropped: number[] = [];
     const hours = [...this.partitions].sort((a, b) => a - b);
     const drop = (hour: number): void => {
-      dropPartition(this.db, hour);
-      this.partitions.delete(hour);
-      this.inserts.delete(hour);
+      this.dropHour(hour);
       dropped.push(hour);
     };
     while (hours.length > 0 && (hours[0] + 1) * SECONDS_PER_PARTITION <= nowSeconds - policy.maxAgeSeconds) {
