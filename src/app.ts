@@ -16,7 +16,7 @@ import { retentionBytes } from './store/space.js';
 import type { Db } from './store/sqlite.js';
 import { buildServer } from './api/server.js';
 import { StatusReport } from './status.js';
-import { QueryService } from './query/service.js';
+import { DEFAULT_QUERY_LIMITS, QueryService } from './query/service.js';
 import { LiveHub } from './live/hub.js';
 import { FlowkeeperMetrics } from './metrics/registry.js';
 import { registerMetricsRoute } from './metrics/route.js';
@@ -114,7 +114,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const byName = new Map(relays.map((r) => [r.name, r]));
   pipeline.on('batch', (s: BatchSummary) => byName.get(s.relay)?.noteBatch(s));
   const status = new StatusReport(VERSION, config.db, relays, pipeline, reader);
-  const queries = new QueryService(readDb, reader, config.queryBudget * 1000);
+  const queries = new QueryService(readDb, reader, config.queryBudget * 1000, { ...DEFAULT_QUERY_LIMITS, rawMaxRangeSeconds: config.queryMaxRange });
   const metrics = new FlowkeeperMetrics(
     {
       relays, pipeline, reader, hub, labels: new StoreAggregateLabels(readDb, reader.dict),
@@ -129,7 +129,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   expiry.unref();
   const server = await buildServer({
     status, queries, hub, log, version: VERSION, apiToken: config.apiToken, metricsToken: config.metricsToken,
-    maxRangeSeconds: config.queryMaxRange, wsMaxSubscribers: config.wsMaxSubscribers,
+    maxRangeSeconds: config.queryMaxRange, rollupRetentionSeconds: config.rollupRetention, wsMaxSubscribers: config.wsMaxSubscribers,
     requestTimeoutSeconds: config.httpRequestTimeout, maxConnections: config.httpMaxConnections, allowedOrigins: config.allowedOrigins,
     extraRoutes: (app) => registerMetricsRoute(app, metrics),
   });

@@ -72,9 +72,9 @@ test('an aggregate answer is capped in points and in groups counted (422 naming 
     const answer = roomy.aggregate(request);
     const points = answer.series!.reduce((n, b) => n + b.groups.length, 0);
     assert.ok(points > 20, `the store has ${points} points`);
-    const fewPoints = new QueryService(db, new FlowReader(db), 60_000, { maxPoints: 20, maxEntries: 1_000_000 });
+    const fewPoints = new QueryService(db, new FlowReader(db), 60_000, { maxPoints: 20, maxEntries: 1_000_000, rawMaxRangeSeconds: 1e10 });
     assert.throws(() => fewPoints.aggregate(request), (err: FlowkeeperError) => err.code === 'FLOWKEEPER_ERR_TOO_EXPENSIVE' && err.parameter === 'bucket' && /more than 20/.test(err.message));
-    const fewEntries = new QueryService(db, new FlowReader(db), 60_000, { maxPoints: 1_000_000, maxEntries: 20 });
+    const fewEntries = new QueryService(db, new FlowReader(db), 60_000, { maxPoints: 1_000_000, maxEntries: 20, rawMaxRangeSeconds: 1e10 });
     assert.throws(() => fewEntries.aggregate(request), (err: FlowkeeperError) => err.code === 'FLOWKEEPER_ERR_TOO_EXPENSIVE' && err.parameter === 'group_by');
   } finally {
     db.close();

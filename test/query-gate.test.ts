@@ -36,3 +36,17 @@ test('a saturated gate answers 429 with Retry-After on every query route while h
     assert.equal((await fetch(`${app.url}/api/v1/status`)).status, 200);
   });
 });
+
+test('aggregates answered from rollups reach back as far as rollups are kept; raw ones stop at --query-max-range', async () => {
+  await withSimAndApp(async ({ app }) => {
+    const rollup = await fetch(`${app.url}/api/v1/aggregate?group_by=verdict&since=720h`);
+    assert.equal(rollup.status, 200, 'group_by=verdict over 30 days comes from rollups');
+    assert.equal((await fetch(`${app.url}/api/v1/drops?since=720h`)).status, 200);
+    const raw = await fetch(`${app.url}/api/v1/aggregate?group_by=source_label:app&since=720h`);
+    assert.equal(raw.status, 400);
+    const body = (await raw.json()) as { parameter: string; message: string };
+    assert.equal(body.parameter, 'since');
+    assert.match(body.message, /needs raw flows .*--query-max-range/);
+    assert.equal((await fetch(`${app.url}/api/v1/aggregate?group_by=verdict&since=1000h`)).status, 400, 'beyond --rollup-retention');
+  });
+});

@@ -52,11 +52,21 @@ export function parseOrder(text: string | undefined): 'asc' | 'desc' {
 }
 
 /** since/until with the raw-scan range limit applied; since defaults to until - maxRange. */
-export function parseRange(sinceText: string | undefined, untilText: string | undefined, maxRangeSeconds: number): { since: FlowTime; until: FlowTime } {
+/** How far back a query may reach: `defaultSeconds` when since is not given, at most `maxSeconds`. */
+export interface RangeLimit {
+  defaultSeconds: number;
+  maxSeconds: number;
+  /** The option that sets maxSeconds, for the error message. */
+  option: string;
+}
+
+/** since/until within the limit; since defaults to until minus the default range. */
+export function parseRange(sinceText: string | undefined, untilText: string | undefined, limit: number | RangeLimit): { since: FlowTime; until: FlowTime } {
+  const { defaultSeconds, maxSeconds, option } = typeof limit === 'number' ? { defaultSeconds: limit, maxSeconds: limit, option: '--query-max-range' } : limit;
   const until = untilText !== undefined ? parseTime(untilText, 'until') : parseTime('now', 'until');
-  const since = sinceText !== undefined ? parseTime(sinceText, 'since') : { seconds: until.seconds - maxRangeSeconds, nanos: until.nanos };
+  const since = sinceText !== undefined ? parseTime(sinceText, 'since') : { seconds: until.seconds - defaultSeconds, nanos: until.nanos };
   if (since.seconds > until.seconds || (since.seconds === until.seconds && since.nanos > until.nanos)) bad('since', 'is after until');
-  if (until.seconds - since.seconds > maxRangeSeconds) bad('since', `the range is longer than the ${maxRangeSeconds / 3600} h query limit (--query-max-range)`);
+  if (until.seconds - since.seconds > maxSeconds) bad('since', `the range is longer than the ${maxSeconds / 3600} h limit (${option})`);
   return { since, until };
 }
 

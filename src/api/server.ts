@@ -26,6 +26,8 @@ export interface ServerDeps {
   apiToken: string;
   metricsToken: string;
   maxRangeSeconds: number;
+  /** Rollups are kept this long: aggregates answered from them may reach back as far. */
+  rollupRetentionSeconds: number;
   wsMaxSubscribers: number;
   /** Seconds a client may take to send a whole request. */
   requestTimeoutSeconds: number;
@@ -80,8 +82,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   app.get('/api/v1/status', { schema: { summary: 'Relays, ingest, store and lost events' } }, async () => deps.status.status());
   registerFlowRoutes(app, deps.queries, deps.maxRangeSeconds);
-  registerAggregateRoutes(app, deps.queries, deps.maxRangeSeconds);
-  registerViewRoutes(app, deps.queries, deps.maxRangeSeconds);
+  // Aggregates default to the raw range but may reach back as far as rollups are kept (the engine bounds raw ones).
+  const aggregateRange = { defaultSeconds: deps.maxRangeSeconds, maxSeconds: Math.max(deps.maxRangeSeconds, deps.rollupRetentionSeconds), option: '--rollup-retention' };
+  registerAggregateRoutes(app, deps.queries, aggregateRange);
+  registerViewRoutes(app, deps.queries, aggregateRange);
   registerStreamRoute(app, deps.hub, deps.queries, { maxSubscribers: deps.wsMaxSubscribers, allowedOrigins: deps.allowedOrigins });
   deps.extraRoutes?.(app);
   return app;

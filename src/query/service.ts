@@ -3,7 +3,7 @@ import { FlowkeeperError } from '../errors.js';
 import type { FilterSet } from './filter.js';
 import { QueryGate } from './gate.js';
 import type { GroupDimension } from './aggregate.js';
-import { runAggregate, StoreAggregateLabels } from '../store/aggregate.js';
+import { answersFromRollups, runAggregate, StoreAggregateLabels } from '../store/aggregate.js';
 import type { AggregateResult } from '../store/aggregate.js';
 import { StoreDictionaryIndex } from '../store/dictionary-index.js';
 import { runFlowQuery } from '../store/flow-query.js';
@@ -37,9 +37,11 @@ export interface QueryLimits {
   maxPoints: number;
   /** Most distinct (bucket, group) pairs an aggregate may count on the way: bounds its memory. */
   maxEntries: number;
+  /** Longest range an aggregate that needs raw flows may cover (rollup ones may reach further). */
+  rawMaxRangeSeconds: number;
 }
 
-export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxPoints: 100_000, maxEntries: 300_000 };
+export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxPoints: 100_000, maxEntries: 300_000, rawMaxRangeSeconds: 7 * 86_400 };
 
 /** The query engine behind REST, WebSocket backfill and the CLI: filters → SQL plans → the store. */
 export class QueryService {
@@ -83,6 +85,9 @@ export class QueryService {
   }
 
   private runAggregate(req: AggregateRequest): AggregateResult & { since: string; until: string } {
+    if (!answersFromRollups(req.dims, req.filters) && req.until.seconds - req.since.seconds > this.limits.rawMaxRangeSeconds) {
+      throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', `since: this aggregate needs raw flows (its grouping or filters go beyond the rollup dimensions), which may span at most ${this.limits.rawMaxRangeSeconds / 3600} h (--query-max-range)`, 'since');
+    }
     const sinceMinute = Math.floor(req.since.seconds / 60);
     const untilMinute = Math.ceil((req.until.seconds + req.until.nanos / 1e9) / 60);
     const result = runAggregate(this.db, this.reader.dict, this.labels, this.index, {

@@ -171,13 +171,23 @@ class Accumulator {
   }
 }
 
+/** The rollup WHERE clause when rollups can answer these dimensions and filters, else null. */
+function rollupFilter(dims: GroupDimension[], filters: FilterSet): ReturnType<typeof rollupWhere> {
+  return dims.every((d) => d.rollup) ? rollupWhere(filters) : null;
+}
+
+/** True when an aggregate over these dimensions and filters is answered from rollups (no raw scan). */
+export function answersFromRollups(dims: GroupDimension[], filters: FilterSet): boolean {
+  return rollupFilter(dims, filters) !== null;
+}
+
 /**
  * Counts flows per group over whole minutes, from rollups when the dimensions
  * and filters allow it, from raw partitions otherwise (same answer either way).
  */
 export function runAggregate(db: Db, dict: ReaderDictionary, labels: StoreAggregateLabels, index: DictionaryIndex, q: AggregateQuery): AggregateResult {
   const acc = new Accumulator(q, labels);
-  const rollup = q.dims.every((d) => d.rollup) ? rollupWhere(q.filters) : null;
+  const rollup = rollupFilter(q.dims, q.filters);
   if (rollup) {
     // Group in SQLite by just the columns the dimensions read; JS then labels the (few) groups.
     const fields = [...new Set(q.dims.flatMap((d) => d.reads))] as (keyof typeof ROLLUP_COLUMNS)[];

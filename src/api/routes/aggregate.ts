@@ -3,7 +3,7 @@ import { parseDuration } from '../../config/units.js';
 import { FlowkeeperError } from '../../errors.js';
 import { parseGroupBy } from '../../query/aggregate.js';
 import { FilterSet } from '../../query/filter.js';
-import type { QueryParams } from '../params.js';
+import type { QueryParams, RangeLimit } from '../params.js';
 import { filtersFromParams, normalizeQuery, parseRange, rejectUnknown, single } from '../params.js';
 import type { QueryService } from '../../query/service.js';
 import { errorSchema, filterQueryProperties, timeProperties } from './schemas.js';
@@ -31,7 +31,7 @@ export function parseTop(text: string | undefined, fallback: number): number {
 }
 
 /** Runs an aggregate from query parameters, with extra filters ANDed into every whitelist filter. */
-export function aggregateFromParams(queries: QueryService, params: QueryParams, maxRangeSeconds: number, groupBy: string, extra: Record<string, unknown> = {}, topDefault = 20) {
+export function aggregateFromParams(queries: QueryService, params: QueryParams, range: RangeLimit, groupBy: string, extra: Record<string, unknown> = {}, topDefault = 20) {
   const base = filtersFromParams(params);
   const filters = Object.keys(extra).length === 0
     ? base
@@ -42,13 +42,13 @@ export function aggregateFromParams(queries: QueryService, params: QueryParams, 
   return queries.aggregate({
     filters,
     dims: parseGroupBy(groupBy),
-    ...parseRange(single(params, 'since'), single(params, 'until'), maxRangeSeconds),
+    ...parseRange(single(params, 'since'), single(params, 'until'), range),
     bucketMinutes: parseBucket(single(params, 'bucket')),
     top: parseTop(single(params, 'top'), topDefault),
   });
 }
 
-export function registerAggregateRoutes(app: FastifyInstance, queries: QueryService, maxRangeSeconds: number): void {
+export function registerAggregateRoutes(app: FastifyInstance, queries: QueryService, range: RangeLimit): void {
   app.get('/api/v1/aggregate', {
     schema: {
       summary: 'Flow counts per group, optionally per time bucket, top-N plus an "other" row',
@@ -69,6 +69,6 @@ export function registerAggregateRoutes(app: FastifyInstance, queries: QueryServ
   }, async (req) => {
     const params = normalizeQuery(req.query);
     rejectUnknown(params, AGG_PARAMETERS);
-    return aggregateFromParams(queries, params, maxRangeSeconds, single(params, 'group_by') ?? '');
+    return aggregateFromParams(queries, params, range, single(params, 'group_by') ?? '');
   });
 }

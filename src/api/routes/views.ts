@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Enums } from '../../query/enums.js';
 import { normalizeQuery, rejectUnknown } from '../params.js';
+import type { RangeLimit } from '../params.js';
 import type { QueryService } from '../../query/service.js';
 import { aggregateFromParams } from './aggregate.js';
 import { POLICY_VERDICT_EVENT } from '../../query/aggregate.js';
@@ -22,25 +23,25 @@ const viewQuery = {
 };
 
 /** A view: a time series grouped by `seriesBy`, plus tables (name → [group_by, top]), all under `filter`. */
-function view(queries: QueryService, query: unknown, maxRangeSeconds: number, filter: Record<string, unknown>, seriesBy: string, tables: Record<string, [string, number]>): Record<string, unknown> {
+function view(queries: QueryService, query: unknown, range: RangeLimit, filter: Record<string, unknown>, seriesBy: string, tables: Record<string, [string, number]>): Record<string, unknown> {
   const params = normalizeQuery(query);
   rejectUnknown(params, VIEW_PARAMETERS);
-  const series = aggregateFromParams(queries, { ...params, bucket: params.bucket ?? ['5m'] }, maxRangeSeconds, seriesBy, filter, 10);
+  const series = aggregateFromParams(queries, { ...params, bucket: params.bucket ?? ['5m'] }, range, seriesBy, filter, 10);
   const noBucket = { ...params };
   delete noBucket.bucket;
   const out: Record<string, unknown> = { since: series.since, until: series.until, total: series.total };
-  for (const [name, [groupBy, top]] of Object.entries(tables)) out[name] = aggregateFromParams(queries, noBucket, maxRangeSeconds, groupBy, filter, top).groups;
+  for (const [name, [groupBy, top]] of Object.entries(tables)) out[name] = aggregateFromParams(queries, noBucket, range, groupBy, filter, top).groups;
   out.series = series.series;
   return out;
 }
 
 /** The two questions SREs ask most, as ready-made views over the aggregate engine. */
-export function registerViewRoutes(app: FastifyInstance, queries: QueryService, maxRangeSeconds: number): void {
+export function registerViewRoutes(app: FastifyInstance, queries: QueryService, range: RangeLimit): void {
   const dropped = { verdict: [DROPPED] };
   const denied = { verdict: [DROPPED], drop_reason_desc: POLICY_REASONS, event_type: [{ type: POLICY_VERDICT_EVENT }] };
   app.get('/api/v1/drops', {
     schema: { summary: 'Dropped flows: top drop reasons, top dropped workload pairs, and a time series', querystring: viewQuery, response: { 400: errorSchema, 401: errorSchema } },
-  }, async (req) => view(queries, req.query, maxRangeSeconds, dropped, 'drop_reason', {
+  }, async (req) => view(queries, req.query, range, dropped, 'drop_reason', {
     reasons: ['drop_reason', 10],
     pairs: ['source_workload,destination_workload,drop_reason', 10],
   }));
@@ -52,7 +53,7 @@ export function registerViewRoutes(app: FastifyInstance, queries: QueryService, 
       querystring: viewQuery,
       response: { 400: errorSchema, 401: errorSchema },
     },
-  }, async (req) => view(queries, req.query, maxRangeSeconds, denied, 'policy', {
+  }, async (req) => view(queries, req.query, range, denied, 'policy', {
     policies: ['policy,traffic_direction', 10],
     pairs: ['policy,traffic_direction,source_workload,destination_workload', 20],
   }));
