@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FlowRecord } from '../src/flows/record.js';
 import { populatedApp } from './helpers/populated.js';
+import { withSimAndApp } from './helpers/harness.js';
 import { parsePromText, samples } from './helpers/prom-text.js';
 import type { Sample } from './helpers/prom-text.js';
 
@@ -101,4 +102,21 @@ test('/metrics can require its own bearer token', async () => {
   } finally {
     await env.stop();
   }
+});
+
+test('counters the dashboards read exist at 0 before their first increment', async () => {
+  await withSimAndApp(async ({ app }) => {
+    const all = await scrape(app.url);
+    const zero = (name: string, labels: Record<string, string>): void => {
+      const found = samples(all, name).find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+      assert.ok(found, `${name}${JSON.stringify(labels)} is exported`);
+      assert.equal(found.value, 0);
+    };
+    zero('flowkeeper_duplicate_flows_dropped_total', { relay: 'test' });
+    zero('flowkeeper_malformed_messages_total', { relay: 'test' });
+    zero('flowkeeper_lost_events_total', { relay: 'test', source: 'hubble_ring_buffer' });
+    zero('flowkeeper_lost_events_total', { relay: 'test', source: 'perf_event_ring_buffer' });
+    zero('flowkeeper_metrics_series_overflow_total', { metric: 'flowkeeper_dropped_flows_total' });
+    zero('flowkeeper_storage_failing', {});
+  });
 });

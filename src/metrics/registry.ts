@@ -111,6 +111,14 @@ export class FlowkeeperMetrics {
     new Gauge({ name: 'flowkeeper_websocket_clients', help: 'Live-stream WebSocket subscribers.', registers: [r],
       collect() { this.set(src.hub.size); } });
     const guarded = [this.flows.flows, this.flows.dropped, this.flows.denied];
+    // Series the dashboards and alerts read exist from the start at 0, not only after their first increment.
+    for (const m of guarded) overflow.inc({ metric: m.name }, 0);
+    for (const relay of src.relays) {
+      this.ingested.inc({ relay: relay.name }, 0);
+      this.duplicates.inc({ relay: relay.name }, 0);
+      this.malformed.inc({ relay: relay.name }, 0);
+      for (const id of Object.keys(Enums.LostEventSource.valuesById)) this.lost.inc({ relay: relay.name, source: lostSourceLabel(Number(id)) }, 0);
+    }
     new Gauge({ name: 'flowkeeper_metrics_series', help: 'Series currently held per guarded flow metric.', labelNames: ['metric'], registers: [r],
       collect() { for (const m of guarded) this.set({ metric: m.name }, m.series); } });
   }
