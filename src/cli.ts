@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { helpText, loadConfig } from './config/load.js';
+import type { Command } from './config/options.js';
 import { startApp, VERSION } from './app.js';
 import { createLogger } from './log.js';
 import { SimRelay } from './sim/relay-server.js';
@@ -19,6 +20,12 @@ Every option can also be set with its environment variable.
 Options:
 `;
 
+const COMMAND_USAGE: Record<Command, string> = {
+  serve: `flowkeeper serve [options]\n\nFollows hubble-relay (--relay), stores every flow, serves the REST/WebSocket API and /metrics.`,
+  demo: `flowkeeper demo [options]\n\nStarts the built-in relay simulator and a flowkeeper following it, with the API and /metrics up.`,
+  sim: `flowkeeper sim [options]\n\nRuns only the relay simulator: a stand-in hubble-relay serving observer.Observer with realistic traffic.`,
+};
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || command === 'help') {
@@ -35,11 +42,12 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (!['serve', 'demo', 'sim'].includes(command)) throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `unknown command "${command}" (see flowkeeper --help)`);
+  const cmd = command as Command;
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(USAGE + helpText(command) + '\n');
+    process.stdout.write(`${COMMAND_USAGE[cmd]}\n\nEvery option can also be set with its environment variable.\nOptions:\n${helpText(cmd)}\n`);
     return;
   }
-  const config = loadConfig(rest);
+  const config = loadConfig(rest, process.env, cmd);
   const log = createLogger(config.logLevel);
   const stops: (() => Promise<void>)[] = [];
   if (command === 'demo' || command === 'sim') {

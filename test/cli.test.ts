@@ -52,3 +52,19 @@ test('compact output escapes control characters a flow could carry (terminal inj
   assert.match(line, /\\x1b\[2J/);
   assert.match(line, /evil\\x9b31m\.example/);
 });
+
+test('each command has its own help and refuses options that do not apply to it', () => {
+  const serve = run('serve', '--help');
+  assert.equal(serve.status, 0);
+  assert.match(serve.stdout, /^flowkeeper serve \[options\]/);
+  assert.ok(serve.stdout.includes('--relay-tls-ca') && !serve.stdout.includes('--sim-rate'));
+  const sim = run('sim', '--help');
+  assert.match(sim.stdout, /^flowkeeper sim \[options\]/);
+  assert.ok(sim.stdout.includes('--sim-rate') && !sim.stdout.includes('--db ') && !sim.stdout.includes('--retention'));
+  const demo = run('demo', '--help');
+  assert.ok(demo.stdout.includes('--sim-rate') && demo.stdout.includes('--api-token') && !demo.stdout.includes('--relay '));
+  const ignored = run('demo', '--relay', 'x:4245');
+  assert.equal(ignored.status, 2);
+  assert.match(ignored.stderr, /--relay does not apply to flowkeeper demo/);
+  assert.match(run('sim', '--db', 'x.db').stderr, /--db does not apply to flowkeeper sim/);
+});

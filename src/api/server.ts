@@ -38,6 +38,14 @@ export interface ServerDeps {
   extraRoutes?: (app: FastifyInstance) => void;
 }
 
+/** The OpenAPI section a route is listed under. */
+function tagOf(url: string): string {
+  if (url.startsWith('/api/v1/flows')) return 'flows';
+  if (url.startsWith('/api/v1/aggregate') || url === '/api/v1/drops' || url === '/api/v1/policy-denials') return 'aggregates';
+  if (url === '/metrics') return 'metrics';
+  return 'health and status';
+}
+
 /** The HTTP face of flowkeeper: REST, WebSocket, OpenAPI, health. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // Per-request logs are info level; the API logs warnings and errors only.
@@ -69,10 +77,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       ...(deps.apiToken ? { security: [{ bearer: [] }] } : {}),
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  // @fastify/websocket hides WebSocket routes from OpenAPI; the live stream should be documented.
+  await app.register(swaggerUi, { routePrefix: '/docs', theme: { title: `flowkeeper ${deps.version} API` } });
   app.addHook('onRoute', (route) => {
+    // @fastify/websocket hides WebSocket routes from OpenAPI; the live stream should be documented.
     if (route.websocket && route.schema) route.schema.hide = false;
+    if (route.schema && !route.schema.tags) route.schema.tags = [tagOf(route.url)];
   });
 
   app.get('/healthz', { config: { access: 'public' }, schema: { summary: 'Liveness' } }, async () => ({ status: 'ok' }));

@@ -11,8 +11,18 @@ export interface OptionSpec<T> {
   description: string;
   default: string;
   parse: (text: string) => T;
-  /** Shown in --help only for this command set. */
-  commands?: readonly string[];
+  /** The commands the option applies to (default: serve and demo); others refuse it and leave it out of --help. */
+  commands?: readonly Command[];
+}
+
+export type Command = 'serve' | 'demo' | 'sim';
+const SERVE_ONLY = ['serve'] as const;
+const ALL = ['serve', 'demo', 'sim'] as const;
+const SIM = ['demo', 'sim'] as const;
+
+/** The commands an option applies to. */
+export function commandsOf(spec: object): readonly Command[] {
+  return (spec as { commands?: readonly Command[] }).commands ?? ['serve', 'demo'];
 }
 
 const str = (s: string): string => s;
@@ -31,15 +41,15 @@ const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter(B
 export const OPTIONS = {
   relay: {
     flag: 'relay', default: 'localhost:4245', parse: list,
-    description: 'hubble-relay address(es), comma-separated; "name=host:port" names a relay (one per cluster)',
+    description: 'hubble-relay address(es), comma-separated; "name=host:port" names a relay (one per cluster)', commands: SERVE_ONLY,
   },
-  relayTls: { flag: 'relay-tls', default: 'false', parse: bool, description: 'use TLS to hubble-relay' },
-  relayTlsCa: { flag: 'relay-tls-ca', default: '', parse: str, description: 'PEM file of the CA that signed the relay certificate (hubble-relay-server-certs ca.crt)' },
-  relayTlsCert: { flag: 'relay-tls-cert', default: '', parse: str, description: 'client certificate PEM for relay mTLS (implies --relay-tls)' },
-  relayTlsKey: { flag: 'relay-tls-key', default: '', parse: str, description: 'client key PEM for relay mTLS (implies --relay-tls)' },
+  relayTls: { flag: 'relay-tls', default: 'false', parse: bool, description: 'use TLS to hubble-relay', commands: SERVE_ONLY },
+  relayTlsCa: { flag: 'relay-tls-ca', default: '', parse: str, description: 'PEM file of the CA that signed the relay certificate (hubble-relay-server-certs ca.crt)', commands: SERVE_ONLY },
+  relayTlsCert: { flag: 'relay-tls-cert', default: '', parse: str, description: 'client certificate PEM for relay mTLS (implies --relay-tls)', commands: SERVE_ONLY },
+  relayTlsKey: { flag: 'relay-tls-key', default: '', parse: str, description: 'client key PEM for relay mTLS (implies --relay-tls)', commands: SERVE_ONLY },
   relayTlsServerName: {
     flag: 'relay-tls-server-name', default: 'hubble.hubble-relay.cilium.io', parse: str,
-    description: 'name to verify in the relay certificate (relay certs are issued for *.hubble-relay.cilium.io)',
+    description: 'name to verify in the relay certificate (relay certs are issued for *.hubble-relay.cilium.io)', commands: SERVE_ONLY,
   },
   relayWhitelist: { flag: 'relay-whitelist', default: '', parse: str, description: 'JSON array of Hubble FlowFilters sent to the relay as whitelist (server-side filtering)' },
   relayBlacklist: { flag: 'relay-blacklist', default: '', parse: str, description: 'JSON array of Hubble FlowFilters sent to the relay as blacklist' },
@@ -79,9 +89,9 @@ export const OPTIONS = {
   metricsWorkloadLabels: { flag: 'metrics-workload-labels', default: 'false', parse: bool, description: 'add source/destination workload labels to flowkeeper_dropped_flows_total' },
   metricsToken: { flag: 'metrics-token', default: '', parse: str, description: 'bearer token required on /metrics (empty = open)' },
   apiToken: { flag: 'api-token', default: '', parse: str, description: 'bearer token required on the REST and WebSocket API (empty = no auth)' },
-  logLevel: { flag: 'log-level', default: 'info', parse: str, description: 'trace, debug, info, warn, error or silent' },
-  simRate: { flag: 'sim-rate', default: '2000', parse: int('sim-rate'), description: 'demo/sim: flows per second the relay simulator generates', commands: ['demo', 'sim'] },
-  simListen: { flag: 'sim-listen', default: '127.0.0.1:4245', parse: str, description: 'demo/sim: address the relay simulator listens on', commands: ['demo', 'sim'] },
+  logLevel: { flag: 'log-level', default: 'info', parse: str, description: 'trace, debug, info, warn, error or silent', commands: ALL },
+  simRate: { flag: 'sim-rate', default: '2000', parse: int('sim-rate'), description: 'demo/sim: flows per second the relay simulator generates', commands: SIM },
+  simListen: { flag: 'sim-listen', default: '127.0.0.1:4245', parse: str, description: 'demo/sim: address the relay simulator listens on', commands: SIM },
 } as const satisfies Record<string, OptionSpec<unknown>>;
 
 export type OptionName = keyof typeof OPTIONS;
