@@ -1,5 +1,6 @@
 import type { JsonObject } from '../flows/jsonpb.js';
 import type { FlowRecord } from '../flows/record.js';
+import { eventName } from '../flows/summary.js';
 import { RESERVED_IDENTITY_NAMES, TRACE_POINT_NAMES } from '../flows/row.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -36,8 +37,7 @@ function eventLabel(flow: FlowRecord): string {
     const kind = l7.http ? 'http' : l7.dns ? 'dns' : 'l7';
     return `${kind}-${String(l7.type ?? '').toLowerCase()}`;
   }
-  if (type === 1) return 'drop';
-  return type === undefined ? '' : `type:${type}`;
+  return eventName(flow);
 }
 
 /**

@@ -7,7 +7,7 @@ import {
   DEFAULT_LIMIT, encodeCursor, filtersFromParams, normalizeQuery, parseLimit, parsePage, rejectUnknown, single,
 } from '../params.js';
 import type { PageRange } from '../params.js';
-import { summarize } from '../summary.js';
+import { summarize } from '../../flows/summary.js';
 import type { FlowPage } from '../../query/service.js';
 import { errorSchema, filterQueryProperties, flowFilterListSchema, timeProperties } from './schemas.js';
 

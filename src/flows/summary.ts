@@ -1,5 +1,5 @@
-import type { JsonObject } from '../flows/jsonpb.js';
-import type { FlowRecord } from '../flows/record.js';
+import type { JsonObject } from './jsonpb.js';
+import type { FlowRecord } from './record.js';
 
 function endpoint(flow: FlowRecord, side: 'source' | 'destination', ipKey: 'source' | 'destination', portKey: string): JsonObject {
   const ep = (flow[side] ?? {}) as JsonObject;
@@ -24,6 +24,15 @@ function policyNames(list: unknown): string[] {
 }
 
 /** A compact row for UIs: who talked to whom, what happened, and why. */
+/** Cilium monitor event types a flow's event_type.type names (pkg/monitor/api). */
+const EVENT_NAMES: Record<number, string> = { 1: 'drop', 2: 'debug', 3: 'capture', 4: 'trace', 5: 'policy-verdict', 6: 'recorder', 7: 'trace-sock', 129: 'l7' };
+
+/** The flow's event kind by name: a policy-verdict event and the drop event it caused are told apart. */
+export function eventName(flow: FlowRecord): string {
+  const type = ((flow.event_type ?? {}) as JsonObject).type as number | undefined;
+  return type === undefined ? '' : (EVENT_NAMES[type] ?? String(type));
+}
+
 export function summarize(flow: FlowRecord): JsonObject {
   const l4 = Object.keys((flow.l4 ?? {}) as JsonObject)[0] ?? '';
   return {
@@ -33,6 +42,7 @@ export function summarize(flow: FlowRecord): JsonObject {
     drop_reason: (flow.drop_reason_desc as string) ?? '',
     direction: (flow.traffic_direction as string) ?? 'TRAFFIC_DIRECTION_UNKNOWN',
     type: (flow.Type as string) ?? '',
+    event: eventName(flow),
     node: (flow.node_name as string) ?? '',
     protocol: l4,
     source: endpoint(flow, 'source', 'source', 'source_port'),
