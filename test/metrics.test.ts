@@ -2,12 +2,22 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FlowRecord } from '../src/flows/record.js';
 import { populatedApp } from './helpers/populated.js';
-import { withSimAndApp } from './helpers/harness.js';
+import { waitFor, withSimAndApp } from './helpers/harness.js';
+import { TrafficGenerator } from '../src/sim/traffic.js';
+
+const DROPPED_ENUM = 2;
+const INGRESS = 1;
+const EGRESS = 2;
 import { parsePromText, samples } from './helpers/prom-text.js';
 import type { Sample } from './helpers/prom-text.js';
 
 const EVENT_TYPES: Record<number, string> = { 1: 'drop', 4: 'trace', 5: 'policy-verdict', 129: 'l7' };
 type Ep = { namespace?: string; workloads?: { name: string }[] } | undefined;
+
+/** The documented drop rule: DROPPED flows except the policy-verdict events (type 5) that accompany policy drops. */
+function isDropEvent(f: FlowRecord): boolean {
+  return f.verdict === 'DROPPED' && (f.event_type as { type?: number } | undefined)?.type !== 5;
+}
 
 function clusterOf(f: FlowRecord): string {
   const node = String(f.node_name ?? '');
@@ -45,7 +55,7 @@ test('a known mix over real gRPC gives exact counter values on a real /metrics s
     const ns = (ep: unknown): string => (ep as Ep)?.namespace ?? '';
     assert.deepEqual(
       scraped(all, 'flowkeeper_dropped_flows_total', ['reason', 'direction', 'source_namespace', 'destination_namespace', 'cluster']),
-      tally(env.records, (f) => (f.verdict === 'DROPPED' ? `${String(f.drop_reason_desc)}|${String(f.traffic_direction ?? 'TRAFFIC_DIRECTION_UNKNOWN')}|${ns(f.source)}|${ns(f.destination)}|${clusterOf(f)}` : null)),
+      tally(env.records, (f) => (isDropEvent(f) ? `${String(f.drop_reason_desc)}|${String(f.traffic_direction ?? 'TRAFFIC_DIRECTION_UNKNOWN')}|${ns(f.source)}|${ns(f.destination)}|${clusterOf(f)}` : null)),
     );
     const wl = (ep: unknown): string => (ep as Ep)?.workloads?.[0]?.name ?? '';
     const denied = tally(env.records, (f) => {
@@ -79,7 +89,7 @@ test('the series cap folds new label sets into "other" without losing counts; id
     assert.equal(distinct.size, 3, 'only the first 3 label sets keep their own series');
     assert.ok(drops.some((s) => s.labels.source_namespace === 'other' && s.labels.destination_namespace === 'other'), JSON.stringify(drops));
     assert.ok(drops.every((s) => s.labels.reason !== 'other'), 'bounded labels (reason) are kept');
-    const totalDrops = env.records.filter((f) => f.verdict === 'DROPPED').length;
+    const totalDrops = env.records.filter(isDropEvent).length;
     assert.equal(drops.reduce((s, x) => s + x.value, 0), totalDrops, 'no increment is lost');
     const overflow = samples(all, 'flowkeeper_metrics_series_overflow_total').find((s) => s.labels.metric === 'flowkeeper_dropped_flows_total');
     assert.ok(overflow && overflow.value > 0);
@@ -118,5 +128,37 @@ test('counters the dashboards read exist at 0 before their first increment', asy
     zero('flowkeeper_lost_events_total', { relay: 'test', source: 'perf_event_ring_buffer' });
     zero('flowkeeper_metrics_series_overflow_total', { metric: 'flowkeeper_dropped_flows_total' });
     zero('flowkeeper_storage_failing', {});
+  });
+});
+
+test('a policy denial counts once as a drop and once as a denial, in both directions, as the simulator emits it like Cilium', async () => {
+  await withSimAndApp(async ({ app, sim }) => {
+    const gen = new TrafficGenerator(31);
+    const pushed: Record<string, unknown>[] = [];
+    while (pushed.filter((f) => (f.event_type as { type: number }).type === 5 && f.verdict === DROPPED_ENUM).length < 60) {
+      for (const f of gen.next(Date.now())) {
+        sim.pushFlow(f.flow, f.seconds, f.nanos);
+        pushed.push(f.flow);
+      }
+    }
+    await waitFor('stored', () => app.pipeline.stats.stored === pushed.length);
+    const verdicts = pushed.filter((f) => (f.event_type as { type: number }).type === 5 && f.verdict === DROPPED_ENUM);
+    // Each denial the simulator emits is a policy-verdict event plus its drop event, ingress and egress alike.
+    for (const direction of [INGRESS, EGRESS]) {
+      const v = verdicts.filter((f) => f.traffic_direction === direction);
+      assert.ok(v.length > 0, `denials in direction ${direction}`);
+      for (const f of v) {
+        assert.ok(pushed.some((d) => (d.event_type as { type: number }).type === 1 && d.uuid !== f.uuid && JSON.stringify(d.l4) === JSON.stringify(f.l4) && JSON.stringify(d.IP) === JSON.stringify(f.IP)), 'a drop event beside the verdict');
+      }
+    }
+    const all = await scrape(app.url);
+    const sum = (name: string, where: (l: Record<string, string>) => boolean): number => samples(all, name).filter((x) => where(x.labels)).reduce((n, x) => n + x.value, 0);
+    const policyDrops = sum('flowkeeper_dropped_flows_total', (l) => l.reason === 'POLICY_DENIED' || l.reason === 'POLICY_DENY');
+    const denials = sum('flowkeeper_policy_denied_flows_total', () => true);
+    assert.equal(denials, verdicts.length);
+    assert.equal(policyDrops, verdicts.length, 'each denial is one dropped packet, not two');
+    const view = (await (await fetch(`${app.url}/api/v1/drops?since=1h`)).json()) as { total: number; reasons: { key: { drop_reason: string }; count: number }[] };
+    const viewPolicy = view.reasons.filter((r) => ['POLICY_DENIED', 'POLICY_DENY'].includes(r.key.drop_reason)).reduce((n, r) => n + r.count, 0);
+    assert.equal(viewPolicy, verdicts.length, '/api/v1/drops follows the same rule');
   });
 });

@@ -34,7 +34,7 @@ export class FlowMetrics {
     this.flows = new GuardedCounter(registry, 'flowkeeper_flows_total', 'Flows stored, by verdict and monitor event type.', ['verdict', 'type', 'cluster'], [], guard, overflow);
     const dropLabels: DropLabel[] = ['reason', 'direction', 'source_namespace', 'destination_namespace', 'cluster'];
     if (workloadLabelsOnDrops) dropLabels.push('source_workload', 'destination_workload');
-    this.dropped = new GuardedCounter(registry, 'flowkeeper_dropped_flows_total', 'Dropped flows (verdict DROPPED) by drop reason, direction and namespaces.', dropLabels,
+    this.dropped = new GuardedCounter(registry, 'flowkeeper_dropped_flows_total', 'Dropped packets (verdict DROPPED; drop events, not the policy-verdict events that accompany policy drops) by drop reason, direction and namespaces.', dropLabels,
       ['source_namespace', 'destination_namespace', 'source_workload', 'destination_workload'], guard, overflow);
     this.denied = new GuardedCounter(registry, 'flowkeeper_policy_denied_flows_total',
       'Flows denied by network policy (policy-verdict events, reason POLICY_DENIED/POLICY_DENY), by the protected workload, its peer and the denying policy ("default-deny" when none is named).',
@@ -59,7 +59,9 @@ export class FlowMetrics {
         drop.source_workload = src.name;
         drop.destination_workload = dst.name;
       }
-      this.dropped.inc(drop as Record<DropLabel, string>, d.flows, now);
+      // One rule for every drop figure: a dropped packet is its drop event. The policy-verdict event Cilium
+      // sends beside a policy drop is counted as a denial, never a second time as a drop.
+      if (d.eventType !== POLICY_VERDICT_EVENT) this.dropped.inc(drop as Record<DropLabel, string>, d.flows, now);
       if (d.eventType !== POLICY_VERDICT_EVENT || !POLICY_REASONS.includes(d.dropReason)) continue;
       const [self, peer] = d.direction === EGRESS ? [src, dst] : [dst, src];
       const policy = d.deniedBy ? this.labels.policyInfo(d.deniedBy) : { names: 'default-deny', namespace: '', kind: '' };

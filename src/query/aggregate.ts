@@ -1,7 +1,7 @@
 import { FlowkeeperError } from '../errors.js';
 import { Enums } from './enums.js';
 import { L4_NAMES } from '../flows/row.js';
-import type { FilterSet } from './filter.js';
+import type { CompiledFilter, FilterSet } from './filter.js';
 import type { SqlFragment } from './model.js';
 
 /**
@@ -115,27 +115,37 @@ export function parseGroupBy(text: string | undefined): GroupDimension[] {
  * answer it exactly (then raw flows are aggregated instead).
  */
 export function rollupWhere(filters: FilterSet): SqlFragment | null {
-  if (filters.blacklist.length > 0) return null;
-  if (filters.whitelist.length === 0) return { sql: '1', params: [] };
-  const ors: SqlFragment[] = [];
-  for (const f of filters.whitelist) {
-    const ands: SqlFragment[] = [];
-    for (const [field, value] of Object.entries(f.fields)) {
-      const list = value as unknown[];
-      if (!Array.isArray(list) || list.length === 0) continue;
-      const inList = (column: string, values: unknown[]): SqlFragment => ({ sql: `${column} IN (${values.map(() => '?').join(', ')})`, params: values });
-      if (field === 'verdict') ands.push(inList('verdict', list));
-      else if (field === 'drop_reason_desc') ands.push(inList('drop_reason', list));
-      else if (field === 'traffic_direction') ands.push(inList('direction', list));
-      else if (field === 'event_type' && (list as { match_sub_type?: boolean }[]).every((e) => !e.match_sub_type)) {
-        ands.push(inList('event_type', (list as { type?: number }[]).map((e) => e.type ?? 0)));
-      } else if ((field === 'source_pod' || field === 'destination_pod') && (list as string[]).every((p) => /^[^/]+\/$/.test(p))) {
-        const namespaces = (list as string[]).map((p) => p.slice(0, -1));
-        const column = field === 'source_pod' ? 'src_workload' : 'dst_workload';
-        ands.push({ sql: `${column} IN (SELECT id FROM workloads WHERE namespace IN (${namespaces.map(() => '?').join(', ')}))`, params: namespaces });
-      } else return null;
-    }
-    ors.push(ands.length ? { sql: `(${ands.map((a) => a.sql).join(' AND ')})`, params: ands.flatMap((a) => a.params) } : { sql: '1', params: [] });
+  const parts: SqlFragment[] = [];
+  if (filters.whitelist.length > 0) {
+    const ors = filters.whitelist.map(rollupFilterSql);
+    if (ors.some((o) => o === null)) return null;
+    parts.push({ sql: `(${ors.map((o) => o!.sql).join(' OR ')})`, params: ors.flatMap((o) => o!.params) });
   }
-  return { sql: `(${ors.map((o) => o.sql).join(' OR ')})`, params: ors.flatMap((o) => o.params) };
+  for (const f of filters.blacklist) {
+    const not = rollupFilterSql(f);
+    if (not === null) return null;
+    parts.push({ sql: `NOT ${not.sql}`, params: not.params });
+  }
+  return parts.length ? { sql: parts.map((p) => p.sql).join(' AND '), params: parts.flatMap((p) => p.params) } : { sql: '1', params: [] };
+}
+
+/** One FlowFilter over rollup columns, or null when a field is not a rollup dimension. */
+function rollupFilterSql(f: CompiledFilter): SqlFragment | null {
+  const ands: SqlFragment[] = [];
+  for (const [field, value] of Object.entries(f.fields)) {
+    const list = value as unknown[];
+    if (!Array.isArray(list) || list.length === 0) continue;
+    const inList = (column: string, values: unknown[]): SqlFragment => ({ sql: `${column} IN (${values.map(() => '?').join(', ')})`, params: values });
+    if (field === 'verdict') ands.push(inList('verdict', list));
+    else if (field === 'drop_reason_desc') ands.push(inList('drop_reason', list));
+    else if (field === 'traffic_direction') ands.push(inList('direction', list));
+    else if (field === 'event_type' && (list as { match_sub_type?: boolean }[]).every((e) => !e.match_sub_type)) {
+      ands.push(inList('event_type', (list as { type?: number }[]).map((e) => e.type ?? 0)));
+    } else if ((field === 'source_pod' || field === 'destination_pod') && (list as string[]).every((p) => /^[^/]+\/$/.test(p))) {
+      const namespaces = (list as string[]).map((p) => p.slice(0, -1));
+      const column = field === 'source_pod' ? 'src_workload' : 'dst_workload';
+      ands.push({ sql: `${column} IN (SELECT id FROM workloads WHERE namespace IN (${namespaces.map(() => '?').join(', ')}))`, params: namespaces });
+    } else return null;
+  }
+  return ands.length ? { sql: `(${ands.map((a) => a.sql).join(' AND ')})`, params: ands.flatMap((a) => a.params) } : { sql: '1', params: [] };
 }

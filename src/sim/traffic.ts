@@ -199,7 +199,12 @@ export class TrafficGenerator {
   private egressDenied(from: string, host: { ip: string; names: string[] }): Plain[] {
     const s = this.pod(from);
     const f = { ...this.base(s, null, s.node, this.tcpL4(this.ephemeral(), 443, { SYN: true }), s.ip, host.ip), destination_names: host.names };
-    return [{ ...f, verdict: DROPPED, drop_reason: 181, drop_reason_desc: 181, event_type: { type: EV_POLICY }, traffic_direction: EGRESS, policy_match_type: 1, egress_denied_by: [POLICIES.egressDeny], is_reply: { value: false }, Summary: 'TCP Flags: SYN' }];
+    // Like an ingress denial, the datapath sends the policy-verdict notification and the drop notification.
+    const common = { ...f, verdict: DROPPED, drop_reason: 181, drop_reason_desc: 181, traffic_direction: EGRESS, is_reply: { value: false }, Summary: 'TCP Flags: SYN' };
+    return [
+      { ...common, event_type: { type: EV_POLICY }, policy_match_type: 1, egress_denied_by: [POLICIES.egressDeny] },
+      { ...common, event_type: { type: EV_DROP, sub_type: 181 } },
+    ];
   }
 
   private datapathDrop(): Plain[] {
@@ -214,7 +219,7 @@ export class TrafficGenerator {
       f.IP = { source: `fe80::${(0x1000 + this.rnd.int(0xefff)).toString(16)}`, destination: 'ff02::1', ipVersion: 2 };
       f.l4 = { ICMPv6: { type: 135, code: 0 } };
     }
-    return [{ ...f, verdict: DROPPED, drop_reason: reason, drop_reason_desc: reason, event_type: { type: EV_DROP, sub_type: reason }, traffic_direction: INGRESS, file: { name: 'bpf_lxc.c', line: 1300 + reason }, Summary: 'UDP' }];
+    return [{ ...f, verdict: DROPPED, drop_reason: reason, drop_reason_desc: reason, event_type: { type: EV_DROP, sub_type: reason }, traffic_direction: INGRESS, file: { name: 'bpf_lxc.c', line: 1300 + reason }, Summary: src ? 'UDP' : 'ICMPv6 NeighborSolicitation' }];
   }
 
   private audit(from: string, to: string, port: number): Plain[] {

@@ -31,13 +31,16 @@ export function parseTop(text: string | undefined, fallback: number): number {
 }
 
 /** Runs an aggregate from query parameters, with extra filters ANDed into every whitelist filter. */
-export function aggregateFromParams(queries: QueryService, params: QueryParams, range: RangeLimit, groupBy: string, extra: Record<string, unknown> = {}, topDefault = 20) {
+export function aggregateFromParams(
+  queries: QueryService, params: QueryParams, range: RangeLimit, groupBy: string,
+  extra: Record<string, unknown> = {}, topDefault = 20, exclude: Record<string, unknown>[] = [],
+) {
   const base = filtersFromParams(params);
-  const filters = Object.keys(extra).length === 0
+  const filters = Object.keys(extra).length === 0 && exclude.length === 0
     ? base
     : FilterSet.parse({
         whitelist: (base.whitelist.length ? base.whitelist.map((f) => ({ ...f.fields })) : [{}]).map((f) => ({ ...f, ...extra })),
-        blacklist: base.blacklist.map((f) => ({ ...f.fields })),
+        blacklist: [...base.blacklist.map((f) => ({ ...f.fields })), ...exclude],
       });
   return queries.aggregate({
     filters,

@@ -23,28 +23,33 @@ const viewQuery = {
 };
 
 /** A view: a time series grouped by `seriesBy`, plus tables (name → [group_by, top]), all under `filter`. */
-function view(queries: QueryService, query: unknown, range: RangeLimit, filter: Record<string, unknown>, seriesBy: string, tables: Record<string, [string, number]>): Record<string, unknown> {
+function view(
+  queries: QueryService, query: unknown, range: RangeLimit, filter: Record<string, unknown>, seriesBy: string,
+  tables: Record<string, [string, number]>, exclude: Record<string, unknown>[] = [],
+): Record<string, unknown> {
   const params = normalizeQuery(query);
   rejectUnknown(params, VIEW_PARAMETERS);
-  const series = aggregateFromParams(queries, { ...params, bucket: params.bucket ?? ['5m'] }, range, seriesBy, filter, 10);
+  const series = aggregateFromParams(queries, { ...params, bucket: params.bucket ?? ['5m'] }, range, seriesBy, filter, 10, exclude);
   const noBucket = { ...params };
   delete noBucket.bucket;
   const out: Record<string, unknown> = { since: series.since, until: series.until, total: series.total };
-  for (const [name, [groupBy, top]] of Object.entries(tables)) out[name] = aggregateFromParams(queries, noBucket, range, groupBy, filter, top).groups;
+  for (const [name, [groupBy, top]] of Object.entries(tables)) out[name] = aggregateFromParams(queries, noBucket, range, groupBy, filter, top, exclude).groups;
   out.series = series.series;
   return out;
 }
 
 /** The two questions SREs ask most, as ready-made views over the aggregate engine. */
 export function registerViewRoutes(app: FastifyInstance, queries: QueryService, range: RangeLimit): void {
+  // Drops: DROPPED flows except policy-verdict events (each policy drop also has its drop event): one count per dropped packet.
   const dropped = { verdict: [DROPPED] };
+  const notVerdictEvents = [{ event_type: [{ type: POLICY_VERDICT_EVENT }] }];
   const denied = { verdict: [DROPPED], drop_reason_desc: POLICY_REASONS, event_type: [{ type: POLICY_VERDICT_EVENT }] };
   app.get('/api/v1/drops', {
-    schema: { summary: 'Dropped flows: top drop reasons, top dropped workload pairs, and a time series', querystring: viewQuery, response: { 400: errorSchema, 401: errorSchema } },
+    schema: { summary: 'Dropped packets (drop events; the policy-verdict events beside policy drops are not counted again): top drop reasons, top dropped workload pairs, and a time series', querystring: viewQuery, response: { 400: errorSchema, 401: errorSchema } },
   }, async (req) => view(queries, req.query, range, dropped, 'drop_reason', {
     reasons: ['drop_reason', 10],
     pairs: ['source_workload,destination_workload,drop_reason', 10],
-  }));
+  }, notVerdictEvents));
 
   app.get('/api/v1/policy-denials', {
     schema: {
