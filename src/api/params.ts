@@ -1,6 +1,6 @@
 import { FlowkeeperError } from '../errors.js';
 import { FilterSet } from '../query/filter.js';
-import { FILTER_PARAMETERS, filtersFromQuery } from '../query/shorthands.js';
+import { FILTER_PARAMETERS, filtersFromQuery, shorthandFor } from '../query/shorthands.js';
 import { parseTime } from '../query/time.js';
 import type { FlowTime } from '../flows/record.js';
 import type { FlowPosition } from '../query/service.js';
@@ -110,12 +110,20 @@ export function parsePage(
   return { since, until, order, after: { hour: Number(m[2]), id: Number(m[3]) } };
 }
 
-/** Filters from query-string shorthands. */
+/** Filters from query-string shorthands; errors name the parameter the user gave (ip, not FlowFilter source_ip). */
 export function filtersFromParams(params: QueryParams): FilterSet {
   const only: QueryParams = {};
   for (const [k, v] of Object.entries(params)) {
     const base = k.startsWith('not_') ? k.slice(4) : k;
     if (FILTER_PARAMETERS.includes(base)) only[k] = v;
   }
-  return FilterSet.parse(filtersFromQuery(only));
+  try {
+    return FilterSet.parse(filtersFromQuery(only));
+  } catch (err) {
+    const field = err instanceof FlowkeeperError ? err.parameter : undefined;
+    const given = field ? shorthandFor(field, only) : undefined;
+    if (!given || given === field) throw err;
+    const detail = (err as FlowkeeperError).message.replace(/^(?:(?:whitelist|blacklist)\[\d+\]\.)?\w+(?:\[\d+\])?: /, '');
+    throw new FlowkeeperError((err as FlowkeeperError).code, `${given}: ${detail}`, given);
+  }
 }

@@ -144,6 +144,15 @@ function add(filter: Filter, field: string, value: unknown): void {
  * Builds {whitelist, blacklist} from query parameters (each a list of values).
  * Parameters not about filtering are ignored here; unknown ones are the caller's job.
  */
+/** The query parameter (as given, `not_` included) that produced FlowFilter `field`, for error messages. */
+export function shorthandFor(field: string, params: Record<string, string[]>): string | undefined {
+  return Object.keys(params).find((raw) => {
+    const name = raw.startsWith('not_') ? raw.slice(4) : raw;
+    const both = BOTH_SIDES[name];
+    return (both && (both[0] === field || both[1] === field)) || ONE_SIDE[name]?.[0] === field;
+  });
+}
+
 export function filtersFromQuery(params: Record<string, string[]>): { whitelist: Filter[]; blacklist: Filter[] } {
   const build = (negated: boolean): Filter[] => {
     const left: Filter = {};
