@@ -37,7 +37,7 @@ after(async () => {
   await env.stop();
 });
 
-const PROMQL_WORDS = new Set(['sum', 'by', 'rate', 'increase', 'topk', 'histogram_quantile', 'le', 'offset', 'unless', 'and', 'or', 'on', 'without', 'max', 'min', 'avg', 'count', 'bool', 'label_values']);
+const PROMQL_WORDS = new Set(['sum', 'by', 'rate', 'increase', 'topk', 'histogram_quantile', 'le', 'offset', 'unless', 'and', 'or', 'on', 'without', 'max', 'min', 'avg', 'count', 'bool', 'label_values', 'query_result', 'label_replace', 'max_over_time', 'absent', 'up', 'namespace']);
 
 function metricNames(expr: string): string[] {
   const noStrings = expr
@@ -88,4 +88,15 @@ test('alert rules reference only exported metrics', () => {
     }
   }
   assert.ok(checked >= 9, `every rule's metrics were checked (${checked})`);
+});
+
+test('the dropped-traffic namespace variable and its panels cover drops into a namespace as well as out of it', () => {
+  const d = JSON.parse(readFileSync(join(ROOT_DIR, 'dashboards', 'flowkeeper-dropped-traffic.json'), 'utf8')) as Dashboard;
+  const variable = d.templating.list.find((v) => v.name === 'namespace')!;
+  assert.match(JSON.stringify(variable.query), /source_namespace[\s\S]*destination_namespace/);
+  for (const p of d.panels) {
+    for (const t of p.targets) {
+      if (t.expr?.includes('$namespace')) assert.match(t.expr, /destination_namespace=~"\$namespace"/, `${p.title} filters either side`);
+    }
+  }
 });
