@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import WebSocket from 'ws';
-import { withSimAndApp } from './helpers/harness.js';
+import { withSimAndApp, wsUpgradeStatus } from './helpers/harness.js';
 
 const API = 'api-s3cret';
 const METRICS = 'prom-s3cret';
@@ -45,20 +44,6 @@ function concrete(url: string): string {
   return url.replace(/\*$/, 'index.html').replace(/:[a-z]+/g, 'x');
 }
 
-function wsStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
-    ws.on('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      ws.terminate();
-    });
-    ws.on('open', () => {
-      resolve(101);
-      ws.close();
-    });
-    ws.on('error', (err) => (err.message.includes('Unexpected server response') ? undefined : reject(err)));
-  });
-}
 
 test('deny by default: every registered route, in every spelling, needs its token unless it is public', async () => {
   await withSimAndApp(async ({ app }) => {
@@ -104,11 +89,11 @@ test('the WebSocket stream needs the token in every spelling; ?access_token= wor
   await withSimAndApp(async ({ app }) => {
     const ws = app.url.replace(/^http/, 'ws');
     for (const path of ['/api/v1/flows/stream', '/%61pi/v1/flows/stream', '/api/v1/flows/%73tream']) {
-      assert.equal(await wsStatus(`${ws}${path}`), 401, path);
-      assert.equal(await wsStatus(`${ws}${path}?access_token=wrong`), 401, `${path} wrong query token`);
+      assert.equal(await wsUpgradeStatus(`${ws}${path}`), 401, path);
+      assert.equal(await wsUpgradeStatus(`${ws}${path}?access_token=wrong`), 401, `${path} wrong query token`);
     }
-    assert.equal(await wsStatus(`${ws}/api/v1/flows/stream?access_token=${API}`), 101);
-    assert.equal(await wsStatus(`${ws}/api/v1/flows/stream`, { authorization: `bearer ${API}` }), 101, 'scheme is case-insensitive');
+    assert.equal(await wsUpgradeStatus(`${ws}/api/v1/flows/stream?access_token=${API}`), 101);
+    assert.equal(await wsUpgradeStatus(`${ws}/api/v1/flows/stream`, { authorization: `bearer ${API}` }), 101, 'scheme is case-insensitive');
     const viaQuery = await fetch(`${app.url}/api/v1/flows?access_token=${API}`);
     assert.equal(viaQuery.status, 401, 'REST routes take the token only from the Authorization header');
     for (const scheme of ['Bearer', 'bearer', 'BEARER']) {

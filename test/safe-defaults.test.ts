@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import { loadConfig } from '../src/config/load.js';
 import { startApp } from '../src/app.js';
 import { createLogger } from '../src/log.js';
-import { startSim, tempDir, withSimAndApp } from './helpers/harness.js';
+import { startSim, tempDir, withSimAndApp, wsUpgradeStatus } from './helpers/harness.js';
 
 test('by default the API listens on loopback only', () => {
   assert.equal(loadConfig([], {}).listen, '127.0.0.1:8080');
@@ -28,30 +28,16 @@ test('serving beyond loopback without a token is refused unless explicitly allow
   }
 });
 
-function upgrade(url: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
-    ws.on('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      ws.terminate();
-    });
-    ws.on('open', () => {
-      resolve(101);
-      ws.close();
-    });
-    ws.on('error', (err) => (err.message.includes('Unexpected server response') ? undefined : reject(err)));
-  });
-}
 
 test('the live stream refuses foreign browser origins (cross-site WebSocket reads)', async () => {
   await withSimAndApp(async ({ app }) => {
     const url = `${app.url.replace(/^http/, 'ws')}/api/v1/flows/stream`;
     const host = new URL(app.url).host;
-    assert.equal(await upgrade(url, { origin: 'https://evil.example' }), 403);
-    assert.equal(await upgrade(url, { origin: 'null' }), 403);
-    assert.equal(await upgrade(url, { origin: `http://${host}` }), 101, 'the API\'s own origin');
-    assert.equal(await upgrade(url, { origin: 'https://grafana.example' }), 101, 'a listed origin');
-    assert.equal(await upgrade(url, {}), 101, 'non-browser clients send no Origin');
+    assert.equal(await wsUpgradeStatus(url, { origin: 'https://evil.example' }), 403);
+    assert.equal(await wsUpgradeStatus(url, { origin: 'null' }), 403);
+    assert.equal(await wsUpgradeStatus(url, { origin: `http://${host}` }), 101, 'the API\'s own origin');
+    assert.equal(await wsUpgradeStatus(url, { origin: 'https://grafana.example' }), 101, 'a listed origin');
+    assert.equal(await wsUpgradeStatus(url, {}), 101, 'non-browser clients send no Origin');
   }, { args: ['--allowed-origins', 'https://grafana.example'] });
 });
 
@@ -65,7 +51,7 @@ test('one client address cannot take every live-stream slot', async () => {
         await new Promise((r) => ws.once('open', r));
         open.push(ws);
       }
-      assert.equal(await upgrade(url, {}), 429, 'a third from the same address');
+      assert.equal(await wsUpgradeStatus(url, {}), 429, 'a third from the same address');
     } finally {
       for (const ws of open) ws.close();
     }

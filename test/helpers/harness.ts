@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
+import WebSocket from 'ws';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/options.js';
 import { startApp } from '../../src/app.js';
@@ -102,4 +103,20 @@ export async function withSimAndApp(body: (ctx: SimAndApp) => Promise<void>, opt
     await sim.close();
     cleanup();
   }
+}
+
+/** The HTTP status a WebSocket upgrade gets (101 when it opens; the socket is closed either way). */
+export function wsUpgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      resolve(101);
+      ws.close();
+    });
+    ws.on('error', (err) => (err.message.includes('Unexpected server response') ? undefined : reject(err)));
+  });
 }
