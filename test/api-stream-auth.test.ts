@@ -63,12 +63,13 @@ test('a slow WebSocket client gets "lost" frames and never slows ingest', async 
     }
     await waitFor('ingest kept up while the client was stalled', () => app.pipeline.stats.stored === sent, 30_000);
     (ws as unknown as { _socket: { resume(): void } })._socket.resume();
-    feed(sim, gen, 50);
+    const tail = feed(sim, gen, 50);
     await waitFor('lost frame', () => frames.some((f) => f.type === 'lost'), 20_000);
     const lost = frames.filter((f) => f.type === 'lost').reduce((s, f) => s + (f.count ?? 0), 0);
     const delivered = frames.filter((f) => f.type === 'flow').length;
     assert.ok(lost > 0);
-    assert.ok(delivered + lost <= sent + 50);
+    // Every flow is either delivered or reported lost, never more (gen.next may emit a few past 50).
+    assert.ok(delivered + lost <= sent + tail, `delivered ${delivered} + lost ${lost} > sent ${sent} + ${tail}`);
     assert.ok(delivered > 0);
     ws.close();
   });
