@@ -40,6 +40,10 @@ test('GET verdict + namespace + type + http_status shorthands', async () => {
   const http = parseNdjson(await (await get(`/api/v1/flows?http_status=5%2B&since=${ALL_TIME.since}&limit=10000`)).text());
   assert.ok(http.length > 0);
   for (const f of http) assert.match(String((f.l7 as { http: { code: number } }).http.code), /^5/);
+  // The simulator's clients also get 4xx answers (404, 422), as real services return.
+  const client = parseNdjson(await (await get(`/api/v1/flows?http_status=4%2B&since=${ALL_TIME.since}&limit=10000`)).text());
+  assert.ok(client.length > 0);
+  for (const f of client) assert.match(String((f.l7 as { http: { code: number } }).http.code), /^4\d\d$/);
 });
 
 test('pagination with cursors never skips or repeats a flow, in both orders', async () => {

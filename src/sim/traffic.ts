@@ -36,8 +36,8 @@ export class TrafficGenerator {
     this.rnd = new Random(seed);
     for (const w of buildTopology()) this.byName.set(w.name, w);
     this.scenarios = [
-      [30, () => this.http('web', 'catalog-api', 8080, 'GET', this.rnd.pick(['/api/products', '/api/products/42', '/api/search?q=shoes']), this.rnd.next() < 0.03 ? 500 : 200)],
-      [14, () => this.http('checkout-api', 'payments-api', 8443, 'POST', '/v1/charge', this.rnd.next() < 0.08 ? 503 : 201)],
+      [30, () => this.http('web', 'catalog-api', 8080, 'GET', this.rnd.pick(['/api/products', '/api/products/42', '/api/search?q=shoes']), this.status(this.rnd.next(), [[0.03, 500], [0.08, 404]], 200))],
+      [14, () => this.http('checkout-api', 'payments-api', 8443, 'POST', '/v1/charge', this.status(this.rnd.next(), [[0.08, 503], [0.12, 422]], 201))],
       [18, () => this.dns(this.rnd.pick(['web', 'checkout-api', 'payments-worker', 'catalog-api']))],
       [8, () => this.http('prometheus', this.rnd.pick(['web', 'checkout-api', 'payments-api', 'catalog-api']), 9090, 'GET', '/metrics', 200)],
       [8, () => this.tcp('catalog-api', 'catalog-db', 5432, FORWARDED)],
@@ -119,6 +119,11 @@ export class TrafficGenerator {
     syn.verdict = verdict;
     const back = this.base(d, s, d.node, this.tcpL4(port, sport, { SYN: true, ACK: true }), d.ip, s.ip);
     return [syn, this.trace(back, TO_STACK, EGRESS, true, 'TCP Flags: SYN, ACK')];
+  }
+
+  /** An HTTP status from one random draw: the first [threshold, code] the draw falls under, else `ok`. */
+  private status(draw: number, errors: [number, number][], ok: number): number {
+    return errors.find(([below]) => draw < below)?.[1] ?? ok;
   }
 
   private http(from: string, to: string, port: number, method: string, path: string, code: number): Plain[] {
