@@ -133,21 +133,6 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     requestTimeoutSeconds: config.httpRequestTimeout, maxConnections: config.httpMaxConnections, allowedOrigins: config.allowedOrigins,
     extraRoutes: (app) => registerMetricsRoute(app, metrics),
   });
-  let url: string;
-  try {
-    url = await server.listen(listen);
-  } catch (err) {
-    // Nothing half-started stays behind (the writer thread, the lock) when the port is taken.
-    clearInterval(expiry);
-    await server.close();
-    await pipeline.close();
-    readDb.close();
-    lock.release();
-    throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--listen ${config.listen}: ${(err as Error).message}`, 'listen');
-  }
-  for (const r of relays) r.start();
-  log.info({ url, relays: targets, db: config.db }, 'flowkeeper started');
-
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
@@ -161,5 +146,15 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     })();
     return stopping;
   };
+  let url: string;
+  try {
+    url = await server.listen(listen);
+  } catch (err) {
+    // Nothing half-started stays behind (the writer thread, the lock) when the port is taken.
+    await stop();
+    throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--listen ${config.listen}: ${(err as Error).message}`, 'listen');
+  }
+  for (const r of relays) r.start();
+  log.info({ url, relays: targets, db: config.db }, 'flowkeeper started');
   return { pipeline, hub, queries, metrics, reader, relays, server, status, url, stop };
 }

@@ -39,11 +39,12 @@ export class FlowkeeperError extends Error {
 /** Longest piece of user input an error message repeats back. */
 export const MAX_ECHO = 200;
 
+/** User input cut to MAX_ECHO characters for an error message. */
+export function clip(text: string): string {
+  return text.length > MAX_ECHO ? `${text.slice(0, MAX_ECHO)}…` : text;
+}
+
 /** Quotes user input for an error message, cut to MAX_ECHO characters. */
 export function echo(text: unknown): string {
-  if (typeof text !== 'string') {
-    const json = JSON.stringify(text) ?? String(text);
-    return json.length > MAX_ECHO ? `${json.slice(0, MAX_ECHO)}…` : json;
-  }
-  return JSON.stringify(text.length > MAX_ECHO ? `${text.slice(0, MAX_ECHO)}…` : text);
+  return typeof text === 'string' ? JSON.stringify(clip(text)) : clip(JSON.stringify(text) ?? String(text));
 }

@@ -24,7 +24,6 @@ export interface RouteEntry {
   method: string;
   url: string;
   access: RouteAccess;
-  websocket: boolean;
 }
 
 export interface AuthTokens {
@@ -63,7 +62,7 @@ function same(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-export function accessOf(req: FastifyRequest): RouteAccess {
+function accessOf(req: FastifyRequest): RouteAccess {
   return req.routeOptions.config?.access ?? 'api';
 }
 
@@ -80,7 +79,7 @@ export function installAuth(app: FastifyInstance, tokens: AuthTokens): void {
       route.config = { ...(route.config ?? {}), access: 'public' };
     }
     for (const method of [route.method].flat()) {
-      table.push({ method, url: route.url, access: route.config?.access ?? 'api', websocket: Boolean((route as { websocket?: boolean }).websocket) });
+      table.push({ method, url: route.url, access: route.config?.access ?? 'api' });
     }
   });
   app.addHook('onRequest', async (req) => {

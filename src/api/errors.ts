@@ -1,11 +1,10 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { FlowkeeperError, MAX_ECHO } from '../errors.js';
-
+import { FlowkeeperError, clip } from '../errors.js';
 
 /** Every error leaves the API as {error, message, parameter?} with a stable code and status. */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ error: 'FLOWKEEPER_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url.length > MAX_ECHO ? req.url.slice(0, MAX_ECHO) + '…' : req.url} (see /docs)` });
+    reply.code(404).send({ error: 'FLOWKEEPER_ERR_NOT_FOUND', message: `no route ${req.method} ${clip(req.url)} (see /docs)` });
   });
   app.setErrorHandler((err: FastifyError | FlowkeeperError, req, reply) => {
     if (err instanceof FlowkeeperError) {

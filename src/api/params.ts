@@ -51,7 +51,6 @@ export function parseOrder(text: string | undefined): 'asc' | 'desc' {
   return text;
 }
 
-/** since/until with the raw-scan range limit applied; since defaults to until - maxRange. */
 /** How far back a query may reach: `defaultSeconds` when since is not given, at most `maxSeconds`. */
 export interface RangeLimit {
   defaultSeconds: number;

@@ -258,7 +258,6 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
         this.stats.storageError = m.message;
         this.stats.storageFailures++;
       }
-      this.emit('storage', m.ok);
       return;
     }
     if (m.type === 'emergency-retention') {

@@ -2,6 +2,7 @@ import { FlowkeeperError } from '../errors.js';
 import { Enums } from './enums.js';
 import { L4_NAMES } from '../flows/row.js';
 import type { CompiledFilter, FilterSet } from './filter.js';
+import { allOf, anyOf } from './model.js';
 import type { SqlFragment } from './model.js';
 
 /**
@@ -119,14 +120,14 @@ export function rollupWhere(filters: FilterSet): SqlFragment | null {
   if (filters.whitelist.length > 0) {
     const ors = filters.whitelist.map(rollupFilterSql);
     if (ors.some((o) => o === null)) return null;
-    parts.push({ sql: `(${ors.map((o) => o!.sql).join(' OR ')})`, params: ors.flatMap((o) => o!.params) });
+    parts.push(anyOf(ors as SqlFragment[]));
   }
   for (const f of filters.blacklist) {
     const not = rollupFilterSql(f);
     if (not === null) return null;
-    parts.push({ sql: `NOT ${not.sql}`, params: not.params });
+    parts.push({ sql: `NOT (${not.sql})`, params: not.params });
   }
-  return parts.length ? { sql: parts.map((p) => p.sql).join(' AND '), params: parts.flatMap((p) => p.params) } : { sql: '1', params: [] };
+  return allOf(parts);
 }
 
 /** One FlowFilter over rollup columns, or null when a field is not a rollup dimension. */
@@ -147,5 +148,5 @@ function rollupFilterSql(f: CompiledFilter): SqlFragment | null {
       ands.push({ sql: `${column} IN (SELECT id FROM workloads WHERE namespace IN (${namespaces.map(() => '?').join(', ')}))`, params: namespaces });
     } else return null;
   }
-  return ands.length ? { sql: `(${ands.map((a) => a.sql).join(' AND ')})`, params: ands.flatMap((a) => a.params) } : { sql: '1', params: [] };
+  return allOf(ands);
 }

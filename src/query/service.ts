@@ -8,11 +8,11 @@ import type { AggregateResult } from '../store/aggregate.js';
 import { StoreDictionaryIndex } from '../store/dictionary-index.js';
 import { runFlowQuery } from '../store/flow-query.js';
 import type { FlowPage, FlowPosition } from '../store/flow-query.js';
+import type { FlowReader } from '../store/reader.js';
+import type { Db } from '../store/sqlite.js';
 
 export type { FlowPage, FlowPosition } from '../store/flow-query.js';
 export type { AggregateResult } from '../store/aggregate.js';
-import type { FlowReader } from '../store/reader.js';
-import type { Db } from '../store/sqlite.js';
 
 export interface FlowsRequest {
   filters: FilterSet;

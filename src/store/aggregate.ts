@@ -203,14 +203,9 @@ export function runAggregate(db: Db, dict: ReaderDictionary, labels: StoreAggreg
       WHERE minute >= ? AND minute < ? AND ${rollup.sql}${groupBy.length ? ` GROUP BY ${groupBy.join(', ')}` : ''}`);
     // Minutes in chunks sized to ~20 ms of SQL each, so the budget holds over long ranges too.
     const chunks = new AdaptiveSlicer(ROLLUP_CHUNK_START_MINUTES, 1, q.untilMinute - q.sinceMinute);
-    for (let lo = q.sinceMinute; lo < q.untilMinute;) {
-      checkDeadline(q.deadline);
-      const started = performance.now();
-      const [a, b] = chunks.next(lo, q.untilMinute, false);
+    for (const [a, b] of chunks.slices(q.sinceMinute, q.untilMinute, () => checkDeadline(q.deadline))) {
       const rows = stmt.all(...params, a, b, ...rollup.params, ...(q.bucketMinutes ? [q.bucketMinutes] : [])) as (Partial<AggregateRow> & { flows: number })[];
       for (const r of rows) acc.add({ ...EMPTY_ROW, ...r }, r.flows);
-      lo = b;
-      chunks.took(performance.now() - started);
     }
   } else {
     aggregateRaw(db, dict, labels, index, q, acc);
@@ -232,13 +227,8 @@ function checkDeadline(deadline: number): void {
 
 /** Rows of [lo, hi) in time slices, checking the deadline between slices (one SQL statement never runs for long). */
 function* slicedRows(stmt: Statement, lo: number, hi: number, params: unknown[], slicer: AdaptiveSlicer, deadline: number): Generator<StoredRow & { id: number }> {
-  while (lo < hi) {
-    checkDeadline(deadline);
-    const started = performance.now();
-    const [a, b] = slicer.next(lo, hi, false);
+  for (const [a, b] of slicer.slices(lo, hi, () => checkDeadline(deadline))) {
     yield* stmt.iterate(a, b, ...params) as Iterable<StoredRow & { id: number }>;
-    lo = b;
-    slicer.took(performance.now() - started);
   }
 }
 

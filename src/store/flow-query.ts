@@ -34,8 +34,6 @@ export interface FlowPage {
   scanned: number;
   /** True when the scan stopped at the deadline before finding `limit` flows. */
   truncated: boolean;
-  /** Stored rows that could not be turned back into flows (skipped, never failing the page). */
-  unreadable?: number;
 }
 
 /** Prepares a statement on a partition, or null when retention dropped it since the partitions were listed. */
@@ -85,6 +83,21 @@ export class AdaptiveSlicer {
     return desc ? [Math.max(lo, hi - this.span), hi] : [lo, Math.min(hi, lo + this.span)];
   }
 
+  /**
+   * Walks [lo, hi) upwards in slices, calling `beforeEach` first (a deadline
+   * check) and timing the caller's work on each slice to size the next one.
+   */
+  *slices(lo: number, hi: number, beforeEach: () => void): Generator<[number, number]> {
+    while (lo < hi) {
+      beforeEach();
+      const started = performance.now();
+      const slice = this.next(lo, hi, false);
+      yield slice;
+      lo = slice[1];
+      this.took(performance.now() - started);
+    }
+  }
+
   /** Grows or shrinks the span from how long the last slice took. */
   took(ms: number): void {
     if (ms < AdaptiveSlicer.TARGET_MS / 2) this.span = Math.min(this.span * 2, Math.max(this.maxSpan, this.minSpan));
@@ -109,7 +122,6 @@ export function runFlowQuery(db: Db, dict: ReaderDictionary, q: FlowQuery): Flow
   const flows: FlowRecord[] = [];
   const slicer = new AdaptiveSlicer();
   let scanned = 0;
-  let unreadable = 0;
   let sliced = false;
   for (const hour of hours) {
     let lo = rowidOf(hour, q.since.seconds, q.since.nanos);
@@ -122,7 +134,7 @@ export function runFlowQuery(db: Db, dict: ReaderDictionary, q: FlowQuery): Flow
     if (!stmt) continue;
     while (lo < hi) {
       // Out of time (after at least one slice, so every call makes progress): continue from here.
-      if (sliced && performance.now() > q.deadline) return { flows, next: desc ? { hour, id: hi } : { hour, id: lo - 1 }, scanned, truncated: true, unreadable };
+      if (sliced && performance.now() > q.deadline) return { flows, next: desc ? { hour, id: hi } : { hour, id: lo - 1 }, scanned, truncated: true };
       sliced = true;
       const started = performance.now();
       const [sliceLo, sliceHi] = slicer.next(lo, hi, desc);
@@ -138,19 +150,16 @@ export function runFlowQuery(db: Db, dict: ReaderDictionary, q: FlowQuery): Flow
           const t = timeOfRowid(hour, r.id);
           r.seconds = t.seconds;
           r.nanos = t.nanos;
+          // A row that cannot be read back is skipped: it must not fail its page.
           const flow = readableRecord(r, dict);
-          if (flow === null) {
-            unreadable++;
-            continue;
-          }
-          if (q.recheck && !q.recheck(flow)) continue;
+          if (flow === null || (q.recheck && !q.recheck(flow))) continue;
           flows.push(flow);
-          if (flows.length >= q.limit) return { flows, next: { hour, id: r.id }, scanned, truncated: false, unreadable };
+          if (flows.length >= q.limit) return { flows, next: { hour, id: r.id }, scanned, truncated: false };
         }
         if (rows.length < want) break;
         if (performance.now() > q.deadline) {
           // Mid-slice: the cursor sits after the last row looked at.
-          return { flows, next: desc ? { hour, id: b } : { hour, id: a - 1 }, scanned, truncated: true, unreadable };
+          return { flows, next: desc ? { hour, id: b } : { hour, id: a - 1 }, scanned, truncated: true };
         }
       }
       if (desc) hi = sliceLo;
@@ -158,5 +167,5 @@ export function runFlowQuery(db: Db, dict: ReaderDictionary, q: FlowQuery): Flow
       slicer.took(performance.now() - started);
     }
   }
-  return { flows, next: null, scanned, truncated: false, unreadable };
+  return { flows, next: null, scanned, truncated: false };
 }

@@ -23,7 +23,6 @@ import type { Db } from './sqlite.js';
 import type { Statement } from 'better-sqlite3';
 
 import type { FlowTime } from '../flows/record.js';
-export type { FlowTime } from '../flows/record.js';
 
 export interface LostEventCount {
   source: number;
@@ -266,12 +265,7 @@ export class FlowWriter {
   /** Partitions created inside a rolled-back transaction are gone: forget them and their statements. */
   private resyncPartitions(): void {
     const present = new Set(listPartitions(this.db));
-    for (const hour of [...this.partitions]) {
-      if (present.has(hour)) continue;
-      this.partitions.delete(hour);
-      this.inserts.delete(hour);
-      this.nextSlot.delete(hour);
-    }
+    for (const hour of [...this.partitions]) if (!present.has(hour)) this.forgetHour(hour);
   }
 
   /**
@@ -288,6 +282,11 @@ export class FlowWriter {
 
   private dropHour(hour: number): void {
     dropPartition(this.db, hour);
+    this.forgetHour(hour);
+  }
+
+  /** Forgets what is cached about a partition that no longer exists. */
+  private forgetHour(hour: number): void {
     this.partitions.delete(hour);
     this.inserts.delete(hour);
     this.nextSlot.delete(hour);
