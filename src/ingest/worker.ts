@@ -88,7 +88,8 @@ function start(): void {
         } else {
           reply({ type: 'warning', message: `storage still failing (attempt ${attempt + 1}): ${message}` });
         }
-        const freed = writer.dropOldestPartition();
+        // Only a full store is helped by dropping old flows; an I/O error or a read-only file is waited out.
+        const freed = (err as { code?: string }).code === 'SQLITE_FULL' ? dropOldestOrNull(writer) : null;
         if (freed !== null) {
           reply({ type: 'emergency-retention', hour: freed });
           continue;
@@ -128,6 +129,15 @@ function start(): void {
 
 const STORAGE_RETRY_FIRST_MS = 100;
 const STORAGE_RETRY_MAX_MS = 5_000;
+
+/** Drops the oldest partition, or null when there is none to drop or the drop itself fails (the batch is then retried later). */
+function dropOldestOrNull(writer: FlowWriter): number | null {
+  try {
+    return writer.dropOldestPartition();
+  } catch {
+    return null;
+  }
+}
 
 /** Blocks this worker thread (never the main thread) for `ms`. */
 function sleep(ms: number): void {
