@@ -138,10 +138,11 @@ function rollupFilterSql(f: CompiledFilter): SqlFragment | null {
     if (!Array.isArray(list) || list.length === 0) continue;
     const inList = (column: string, values: unknown[]): SqlFragment => ({ sql: `${column} IN (${values.map(() => '?').join(', ')})`, params: values });
     if (field === 'verdict') ands.push(inList('verdict', list));
-    else if (field === 'drop_reason_desc') ands.push(inList('drop_reason', list));
+    else if (field === 'drop_reason_desc') ands.push(allOf([inList('drop_reason', list), { sql: `verdict = ${DROPPED}`, params: [] }]));
     else if (field === 'traffic_direction') ands.push(inList('direction', list));
-    else if (field === 'event_type' && (list as { match_sub_type?: boolean }[]).every((e) => !e.match_sub_type)) {
-      ands.push(inList('event_type', (list as { type?: number }[]).map((e) => e.type ?? 0)));
+    else if (field === 'event_type' && (list as { match_sub_type?: boolean; type?: number }[]).every((e) => !e.match_sub_type && e.type)) {
+      // Type 0 is a wildcard over flows that carry an event type, which rollups cannot tell apart: raw scan.
+      ands.push(inList('event_type', (list as { type: number }[]).map((e) => e.type)));
     } else if ((field === 'source_pod' || field === 'destination_pod') && (list as string[]).every((p) => /^[^/]+\/$/.test(p))) {
       const namespaces = (list as string[]).map((p) => p.slice(0, -1));
       const column = field === 'source_pod' ? 'src_workload' : 'dst_workload';

@@ -2,7 +2,7 @@ import { FlowkeeperError } from '../errors.js';
 import type { JsonObject } from '../flows/jsonpb.js';
 import { DictKind } from '../flows/row.js';
 import { parseLabelSelector } from './labels.js';
-import { compileGlob } from './patterns.js';
+import { compileFqdnPatterns } from './patterns.js';
 import { field, idsIn, obj, strings } from './model.js';
 import type { Dimension, SqlFragment } from './model.js';
 
@@ -26,10 +26,10 @@ function endpointDimension(name: string, side: Side, test: (ep: JsonObject) => b
  */
 export function parseNamespacedName(pattern: string, parameter: string): { namespace: string | null; prefix: string } {
   if (pattern === '') throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', `${parameter}: empty pod/service pattern`, parameter);
-  const slash = pattern.indexOf('/');
-  if (slash < 0) return { namespace: 'default', prefix: pattern };
-  const namespace = pattern.slice(0, slash);
-  return { namespace: namespace === '' ? null : namespace, prefix: pattern.slice(slash + 1) };
+  // As Hubble splits it: "a/b/c" is namespace "a", name prefix "b".
+  const parts = pattern.split('/');
+  if (parts.length === 1) return { namespace: 'default', prefix: pattern };
+  return { namespace: parts[0] === '' ? null : parts[0], prefix: parts[1] };
 }
 
 function namespacedMatcher(patterns: string[], parameter: string, nameKey: string): (o: JsonObject) => boolean {
@@ -46,12 +46,19 @@ export function podDimension(side: Side, patterns: string[]): Dimension {
   return endpointDimension(`${side}_pod`, side, namespacedMatcher(patterns, `${side}_pod`, 'pod_name'));
 }
 
+/** Label selectors; a flow without that endpoint is judged on an empty label set (as in Hubble). */
 export function labelDimension(side: Side, selectors: string[]): Dimension {
   const parsed = selectors.map((s) => parseLabelSelector(s, `${side}_label`));
-  return endpointDimension(`${side}_label`, side, (ep) => {
-    const labels = strings(ep.labels);
-    return parsed.some((sel) => sel(labels));
-  });
+  const test = (labels: string[]): boolean => parsed.some((sel) => sel(labels));
+  const matchesNone = test([]);
+  return {
+    name: `${side}_label`,
+    match: (flow) => test(strings(obj(flow[side])?.labels)),
+    sql: (index) => {
+      const ids = idsIn(EP_COLUMN[side], index.endpointIds((ep) => test(strings(ep.labels))));
+      return matchesNone ? { sql: `(${EP_COLUMN[side]} IS NULL OR ${ids.sql})`, params: ids.params } : ids;
+    },
+  };
 }
 
 export function workloadDimension(side: Side, workloads: { name?: string; kind?: string }[]): Dimension {
@@ -66,7 +73,8 @@ export function identityDimension(side: Side, identities: number[]): Dimension {
 }
 
 export function clusterDimension(side: Side, patterns: string[]): Dimension {
-  // Hubble compares cluster names exactly.
+  // Hubble compares cluster names exactly, and refuses an empty one.
+  if (patterns.includes('')) throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', `${side}_cluster_name: a cluster name must not be empty`, `${side}_cluster_name`);
   return endpointDimension(`${side}_cluster_name`, side, (ep) => patterns.includes(typeof ep.cluster_name === 'string' ? ep.cluster_name : ''));
 }
 
@@ -83,40 +91,76 @@ export function serviceDimension(side: Side, patterns: string[]): Dimension {
   };
 }
 
-/** An IP or CIDR (IPv4 or IPv6) as a matcher over address strings. */
-export function ipMatcher(spec: string, parameter: string): (ip: string) => boolean {
-  const [addr, bitsText] = spec.split('/');
-  const bytes = ipBytes(addr);
-  const bits = bitsText === undefined ? (bytes ? bytes.length * 8 : NaN) : Number(bitsText);
-  if (!bytes || !Number.isInteger(bits) || bits < 0 || bits > bytes.length * 8) {
-    throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', `${parameter}: "${spec}" is not an IP address or CIDR`, parameter);
+/** An address as Go's netip.ParseAddr reads it: 4 or 16 bytes (IPv4-mapped IPv6 stays IPv6), or null. */
+export function parseAddr(text: string): { bytes: number[]; zone: string } | null {
+  if (text.includes('.') && !text.includes(':')) {
+    const parts = text.split('.');
+    if (parts.length !== 4 || parts.some((p) => !/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 255)) return null;
+    return { bytes: parts.map(Number), zone: '' };
   }
+  const percent = text.indexOf('%');
+  const zone = percent < 0 ? '' : text.slice(percent + 1);
+  const body = percent < 0 ? text : text.slice(0, percent);
+  if (percent >= 0 && zone === '') return null;
+  if (!/^[0-9a-fA-F:.]+$/.test(body)) return null;
+  let hex = body;
+  const lastColon = body.lastIndexOf(':');
+  if (lastColon < 0) return null;
+  if (body.slice(lastColon + 1).includes('.')) {
+    // An embedded IPv4 address stands for the last two groups.
+    const v4 = parseAddr(body.slice(lastColon + 1));
+    if (!v4) return null;
+    const g = (i: number): string => ((v4.bytes[i] << 8) | v4.bytes[i + 1]).toString(16);
+    hex = `${body.slice(0, lastColon + 1)}${g(0)}:${g(2)}`;
+  }
+  const halves = hex.split('::');
+  if (halves.length > 2) return null;
+  const read = (h: string): number[] | null => {
+    if (h === '') return [];
+    const out: number[] = [];
+    for (const group of h.split(':')) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(group)) return null;
+      out.push(parseInt(group, 16));
+    }
+    return out;
+  };
+  const head = read(halves[0]);
+  const rest = halves.length === 2 ? read(halves[1]) : [];
+  if (!head || !rest) return null;
+  const given = head.length + rest.length;
+  if (halves.length === 1 ? given !== 8 : given > 7) return null;
+  const all = [...head, ...new Array(8 - given).fill(0), ...rest];
+  return { bytes: all.flatMap((g) => [g >> 8, g & 0xff]), zone };
+}
+
+/**
+ * One IP filter value as Hubble reads it: with "/" a prefix (netip.ParsePrefix;
+ * it contains addresses of its own family only), otherwise an exact address,
+ * compared as the flow's address string.
+ */
+export function ipMatcher(spec: string, parameter: string): (ip: string) => boolean {
+  const invalid = (): never => {
+    throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', `${parameter}: "${spec}" is not an IP address or CIDR prefix`, parameter);
+  };
+  const slash = spec.indexOf('/');
+  if (slash < 0) {
+    if (!parseAddr(spec)) invalid();
+    return (ip) => ip === spec;
+  }
+  const addr = parseAddr(spec.slice(0, slash));
+  const bitsText = spec.slice(slash + 1);
+  if (!addr || addr.zone !== '' || !/^(0|[1-9][0-9]{0,2})$/.test(bitsText) || Number(bitsText) > addr.bytes.length * 8) invalid();
+  const bits = Number(bitsText);
+  const want = addr!.bytes;
   return (ip) => {
-    const other = ipBytes(ip);
-    if (!other || other.length !== bytes.length) return false;
+    const other = parseAddr(ip);
+    if (!other || other.zone !== '' || other.bytes.length !== want.length) return false;
     for (let i = 0; i < bits; i++) {
       const mask = 0x80 >> (i % 8);
-      if ((other[i >> 3] & mask) !== (bytes[i >> 3] & mask)) return false;
+      if ((other.bytes[i >> 3] & mask) !== (want[i >> 3] & mask)) return false;
     }
     return true;
   };
-}
-
-function ipBytes(text: string): number[] | null {
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(text)) {
-    const parts = text.split('.').map(Number);
-    return parts.every((p) => p <= 255) ? parts : null;
-  }
-  if (!text.includes(':') || !/^[0-9a-fA-F:.]+$/.test(text)) return null;
-  const [head, tail] = text.split('::');
-  if (text.split('::').length > 2) return null;
-  const groups = (s: string | undefined): number[] => (s ? s.split(':').map((g) => parseInt(g, 16)) : []);
-  const h = groups(head);
-  const t = groups(tail);
-  const fill = tail === undefined ? [] : new Array(8 - h.length - t.length).fill(0);
-  const all = [...h, ...fill, ...t];
-  if (all.length !== 8 || all.some((g) => !Number.isInteger(g) || g < 0 || g > 0xffff)) return null;
-  return all.flatMap((g) => [g >> 8, g & 0xff]);
 }
 
 const IP_KEYS = { source: 'source', destination: 'destination', source_xlated: 'source_xlated' } as const;
@@ -136,18 +180,10 @@ export function ipDimension(which: keyof typeof IP_KEYS, specs: string[]): Dimen
   };
 }
 
-/** FQDN patterns: `*` matches within one DNS label, case-insensitive, trailing dot ignored. */
-export function fqdnMatcher(patterns: string[]): (name: string) => boolean {
-  const tests = patterns.map((p) => compileGlob(p.replace(/\.$/, ''), 'fqdn', '[-a-z0-9_]'));
-  return (name) => {
-    const bare = name.replace(/\.$/, '');
-    return tests.some((t) => t(bare));
-  };
-}
-
 export function fqdnDimension(side: Side, patterns: string[]): Dimension {
   const key = side === 'source' ? 'source_names' : 'destination_names';
-  const test = fqdnMatcher(patterns);
+  const pattern = compileFqdnPatterns(patterns, `${side}_fqdn`);
+  const test = (name: string): boolean => pattern.test(name);
   return {
     name: `${side}_fqdn`,
     match: (flow) => strings(flow[key]).some(test),

@@ -1,11 +1,11 @@
-import { compileGlob } from './patterns.js';
+import { compileNodeNamePatterns } from './patterns.js';
 import { FlowkeeperError } from '../errors.js';
 import type { FlowRecord } from '../flows/record.js';
 import { DictKind, RowBits } from '../flows/row.js';
 import { packUuid } from '../flows/scan.js';
 import { Enums, enumNumber } from './enums.js';
 import { parseLabelSelector } from './labels.js';
-import { field, idsIn, obj, strings } from './model.js';
+import { allOf, anyOf, field, idsIn, obj, strings } from './model.js';
 import type { Dimension, SqlFragment } from './model.js';
 
 function numberIn(column: string, values: number[]): SqlFragment {
@@ -23,8 +23,16 @@ function enumDimension(name: string, key: string, e: { values: Record<string, nu
 export const verdictDimension = (values: number[]): Dimension => enumDimension('verdict', 'verdict', Enums.Verdict, 'verdict', values);
 export const directionDimension = (values: number[]): Dimension =>
   enumDimension('traffic_direction', 'traffic_direction', Enums.TrafficDirection, 'direction', values);
-export const dropReasonDimension = (values: number[]): Dimension =>
-  enumDimension('drop_reason_desc', 'drop_reason_desc', Enums.DropReason, 'drop_reason', values);
+/** Hubble's drop_reason_desc filter only matches DROPPED flows. */
+export function dropReasonDimension(values: number[]): Dimension {
+  const DROPPED = Enums.Verdict.values.DROPPED;
+  const reason = enumDimension('drop_reason_desc', 'drop_reason_desc', Enums.DropReason, 'drop_reason', values);
+  return {
+    name: reason.name,
+    match: (flow) => enumNumber(Enums.Verdict, flow.verdict) === DROPPED && reason.match(flow),
+    sql: (index) => ({ sql: `(verdict = ${DROPPED} AND ${reason.sql(index)!.sql})`, params: reason.sql(index)!.params }),
+  };
+}
 
 export function ipVersionDimension(values: number[]): Dimension {
   return {
@@ -34,6 +42,7 @@ export function ipVersionDimension(values: number[]): Dimension {
   };
 }
 
+/** A flow without an IP header counts as not encrypted (Go's zero value). */
 export function encryptedDimension(values: boolean[]): Dimension {
   return {
     name: 'encrypted',
@@ -42,7 +51,7 @@ export function encryptedDimension(values: boolean[]): Dimension {
   };
 }
 
-/** `{type, match_sub_type, sub_type}`: type equal, and sub_type too when match_sub_type is set. */
+/** `{type, match_sub_type, sub_type}`: type equal (type 0 = any type), and sub_type too when match_sub_type is set. */
 export function eventTypeDimension(filters: { type: number; match_sub_type: boolean; sub_type: number }[]): Dimension {
   return {
     name: 'event_type',
@@ -51,12 +60,17 @@ export function eventTypeDimension(filters: { type: number; match_sub_type: bool
       if (!et) return false;
       const type = typeof et.type === 'number' ? et.type : 0;
       const sub = typeof et.sub_type === 'number' ? et.sub_type : 0;
-      return filters.some((f) => f.type === type && (!f.match_sub_type || f.sub_type === sub));
+      return filters.some((f) => (f.type === 0 || f.type === type) && (!f.match_sub_type || f.sub_type === sub));
     },
-    sql: () => ({
-      sql: `(${filters.map((f) => (f.match_sub_type ? '(event_type = ? AND event_sub = ?)' : 'event_type = ?')).join(' OR ')})`,
-      params: filters.flatMap((f) => (f.match_sub_type ? [f.type, f.sub_type] : [f.type])),
-    }),
+    sql: () => {
+      const parts = filters.map((f) => {
+        const conds: SqlFragment[] = [{ sql: 'event_type IS NOT NULL', params: [] }];
+        if (f.type !== 0) conds.push({ sql: 'event_type = ?', params: [f.type] });
+        if (f.match_sub_type) conds.push({ sql: 'coalesce(event_sub, 0) = ?', params: [f.sub_type] });
+        return allOf(conds);
+      });
+      return anyOf(parts);
+    },
   };
 }
 
@@ -82,47 +96,36 @@ export function replyDimension(values: boolean[]): Dimension {
   };
 }
 
+/** UUIDs compared as strings; `""` matches a flow without one (Go's zero value). */
 export function uuidDimension(values: string[]): Dimension {
+  const set = values.filter((v) => v !== '');
+  const orAbsent = set.length < values.length;
   return {
     name: 'uuid',
-    match: (flow) => typeof flow.uuid === 'string' && values.includes(flow.uuid),
-    sql: () => ({
-      sql: `uuid IN (${values.map(() => '?').join(', ')})`,
-      params: values.map((v) => {
-        const b = Buffer.from(v, 'utf8');
-        return packUuid(b, 0, b.length);
-      }),
-    }),
-  };
-}
-
-/**
- * Node name patterns: `k8s*`, `cluster/*.domain.com`, `cluster/`. A node name
- * without a cluster is taken as `default/<name>`; a pattern without "/" matches
- * the node part in any cluster.
- */
-export function nodeNameMatcher(patterns: string[]): (node: string) => boolean {
-  const glob = (g: string): { test: (s: string) => boolean } => ({ test: compileGlob(g, 'node_name', '[-a-z0-9_]') });
-  const parsed = patterns.map((p) => {
-    const slash = p.indexOf('/');
-    if (slash < 0) return { cluster: null, node: glob(p) };
-    return { cluster: glob(p.slice(0, slash)), node: p.slice(slash + 1) === '' ? null : glob(p.slice(slash + 1)) };
-  });
-  return (name) => {
-    const full = name.includes('/') ? name : `default/${name}`;
-    const slash = full.indexOf('/');
-    const cluster = full.slice(0, slash);
-    const node = full.slice(slash + 1);
-    return parsed.some((p) => (p.cluster === null || p.cluster.test(cluster)) && (p.node === null || p.node.test(node)));
+    match: (flow) => values.includes(typeof flow.uuid === 'string' ? flow.uuid : ''),
+    sql: () => {
+      const parts: SqlFragment[] = [];
+      if (set.length) {
+        parts.push({
+          sql: `uuid IN (${set.map(() => '?').join(', ')})`,
+          params: set.map((v) => {
+            const b = Buffer.from(v, 'utf8');
+            return packUuid(b, 0, b.length);
+          }),
+        });
+      }
+      if (orAbsent) parts.push({ sql: "(uuid IS NULL OR uuid = '')", params: [] });
+      return anyOf(parts);
+    },
   };
 }
 
 export function nodeNameDimension(patterns: string[]): Dimension {
-  const test = nodeNameMatcher(patterns);
+  const pattern = compileNodeNamePatterns(patterns, 'node_name');
   return {
     name: 'node_name',
-    match: (flow) => typeof flow.node_name === 'string' && test(flow.node_name),
-    sql: (index) => idsIn('node', index.nodeIds(test)),
+    match: (flow) => typeof flow.node_name === 'string' && pattern.test(flow.node_name),
+    sql: (index) => idsIn('node', index.nodeIds((name) => pattern.test(name))),
   };
 }
 
@@ -154,8 +157,9 @@ export function traceIdDimension(values: string[]): Dimension {
   return {
     name: 'trace_id',
     match: (flow) => {
+      // A flow without a trace context has trace id "" (Go's zero value).
       const id = field(field(flow.trace_context, 'parent'), 'trace_id');
-      return typeof id === 'string' && values.includes(id);
+      return values.includes(typeof id === 'string' ? id : '');
     },
     sql: () => null,
   };
@@ -164,7 +168,8 @@ export function traceIdDimension(values: string[]): Dimension {
 export function ipTraceIdDimension(values: string[]): Dimension {
   return {
     name: 'ip_trace_id',
-    match: (flow) => values.includes(String(field(flow.ip_trace_id, 'trace_id') ?? '')),
+    // A flow without an IP trace id has id 0 (Go's zero value); uint64 ids arrive as decimal strings.
+    match: (flow) => values.includes(String(field(flow.ip_trace_id, 'trace_id') ?? '0')),
     sql: () => null,
   };
 }

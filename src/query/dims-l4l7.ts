@@ -81,35 +81,46 @@ export function tcpFlagsDimension(entries: Record<string, boolean>[]): Dimension
   return {
     name: 'tcp_flags',
     match: (flow) => {
+      // Hubble: a TCP flow that carries no flags matches no tcp_flags filter.
       const l4 = l4Of(flow);
-      if (!l4 || l4.code !== L4.TCP) return false;
-      const flags = obj(l4.body.flags) ?? {};
+      const flags = l4 && l4.code === L4.TCP ? obj(l4.body.flags) : undefined;
+      if (!flags) return false;
       const have = TCP_FLAG_NAMES.reduce((m, f, i) => (flags[f] === true ? m | (1 << i) : m), 0);
       return masks.some((mask) => (have & mask) === mask);
     },
-    sql: () => ({ sql: `(l4 = ${L4.TCP} AND (${masks.map(() => '(coalesce(tcp_flags, 0) & ?) = ?').join(' OR ')}))`, params: masks.flatMap((m) => [m, m]) }),
+    sql: () => ({ sql: `(l4 = ${L4.TCP} AND tcp_flags IS NOT NULL AND (${masks.map(() => '(tcp_flags & ?) = ?').join(' OR ')}))`, params: masks.flatMap((m) => [m, m]) }),
   };
 }
 
-/** "404" exact, "4+" / "40+" prefix; only HTTP flows with a non-zero code match. */
+/**
+ * Hubble's status filter: "404" (`^[1-5][0-9]{2}$`) exact, "4+" / "40+"
+ * (`^[1-5][0-9]?\+$`) a prefix of the code zero-padded to three digits; only
+ * HTTP flows with a non-zero code match.
+ */
 export function httpStatusDimension(values: string[]): Dimension {
-  const tests = values.map((v) => {
-    const m = /^(\d{1,3})(\+?)$/.exec(v);
-    if (!m || (m[2] === '' && m[1].length !== 3)) {
-      throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', `http_status_code: "${v}" is not a status code (404) or prefix (4+, 40+)`, 'http_status_code');
-    }
-    return m[2] ? (code: number) => String(code).startsWith(m[1]) : (code: number) => code === Number(m[1]);
-  });
-  const test = (code: number): boolean => code !== 0 && tests.some((t) => t(code));
-  const codes: number[] = [];
-  for (let c = 100; c < 1000; c++) if (test(c)) codes.push(c);
+  const full: string[] = [];
+  const prefixes: string[] = [];
+  for (const v of values) {
+    if (/^[1-5][0-9]{2}$/.test(v)) full.push(v);
+    else if (/^[1-5][0-9]?\+$/.test(v)) prefixes.push(v.slice(0, -1));
+    else throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', `http_status_code: "${v}" is not a status code (100-599) or prefix (4+, 40+)`, 'http_status_code');
+  }
+  const padded = (code: number): string => String(code).padStart(3, '0');
+  const test = (code: number): boolean => code !== 0 && (full.includes(padded(code)) || prefixes.some((p) => padded(code).startsWith(p)));
+  const sqlCode = "printf('%03d', http_code)";
   return {
     name: 'http_status_code',
     match: (flow) => {
       const code = l7Record(flow, 'http')?.code;
       return typeof code === 'number' && test(code);
     },
-    sql: () => idsIn('http_code', codes),
+    sql: () => ({
+      sql: `(coalesce(http_code, 0) != 0 AND (${[
+        ...full.map(() => `${sqlCode} = ?`),
+        ...prefixes.map((p) => `substr(${sqlCode}, 1, ${p.length}) = ?`),
+      ].join(' OR ')}))`,
+      params: [...full, ...prefixes],
+    }),
   };
 }
 
@@ -126,25 +137,57 @@ function httpRecordDimension(name: string, test: (http: JsonObject) => boolean):
 
 export function httpMethodDimension(values: string[]): Dimension {
   const wanted = values.map((v) => v.toLowerCase());
-  return httpRecordDimension('http_method', (h) => typeof h.method === 'string' && wanted.includes(h.method.toLowerCase()));
+  return httpRecordDimension('http_method', (h) => typeof h.method === 'string' && h.method !== '' && wanted.includes(h.method.toLowerCase()));
 }
 
-function urlPath(url: string): string {
-  try {
-    return new URL(url).pathname;
-  } catch {
-    return url.split('?')[0];
+/** Percent-decoding as Go's url.PathUnescape does it; null on a malformed escape. */
+function unescapePath(text: string): string | null {
+  if (!text.includes('%')) return text;
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '%') {
+      if (!/^[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 3))) return null;
+      bytes.push(parseInt(text.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      bytes.push(...Buffer.from(text[i], 'utf8'));
+    }
   }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/**
+ * The path Go's url.ParseRequestURI finds in an HTTP flow's URL (what
+ * Hubble's http_path filter matches), or null when Go refuses the URL.
+ */
+export function requestUriPath(url: string): string | null {
+  // eslint-disable-next-line no-control-regex
+  if (url === '' || /[\x00-\x1f\x7f]/.test(url)) return null;
+  if (url === '*') return '*';
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url);
+  if (url.startsWith(':')) return null;
+  let rest = scheme ? url.slice(scheme[0].length) : url;
+  const q = rest.indexOf('?');
+  if (q >= 0) rest = rest.slice(0, q);
+  if (!rest.startsWith('/')) return scheme ? '' : null; // rootless: opaque, no path
+  if (scheme && rest.startsWith('//')) {
+    const slash = rest.indexOf('/', 2);
+    rest = slash < 0 ? '' : rest.slice(slash);
+  }
+  return unescapePath(rest);
 }
 
 export function httpPathDimension(patterns: string[]): Dimension {
   const res = patterns.map((p) => compileUserRegex(p, 'http_path'));
-  return httpRecordDimension('http_path', (h) => typeof h.url === 'string' && res.some((r) => r.test(urlPath(h.url as string))));
+  return httpRecordDimension('http_path', (h) => {
+    const path = typeof h.url === 'string' ? requestUriPath(h.url) : null;
+    return path !== null && res.some((r) => r.test(path));
+  });
 }
 
 export function httpUrlDimension(patterns: string[]): Dimension {
   const res = patterns.map((p) => compileUserRegex(p, 'http_url'));
-  return httpRecordDimension('http_url', (h) => typeof h.url === 'string' && res.some((r) => r.test(h.url as string)));
+  return httpRecordDimension('http_url', (h) => typeof h.url === 'string' && h.url !== '' && res.some((r) => r.test(h.url as string)));
 }
 
 export function httpHeaderDimension(headers: { key: string; value: string }[]): Dimension {

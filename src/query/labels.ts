@@ -35,7 +35,7 @@ function splitTopLevel(text: string): string[] {
     }
   }
   parts.push(text.slice(start));
-  return parts.map((p) => p.trim()).filter((p) => p.length > 0);
+  return parts.map((p) => p.trim());
 }
 
 const KEY_CHAR = /[-A-Za-z0-9_./:]/;
@@ -76,7 +76,9 @@ function parseRequirement(text: string, parameter: string): Requirement {
   }
   const set = /^(in|notin)\s*\(/.exec(rest);
   if (set && rest.endsWith(')')) {
-    const values = rest.slice(set[0].length, -1).split(',').map((v) => value(v, parameter));
+    const inner = rest.slice(set[0].length, -1);
+    // "k notin ()" is an empty set, as Hubble's selector parser reads it.
+    const values = inner.trim() === '' ? [] : inner.split(',').map((v) => value(v, parameter));
     return { op: set[1] as 'in' | 'notin', ...key, values };
   }
   return bad(parameter, `cannot read ${JSON.stringify(text.slice(0, 100))} as a label requirement (k, !k, k=v, k!=v, k in (a,b), k notin (a,b), k>n, k<n)`);
@@ -93,8 +95,9 @@ function parseLabel(label: string): { source: string; key: string; value: string
 
 export function parseLabelSelector(text: string, parameter: string): LabelSelector {
   if (text.length > MAX_SELECTOR_LENGTH) bad(parameter, `label selector longer than ${MAX_SELECTOR_LENGTH} characters`);
-  const reqs = splitTopLevel(text).map((p) => parseRequirement(p, parameter));
-  if (reqs.length === 0) bad(parameter, 'empty label selector');
+  // The empty selector selects everything (Kubernetes' labels.Everything()).
+  if (text.trim() === '') return () => true;
+  const reqs = splitTopLevel(text).map((p) => (p === '' ? bad(parameter, 'empty requirement between commas') : parseRequirement(p, parameter)));
   return (labels) => {
     const parsed = labels.map(parseLabel);
     return reqs.every((r) => {

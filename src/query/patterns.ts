@@ -1,53 +1,89 @@
-import { setFlagsFromString } from 'node:v8';
+import { RE2JS } from 're2js';
 import { FlowkeeperError } from '../errors.js';
 
-// V8's linear-time engine (the `l` flag) runs user patterns without backtracking,
-// so a hostile pattern cannot stall the process. Like RE2, which Hubble uses, it
-// rejects backreferences and lookaround.
-setFlagsFromString('--enable-experimental-regexp-engine');
+/**
+ * Every user-supplied pattern (regexes, FQDN and node-name globs) is compiled
+ * here, to RE2 — the engine Hubble uses (Go's regexp) — through re2js, which
+ * matches in time linear in the subject: no input can make a match backtrack.
+ * Sizes are bounded so that compiled automata stay small.
+ */
 
 export const MAX_PATTERN_LENGTH = 1024;
-/** V8's linear-time (backtracking-free) regexp engine. */
-const LINEAR: string = 'l';
+/** Longest glob accepted (DNS names are at most 253 characters). */
+export const MAX_GLOB_LENGTH = 256;
+/** Most `*` in one glob: each is a state of the automaton, so they bound its cost per name. */
+export const MAX_GLOB_STARS = 16;
 
-/** Compiles a user-supplied RE2-style pattern for linear-time matching; 400 on anything else. */
-export function compileUserRegex(pattern: string, parameter: string): RegExp {
-  if (pattern.length > MAX_PATTERN_LENGTH) {
-    throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', `${parameter}: pattern longer than ${MAX_PATTERN_LENGTH} characters`, parameter);
-  }
-  let source = pattern;
-  let flags = 'l';
-  // RE2's leading (?i) becomes the i flag.
-  if (source.startsWith('(?i)')) {
-    source = source.slice(4);
-    flags += 'i';
-  }
+export interface Pattern {
+  /** True when the pattern matches somewhere in `subject` (Go's MatchString). */
+  test(subject: string): boolean;
+}
+
+function bad(parameter: string, message: string): never {
+  throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', `${parameter}: ${message}`, parameter);
+}
+
+function compileRe2(source: string, parameter: string): Pattern {
   try {
-    return new RegExp(source, flags);
+    const re = RE2JS.compile(source);
+    return { test: (subject) => re.test(subject) };
   } catch (err) {
-    throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', `${parameter}: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`, parameter);
+    return bad(parameter, (err as Error).message);
   }
 }
 
-/** Longest glob accepted (DNS names are at most 253 characters). */
-export const MAX_GLOB_LENGTH = 256;
-/** Most `*` in one glob: each is a state of the linear-time matcher, so they bound its cost per name. */
-export const MAX_GLOB_STARS = 16;
+/** A user regex with RE2 syntax and semantics (`\A`, `\z`, `[[:alpha:]]`, `(?P<n>…)`, `(?i)` anywhere). */
+export function compileUserRegex(pattern: string, parameter: string): Pattern {
+  if (pattern.length > MAX_PATTERN_LENGTH) bad(parameter, `pattern longer than ${MAX_PATTERN_LENGTH} characters`);
+  return compileRe2(pattern, parameter);
+}
+
+/** One FQDN pattern as Hubble reads it: trimmed, one trailing dot dropped, lower-cased; `*` = `[-.0-9a-z]*`. */
+function fqdnPatternRegex(raw: string, parameter: string): string {
+  if (raw.length > MAX_GLOB_LENGTH) bad(parameter, `pattern longer than ${MAX_GLOB_LENGTH} characters`);
+  const pattern = raw.trim().replace(/\.$/, '').toLowerCase();
+  if (pattern === '') bad(parameter, `${JSON.stringify(raw)}: empty pattern`);
+  if (pattern.endsWith('.')) bad(parameter, `${JSON.stringify(raw)}: multiple trailing dots in pattern`);
+  if (pattern.split('*').length - 1 > MAX_GLOB_STARS) bad(parameter, `more than ${MAX_GLOB_STARS} "*" in one pattern`);
+  let out = '';
+  for (const ch of pattern) {
+    if (ch === '.') out += '\\.';
+    else if (ch === '*') out += '[-.0-9a-z]*';
+    else if (/^[-0-9_a-z]$/.test(ch)) out += ch;
+    else bad(parameter, `${JSON.stringify(raw)}: ${JSON.stringify(ch)} is not allowed in a pattern (a-z, 0-9, "-", "_", ".", "*")`);
+  }
+  return out;
+}
+
+/** Any FQDN (what an empty half of a node-name pattern matches). */
+const ANY_FQDN = '(?:[-0-9_a-z]+(?:\\.[-0-9_a-z]+)*)';
 
 /**
- * Compiles a glob (`*` = any run of `starClass` characters) into an anchored,
- * linear-time matcher. Matching is case-insensitive: pattern and subject are
- * lower-cased (V8's linear engine has no `i` flag).
+ * FQDN patterns (`source_fqdn`, `destination_fqdn`): the whole name must match
+ * one pattern. The name itself is compared as sent (a pattern is lower-cased,
+ * the name is not, as in Hubble).
  */
-export function compileGlob(glob: string, parameter: string, starClass: string): (subject: string) => boolean {
-  if (glob.length > MAX_GLOB_LENGTH) {
-    throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', `${parameter}: pattern longer than ${MAX_GLOB_LENGTH} characters`, parameter);
-  }
-  const collapsed = glob.toLowerCase().replace(/\*+/g, '*');
-  if (collapsed.split('*').length - 1 > MAX_GLOB_STARS) {
-    throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', `${parameter}: more than ${MAX_GLOB_STARS} "*" in one pattern`, parameter);
-  }
-  const body = collapsed.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/-]/g, '\\$&')).join(`${starClass}*`);
-  const re = new RegExp(`^${body}$`, LINEAR);
-  return (subject) => re.test(subject.toLowerCase());
+export function compileFqdnPatterns(patterns: string[], parameter: string): Pattern {
+  return compileRe2(`\\A(?:${patterns.map((p) => fqdnPatternRegex(p, parameter)).join('|')})\\z`, parameter);
+}
+
+/**
+ * Node-name patterns: `cluster/node`, each half an FQDN pattern and an empty
+ * half matching anything; without "/" the pattern is a node pattern in any
+ * cluster. Names are matched as `cluster/node` (a name without a cluster is in
+ * cluster "default").
+ */
+export function compileNodeNamePatterns(patterns: string[], parameter: string): Pattern {
+  const parts = patterns.map((p) => {
+    if (p === '') bad(parameter, 'empty pattern');
+    const halves = p.split('/');
+    if (halves.length > 2) bad(parameter, `${JSON.stringify(p)}: too many slashes in pattern`);
+    const [cluster, node] = halves.length === 1 ? ['', halves[0]] : halves;
+    const half = (h: string): string => (h === '' ? ANY_FQDN : fqdnPatternRegex(h, parameter));
+    return `${half(cluster)}/${half(node)}`;
+  });
+  const re = compileRe2(`\\A(?:${parts.join('|')})\\z`, parameter);
+  return {
+    test: (name) => name !== '' && re.test(name.includes('/') ? name : `default/${name}`),
+  };
 }
