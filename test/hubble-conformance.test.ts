@@ -8,6 +8,8 @@ import type { JsonObject } from '../src/flows/jsonpb.js';
 import { decodeFlowRecord } from '../src/flows/normalize.js';
 import { ROOT_DIR, MIGRATIONS_DIR } from '../src/paths.js';
 import { FilterSet } from '../src/query/filter.js';
+import { filtersFromQuery } from '../src/query/shorthands.js';
+import { filtersFromParams } from '../src/api/params.js';
 import { StoreDictionaryIndex } from '../src/store/dictionary-index.js';
 import { runFlowQuery } from '../src/store/flow-query.js';
 import { migrate } from '../src/store/migrate.js';
@@ -117,4 +119,44 @@ for (const { file, table } of tables) {
       });
     }
   });
+}
+
+/**
+ * The hubble CLI's flag → FlowFilter translation (test/conformance/cli/*.json):
+ * query-string shorthands must produce the filters `hubble observe` sends,
+ * and be refused where it refuses them, naming the parameter.
+ */
+interface FlagCase {
+  name: string;
+  params: Record<string, string[]>;
+  whitelist?: JsonObject[];
+  blacklist?: JsonObject[];
+  error?: string;
+}
+const CLI_DIR = join(DIR, 'cli');
+for (const file of readdirSync(CLI_DIR).filter((f) => f.endsWith('.json')).sort()) {
+  const table = JSON.parse(readFileSync(join(CLI_DIR, file), 'utf8')) as { source: string; cases: FlagCase[] };
+  describe(`cli/${file} (${table.source})`, () => {
+    for (const c of table.cases) {
+      test(c.name, () => {
+        if (c.error !== undefined) {
+          assert.throws(() => filtersFromParams(c.params), (err: unknown) => {
+            assert.ok(err instanceof FlowkeeperError, `expected a FlowkeeperError, got ${String(err)}`);
+            assert.equal(err.parameter, c.error, `the error names the parameter: ${err.message}`);
+            return true;
+          });
+          return;
+        }
+        const got = filtersFromQuery(c.params);
+        assert.deepEqual(got.whitelist.map(canonicalFilter), (c.whitelist ?? []).map(canonicalFilter));
+        assert.deepEqual(got.blacklist.map(canonicalFilter), (c.blacklist ?? []).map(canonicalFilter));
+        filtersFromParams(c.params); // and the filters compile
+      });
+    }
+  });
+}
+
+/** Field order is not part of a FlowFilter; value order is. */
+function canonicalFilter(f: object): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(f).sort(([a], [b]) => a.localeCompare(b))));
 }
