@@ -1,5 +1,4 @@
 import { compileNodeNamePatterns } from './patterns.js';
-import { FlowkeeperError } from '../errors.js';
 import type { FlowRecord } from '../flows/record.js';
 import { DictKind, RowBits } from '../flows/row.js';
 import { packUuid } from '../flows/scan.js';
@@ -174,8 +173,5 @@ export function ipTraceIdDimension(values: string[]): Dimension {
   };
 }
 
-export function rejectCel(): never {
-  throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', 'experimental.cel_expression: CEL filters are not supported by flowkeeper', 'experimental');
-}
 
 export type { FlowRecord };

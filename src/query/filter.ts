@@ -10,7 +10,7 @@ import {
 } from './dims-endpoint.js';
 import {
   directionDimension, dropReasonDimension, encryptedDimension, eventTypeDimension, interfaceDimension, ipTraceIdDimension,
-  ipVersionDimension, nodeLabelsDimension, nodeNameDimension, rejectCel, replyDimension, traceIdDimension, uuidDimension,
+  ipVersionDimension, nodeLabelsDimension, nodeNameDimension, replyDimension, traceIdDimension, uuidDimension,
   verdictDimension,
 } from './dims-flow.js';
 import {
@@ -18,6 +18,7 @@ import {
   portDimension, protocolDimension, tcpFlagsDimension,
 } from './dims-l4l7.js';
 import { allOf, anyOf } from './model.js';
+import { celDimension } from './cel.js';
 import type { Dimension, DictionaryIndex, SqlFragment } from './model.js';
 
 /** Most values one filter may list, and most filters in a request (hostile-input limits). */
@@ -121,7 +122,9 @@ export function compileFilter(json: unknown, path: string): CompiledFilter {
   const dims: Dimension[] = [];
   for (const [key, value] of Object.entries(plain)) {
     if (key === 'experimental') {
-      if (((value as Plain).cel_expression as unknown[] | undefined)?.length) rejectCel();
+      const cel = ((value as Plain).cel_expression as string[] | undefined) ?? [];
+      if (cel.length > MAX_VALUES_PER_FIELD) throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', `${path}.experimental.cel_expression: more than ${MAX_VALUES_PER_FIELD} values`, 'cel_expression');
+      if (cel.length) dims.push(celDimension(cel));
       continue;
     }
     const list = value as never[];

@@ -113,6 +113,11 @@ const CASES: string[][] = [
   ['--identity', '10000'],
   ['--from-identity', 'host', '--to-identity', 'world'],
   ['--traffic-direction', 'egress', '--verdict', 'DROPPED', '--from-namespace', 'payments'],
+  ['--cel-expression', '_flow.verdict == Verdict.DROPPED && _flow.source.namespace == "payments"'],
+  ['--cel-expression', 'has(_flow.l4.TCP) && _flow.l4.TCP.destination_port == uint(443)'],
+  ['--cel-expression', '_flow.destination.labels.exists(l, l.startsWith("k8s:app=payments"))', '--verdict', 'FORWARDED'],
+  ['--cel-expression', 'has(_flow.l7.http) && _flow.l7.http.code >= uint(400)'],
+  ['--cel-expression', '_flow.source_names.exists(n, n.endsWith(".com")) || _flow.destination_names.exists(n, n.endsWith(".com"))'],
 ];
 
 /** CLI flags → REST query parameters (`--from-pod x` → from_pod=[x], `--not --pod x` → not_pod). */
