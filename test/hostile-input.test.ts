@@ -33,6 +33,10 @@ const ATTACKS: [string, string, RequestInit | undefined][] = [
   ['node_name glob at the star limit', `/api/v1/flows?node_name=${'k*'.repeat(16)}x&${SINCE}`, undefined],
   ['fqdn glob with many stars', `/api/v1/flows?fqdn=${'a*'.repeat(120)}&${SINCE}`, undefined],
   ['fqdn glob at the length limit', `/api/v1/flows?fqdn=${'*.a'.repeat(5)}${'b'.repeat(240)}&${SINCE}`, undefined],
+  ['CEL: nested comprehensions over a long literal (a million steps per flow)', '/api/v1/flows/query',
+    post({ whitelist: [{ experimental: { cel_expression: [`[${'1,'.repeat(999)}1].all(x, [${'1,'.repeat(999)}1].all(y, x == y))`] } }], since: ALL_TIME.since })],
+  ['CEL: comprehensions over the flow\'s own lists, nested three deep', `/api/v1/flows?cel_expression=${encodeURIComponent('_flow.source.labels.all(a, _flow.source.labels.all(b, _flow.destination.labels.all(c, a != c || b != c)))')}&${SINCE}`, undefined],
+  ['CEL alone over every stored flow', `/api/v1/flows?limit=10000&cel_expression=${encodeURIComponent('_flow.source.labels.exists(l, l.matches("^k8s:app=nomatch$"))')}&${SINCE}`, undefined],
   ['http_path regex that backtracks catastrophically in a backtracking engine', `/api/v1/flows?http_path=${encodeURIComponent('^(a+)+$')}&${SINCE}`, undefined],
 ];
 

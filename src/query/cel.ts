@@ -19,6 +19,55 @@ import type { Dimension } from './model.js';
 
 /** Longest CEL expression accepted. */
 export const MAX_CEL_LENGTH = 4096;
+/** Most evaluation steps one expression may take per flow (a static estimate; see evaluationCost). */
+export const MAX_CEL_COST = 100_000;
+/** Elements assumed in a list the flow supplies (labels, names, headers): generous for real flows. */
+const FLOW_LIST_SIZE = 256;
+
+/** The parts of CEL's syntax tree the cost estimate walks. */
+interface Node {
+  exprKind: { case?: string; value?: unknown };
+}
+interface Comprehension {
+  iterRange?: Node;
+  accuInit?: Node;
+  loopCondition?: Node;
+  loopStep?: Node;
+  result?: Node;
+}
+
+/**
+ * An upper estimate of the steps one evaluation takes: comprehensions (all,
+ * exists, map, filter) multiply the cost of their body by the size of what they
+ * iterate, a literal's length or FLOW_LIST_SIZE for a list from the flow. The
+ * CEL library has no cost limit of its own, so this keeps a nested
+ * comprehension over a long literal from pinning the service.
+ */
+function evaluationCost(node: Node | undefined): number {
+  if (!node) return 0;
+  const v = node.exprKind.value as Record<string, unknown> | undefined;
+  const sum = (nodes: unknown): number => ((nodes as Node[] | undefined) ?? []).reduce((n, c) => n + evaluationCost(c), 0);
+  switch (node.exprKind.case) {
+    case 'selectExpr':
+      return 1 + evaluationCost(v!.operand as Node);
+    case 'callExpr':
+      return 1 + evaluationCost(v!.target as Node | undefined) + sum(v!.args);
+    case 'listExpr':
+      return 1 + sum(v!.elements);
+    case 'structExpr':
+      return 1 + ((v!.entries as { value?: Node; keyKind?: { case?: string; value?: Node } }[]) ?? [])
+        .reduce((n, e) => n + evaluationCost(e.value) + (e.keyKind?.case === 'mapKey' ? evaluationCost(e.keyKind.value) : 0), 0);
+    case 'comprehensionExpr': {
+      const c = v as Comprehension;
+      const range = c.iterRange?.exprKind;
+      const rangeValue = range?.value as { elements?: unknown[]; entries?: unknown[] } | undefined;
+      const size = range?.case === 'listExpr' ? rangeValue!.elements!.length : range?.case === 'structExpr' ? rangeValue!.entries!.length : FLOW_LIST_SIZE;
+      return evaluationCost(c.iterRange) + evaluationCost(c.accuInit) + size * (1 + evaluationCost(c.loopCondition) + evaluationCost(c.loopStep)) + evaluationCost(c.result);
+    }
+    default:
+      return 1;
+  }
+}
 
 interface DescriptorTree {
   file: { name: string; package?: string; dependency?: string[]; messageType?: MessageTree[] }[];
@@ -111,8 +160,12 @@ export function celDimension(expressions: string[]): Dimension {
     if (text.length > MAX_CEL_LENGTH) bad(`expression longer than ${MAX_CEL_LENGTH} characters`);
     let program: (ctx: { _flow: Message }) => unknown;
     try {
-      program = plan(e, parse(text)) as unknown as (ctx: { _flow: Message }) => unknown;
+      const parsed = parse(text);
+      const cost = evaluationCost(parsed.expr as unknown as Node);
+      if (cost > MAX_CEL_COST) bad(`expression too expensive: about ${cost} steps per flow (at most ${MAX_CEL_COST})`);
+      program = plan(e, parsed) as unknown as (ctx: { _flow: Message }) => unknown;
     } catch (err) {
+      if (err instanceof FlowkeeperError) throw err;
       return bad(`error compiling CEL expression: ${(err as Error).message}`);
     }
     // No static type checker is available here: a dry run on an empty flow finds
