@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { ROOT_DIR } from '../src/paths.js';
 import { ALL_TIME, populatedApp } from './helpers/populated.js';
 import { compactLine } from '../src/cli/compact.js';
+import { parseQueryArgs } from '../src/cli/query.js';
 
 const CLI = join(ROOT_DIR, 'dist', 'src', 'cli.js');
 const execFileAsync = promisify(execFile);
@@ -98,4 +99,12 @@ test('flowkeeper query follows hubble observe: --since alone prints the whole ra
   } finally {
     await env.stop();
   }
+});
+
+test('flowkeeper query takes hubble observe\'s boolean filter flags and --not as the CLI does', () => {
+  const args = parseQueryArgs(['-A', '--pod', 'coredns', '--not', '--unencrypted', '--to-namespace', 'shop', '--since', '1h'], {});
+  assert.deepEqual([...args.params.entries()], [
+    ['all_namespaces', 'true'], ['pod', 'coredns'], ['not_encrypted', 'false'], ['to_namespace', 'shop'], ['since', '1h'],
+  ]);
+  assert.throws(() => parseQueryArgs(['--pod'], {}), /--pod needs a value/);
 });

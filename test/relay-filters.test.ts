@@ -33,3 +33,14 @@ test('a malformed --relay-whitelist fails at start with the option named', async
     /--relay-whitelist: .*unknown field "source_podd"/,
   );
 });
+
+test('a --relay-whitelist pattern Hubble would refuse fails at start, checked by the same patterns module', async () => {
+  await assert.rejects(
+    withSimAndApp(async () => undefined, { args: ['--relay-whitelist', '[{"destination_fqdn":["cilium.io.."]}]'] }),
+    /--relay-whitelist: .*multiple trailing dots/,
+  );
+  await assert.rejects(
+    withSimAndApp(async () => undefined, { args: ['--relay-blacklist', '{"node_name":["a/b/c"]}'] }),
+    /--relay-blacklist: .*too many slashes/,
+  );
+});

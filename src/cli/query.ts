@@ -17,14 +17,20 @@ export const QUERY_USAGE = `Usage: flowkeeper query [flags]   (like hubble obser
   -o, --output FORMAT   compact (default), jsonpb (or json: hubble observe -o jsonpb lines),
                         summary (one compact JSON object per flow, as the API's format=summary)
   --not                 negate the next filter flag
-  filters: ${FILTER_PARAMETERS.map((p) => '--' + p.replace(/_/g, '-')).join(' ')}
+  filters: ${FILTER_PARAMETERS.filter((p) => !p.includes('all_namespaces') && p !== 'encrypted').map((p) => '--' + p.replace(/_/g, '-')).join(' ')}
+  boolean: --all-namespaces (-A), --from-all-namespaces, --to-all-namespaces, --encrypted, --unencrypted
   -n is --namespace, -t is --type, -l is --label
 `;
 
 /** What `hubble observe` prints with no --last/--first/--since. */
 const DEFAULT_LAST = 20;
 
-const ALIASES: Record<string, string> = { n: 'namespace', t: 'type', l: 'label', f: 'follow', o: 'output' };
+const ALIASES: Record<string, string> = { n: 'namespace', t: 'type', l: 'label', f: 'follow', o: 'output', A: 'all_namespaces' };
+/** hubble observe's boolean filter flags (no value) → query parameter and value. */
+const BOOLEAN_FILTERS: Record<string, [string, string]> = {
+  all_namespaces: ['all_namespaces', 'true'], from_all_namespaces: ['from_all_namespaces', 'true'], to_all_namespaces: ['to_all_namespaces', 'true'],
+  encrypted: ['encrypted', 'true'], unencrypted: ['encrypted', 'false'],
+};
 
 interface QueryArgs {
   server: string;
@@ -76,7 +82,11 @@ export function parseQueryArgs(argv: string[], env: NodeJS.ProcessEnv): QueryArg
     else if (name === 'last') last = count(raw, value());
     else if (name === 'first') first = count(raw, value());
     else if (name === 'all') all = true;
-    else if (FILTER_PARAMETERS.includes(name)) {
+    else if (BOOLEAN_FILTERS[name]) {
+      const [param, v] = BOOLEAN_FILTERS[name];
+      out.params.append(negate ? `not_${param}` : param, v);
+      negate = false;
+    } else if (FILTER_PARAMETERS.includes(name)) {
       out.params.append(negate ? `not_${name}` : name, value());
       negate = false;
     } else throw new Error(`unknown flag ${raw} (see flowkeeper query --help)`);

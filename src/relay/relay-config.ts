@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { FlowkeeperError } from '../errors.js';
+import { compileFilter } from '../query/filter.js';
 import type { Config } from '../config/options.js';
 import type { JsonObject } from '../flows/jsonpb.js';
 import { jsonpbToPlain } from '../flows/jsonpb.js';
@@ -48,6 +49,9 @@ function parseFilters(text: string, option: string): Record<string, unknown>[] {
   }
   const list = Array.isArray(parsed) ? parsed : [parsed];
   try {
+    // Validated as flowkeeper would run them (same patterns module, same limits), so a filter the
+    // relay would refuse is refused at start with a clear error instead of failing every reconnect.
+    list.forEach((f, i) => compileFilter(f, `${option}[${i}]`));
     return list.map((f, i) => jsonpbToPlain(FlowFilterType, f as JsonObject, `${option}[${i}]`));
   } catch (err) {
     throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--${option}: ${(err as Error).message}`, option);
