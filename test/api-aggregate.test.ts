@@ -33,6 +33,7 @@ test('rollup and raw answers agree, group by group, series included', async () =
     'group_by=drop_reason,source_namespace&verdict=DROPPED&top=1000',
     'group_by=source_workload,destination_workload,destination_port&namespace=payments&top=1000',
     'group_by=policy,traffic_direction&type=policy-verdict&top=1000',
+    'group_by=policy,type&verdict=DROPPED&top=1000',
     'group_by=cluster,protocol,type&top=1000&bucket=1m',
   ];
   for (const q of queries) {
@@ -45,6 +46,18 @@ test('rollup and raw answers agree, group by group, series included', async () =
     assert.deepEqual(raw.groups, rollup.groups, q);
     assert.deepEqual(raw.series, rollup.series, q);
   }
+});
+
+test('group_by=policy names every policy-denied drop: the policy, default-deny for a verdict naming none, drop-event for its drop event', async () => {
+  const res = await agg('group_by=policy,type&verdict=DROPPED&drop_reason_desc=POLICY_DENIED&top=1000');
+  const byKey = new Map(res.groups.map((g) => [`${String(g.key.policy)} ${String(g.key.type)}`, g.count]));
+  assert.ok(res.total > 0);
+  // (A drop that does not say which monitor event it is, type 0, cannot be told apart: "".)
+  const known = [...byKey.keys()].filter((k) => / [15]$/.test(k));
+  assert.ok(known.every((k) => !k.startsWith(' ')), `no policy-denied drop or verdict is left unlabelled: ${[...byKey.keys()].join(', ')}`);
+  assert.ok((byKey.get('default-deny 5') ?? 0) > 0, 'policy-verdict denials naming no policy are default-deny');
+  assert.ok((byKey.get('drop-event 1') ?? 0) > 0, 'the drop events beside them are drop-event');
+  assert.ok([...byKey.keys()].filter((k) => k.endsWith(' 1')).every((k) => k === 'drop-event 1'), 'drop events are never attributed to a policy');
 });
 
 test('aggregate counts equal counting the stored flows directly', async () => {

@@ -100,3 +100,40 @@ test('the dropped-traffic namespace variable and its panels cover drops into a n
     }
   }
 });
+
+/** Grafana's interpolation of the variables the Infinity panel uses (regex format, ISO dates). */
+function interpolate(text: string, vars: { namespace: string[] | 'All'; cluster: string[] | 'All'; from: Date; to: Date }): string {
+  const regex = (v: string[] | 'All'): string => (v === 'All' ? '.*' : v.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'));
+  return text
+    .replaceAll('${namespace:regex}', regex(vars.namespace))
+    .replaceAll('${cluster:regex}', regex(vars.cluster))
+    .replaceAll('${__from:date:iso}', vars.from.toISOString())
+    .replaceAll('${__to:date:iso}', vars.to.toISOString());
+}
+
+test('the "latest denied flows" table follows $cluster and $namespace, answers ranges beyond --query-max-range, and names default-deny', async () => {
+  const dashboard = JSON.parse(readFileSync(join(ROOT_DIR, 'dashboards', 'flowkeeper-policy-denials.json'), 'utf8')) as Dashboard;
+  const panel = dashboard.panels.find((p) => p.datasource.type === 'yesoreyeram-infinity-datasource')!;
+  const target = panel.targets[0] as unknown as { url: string; url_options: { params: { key: string; value: string }[] } };
+  const to = new Date();
+  const from = new Date(to.getTime() - 4000 * 86400_000); // beyond this app's --query-max-range (3650d; 7d by default)
+  const query = async (namespace: string[] | 'All', cluster: string[] | 'All'): Promise<{ status: number; body: { flows: Record<string, any>[]; range_clamped?: boolean } }> => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const url = new URL(target.url, env.app.url);
+    for (const p of target.url_options.params) url.searchParams.append(p.key, interpolate(p.value, { namespace, cluster, from, to }));
+    const res = await fetch(url);
+    return { status: res.status, body: await res.json() as never };
+  };
+  const all = await query('All', 'All');
+  assert.equal(all.status, 200, JSON.stringify(all.body).slice(0, 300));
+  assert.equal(all.body.range_clamped, true, 'a range beyond --query-max-range is cut to its newest part, and says so');
+  assert.ok(all.body.flows.length > 0, 'the simulator denies some flows');
+  for (const f of all.body.flows) assert.ok(f.denied_by.length > 0, `every denial names its policy or default-deny: ${JSON.stringify(f.denied_by)}`);
+  assert.ok(all.body.flows.some((f) => f.denied_by[0] === 'default-deny'), 'denials that name no policy read default-deny');
+  const namespace = all.body.flows[0].destination.namespace || all.body.flows[0].source.namespace;
+  const one = await query([namespace], 'All');
+  assert.equal(one.status, 200);
+  assert.ok(one.body.flows.length > 0 && one.body.flows.every((f) => f.source.namespace === namespace || f.destination.namespace === namespace), `only ${namespace}`);
+  const none = await query('All', ['no-such-cluster']);
+  assert.equal(none.status, 200);
+  assert.equal(none.body.flows.length, 0, 'an unselected cluster shows nothing');
+});

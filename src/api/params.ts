@@ -74,6 +74,8 @@ export interface PageRange {
   until: FlowTime;
   order: 'asc' | 'desc';
   after: FlowPosition | null;
+  /** True when `clamp` shortened a range longer than --query-max-range. */
+  clamped?: boolean;
 }
 
 const CURSOR_VERSION = 'c2';
@@ -92,10 +94,18 @@ const CURSOR = /^c2\.(asc|desc)\.(\d+)\.(-?\d+)\.(-?\d+)\.(\d+)\.(-?\d+)\.(\d+)\
  * wins over since/until, so relative times ("1h") do not move between pages.
  */
 export function parsePage(
-  text: { since?: string; until?: string; order?: string; cursor?: string },
+  text: { since?: string; until?: string; order?: string; cursor?: string; clamp?: boolean },
   filters: FilterSet,
   maxRangeSeconds: number,
 ): PageRange {
+  if (text.cursor === undefined && text.clamp) {
+    // A range longer than --query-max-range is cut to its newest (desc) or oldest (asc) part, and said so.
+    const order = parseOrder(text.order);
+    const { since, until } = parseRange(text.since, text.until, { defaultSeconds: maxRangeSeconds, maxSeconds: Infinity, option: '--query-max-range' });
+    if (until.seconds - since.seconds <= maxRangeSeconds) return { since, until, order, after: null };
+    if (order === 'desc') return { since: { seconds: until.seconds - maxRangeSeconds, nanos: until.nanos }, until, order, after: null, clamped: true };
+    return { since, until: { seconds: since.seconds + maxRangeSeconds, nanos: since.nanos }, order, after: null, clamped: true };
+  }
   if (text.cursor === undefined) return { ...parseRange(text.since, text.until, maxRangeSeconds), order: parseOrder(text.order), after: null };
   if (text.cursor.length > 200) bad('cursor', 'not a cursor returned by this API');
   const m = CURSOR.exec(Buffer.from(text.cursor, 'base64url').toString('latin1'));

@@ -33,3 +33,10 @@ export function lookupType(name: string): protobuf.Type {
 export function lookupEnum(name: string): protobuf.Enum {
   return root.lookupEnum(name);
 }
+
+/** The number of an enum field as FlowRecord carries it (a name, a raw number, or absent = 0). */
+export function enumNumber(e: { values: Record<string, number> }, value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string') return e.values[value] ?? -1;
+  return 0;
+}

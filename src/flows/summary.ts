@@ -1,5 +1,10 @@
 import type { JsonObject } from './jsonpb.js';
 import type { FlowRecord } from './record.js';
+import { DEFAULT_DENY, isPolicyDenial } from './denial.js';
+import { enumNumber, lookupEnum } from './schema.js';
+
+const Verdict = lookupEnum('flow.Verdict');
+const DropReason = lookupEnum('flow.DropReason');
 
 function endpoint(flow: FlowRecord, side: 'source' | 'destination', ipKey: 'source' | 'destination', portKey: string): JsonObject {
   const ep = (flow[side] ?? {}) as JsonObject;
@@ -23,7 +28,6 @@ function policyNames(list: unknown): string[] {
   return ((list ?? []) as JsonObject[]).map((p) => (p.namespace ? `${p.namespace}/${p.name}` : String(p.name)));
 }
 
-/** A compact row for UIs: who talked to whom, what happened, and why. */
 /** Cilium monitor event types a flow's event_type.type names (pkg/monitor/api). */
 const EVENT_NAMES: Record<number, string> = { 1: 'drop', 2: 'debug', 3: 'capture', 4: 'trace', 5: 'policy-verdict', 6: 'recorder', 7: 'trace-sock', 129: 'l7' };
 
@@ -33,6 +37,15 @@ export function eventName(flow: FlowRecord): string {
   return type === undefined ? '' : (EVENT_NAMES[type] ?? String(type));
 }
 
+/** The policies that denied the flow; ["default-deny"] for a denial that names none (the API's policy label). */
+function deniedBy(flow: FlowRecord): string[] {
+  const named = [...policyNames(flow.ingress_denied_by), ...policyNames(flow.egress_denied_by)];
+  if (named.length) return named;
+  const type = ((flow.event_type ?? {}) as JsonObject).type;
+  return isPolicyDenial(enumNumber(Verdict, flow.verdict), typeof type === 'number' ? type : null, enumNumber(DropReason, flow.drop_reason_desc)) ? [DEFAULT_DENY] : [];
+}
+
+/** A compact row for UIs: who talked to whom, what happened, and why. */
 export function summarize(flow: FlowRecord): JsonObject {
   const l4 = Object.keys((flow.l4 ?? {}) as JsonObject)[0] ?? '';
   return {
@@ -47,7 +60,7 @@ export function summarize(flow: FlowRecord): JsonObject {
     protocol: l4,
     source: endpoint(flow, 'source', 'source', 'source_port'),
     destination: endpoint(flow, 'destination', 'destination', 'destination_port'),
-    denied_by: [...policyNames(flow.ingress_denied_by), ...policyNames(flow.egress_denied_by)],
+    denied_by: deniedBy(flow),
     is_reply: typeof flow.is_reply === 'boolean' ? flow.is_reply : null,
     summary: (flow.Summary as string) ?? '',
   };

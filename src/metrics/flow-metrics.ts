@@ -1,7 +1,7 @@
 import type { Counter, Registry } from 'prom-client';
 import { Enums } from '../query/enums.js';
 import { EVENT_TYPE_NAMES } from '../flows/row.js';
-import { POLICY_VERDICT_EVENT } from '../query/aggregate.js';
+import { POLICY_DENIED_REASONS, POLICY_VERDICT_EVENT } from '../flows/denial.js';
 import type { MetricDelta } from '../store/rollup.js';
 import type { StoreAggregateLabels } from '../store/aggregate.js';
 import { GuardedCounter } from './guarded-counter.js';
@@ -9,7 +9,6 @@ import type { GuardOptions } from './guarded-counter.js';
 
 const DROPPED = Enums.Verdict.values.DROPPED;
 const EGRESS = Enums.TrafficDirection.values.EGRESS;
-const POLICY_REASONS = [Enums.DropReason.values.POLICY_DENIED, Enums.DropReason.values.POLICY_DENY];
 
 type DropLabel = 'reason' | 'direction' | 'source_namespace' | 'destination_namespace' | 'source_workload' | 'destination_workload' | 'cluster';
 type DenyLabel = 'direction' | 'namespace' | 'workload' | 'peer_namespace' | 'peer_workload' | 'policy' | 'policy_namespace' | 'policy_kind' | 'cluster';
@@ -62,7 +61,7 @@ export class FlowMetrics {
       // One rule for every drop figure: a dropped packet is its drop event. The policy-verdict event Cilium
       // sends beside a policy drop is counted as a denial, never a second time as a drop.
       if (d.eventType !== POLICY_VERDICT_EVENT) this.dropped.inc(drop as Record<DropLabel, string>, d.flows, now);
-      if (d.eventType !== POLICY_VERDICT_EVENT || !POLICY_REASONS.includes(d.dropReason)) continue;
+      if (d.eventType !== POLICY_VERDICT_EVENT || !POLICY_DENIED_REASONS.includes(d.dropReason)) continue;
       const [self, peer] = d.direction === EGRESS ? [src, dst] : [dst, src];
       const policy = d.deniedBy ? this.labels.policyInfo(d.deniedBy) : { names: 'default-deny', namespace: '', kind: '' };
       this.denied.inc({

@@ -1,3 +1,4 @@
+import { DEFAULT_DENY, POLICY_DROP_EVENT, isPolicyDenial, isPolicyDropEvent } from '../flows/denial.js';
 import { FlowkeeperError } from '../errors.js';
 import { Enums } from './enums.js';
 import { L4_NAMES } from '../flows/row.js';
@@ -45,23 +46,23 @@ export interface GroupDimension {
   value(row: AggregateRow, labels: AggregateLabels): string | number;
 }
 
-const POLICY_DENIED_REASONS = [Enums.DropReason.values.POLICY_DENIED, Enums.DropReason.values.POLICY_DENY];
 const DROPPED = Enums.Verdict.values.DROPPED;
 
 const enumName = (e: { valuesById: Record<number, string> }, n: number): string => e.valuesById[n] ?? String(n);
 const workloadName = (w: { namespace: string; name: string; kind: string }): string => (w.name ? `${w.namespace}/${w.name}` : w.namespace);
 
-export const POLICY_VERDICT_EVENT = 5;
 
 /**
  * The denying policy of a flow: the policies it names; "default-deny" for a
  * policy-verdict event that denied without naming a policy (no rule allowed
- * the flow); "" otherwise. The drop event Cilium emits beside each policy
- * verdict names no policy and is not attributed, so denials are not counted twice.
+ * the flow); "drop-event" for the drop event Cilium emits beside a denial (it
+ * names no policy and is not attributed, so denials are not counted twice);
+ * "" for a flow that is no policy denial.
  */
 export function policyLabel(row: Pick<AggregateRow, 'deniedBy' | 'verdict' | 'dropReason' | 'eventType'>, labels: AggregateLabels): string {
   if (row.deniedBy) return labels.policies(row.deniedBy);
-  if (row.verdict === DROPPED && row.eventType === POLICY_VERDICT_EVENT && POLICY_DENIED_REASONS.includes(row.dropReason)) return 'default-deny';
+  if (isPolicyDenial(row.verdict, row.eventType, row.dropReason)) return DEFAULT_DENY;
+  if (isPolicyDropEvent(row.verdict, row.eventType, row.dropReason)) return POLICY_DROP_EVENT;
   return '';
 }
 

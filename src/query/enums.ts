@@ -13,9 +13,4 @@ export const Enums = {
   NodeState: lookupEnum('relay.NodeState'),
 };
 
-/** The number of an enum field as FlowRecord carries it (a name, a raw number, or absent = 0). */
-export function enumNumber(e: { values: Record<string, number> }, value: unknown): number {
-  if (typeof value === 'number') return value;
-  if (typeof value === 'string') return e.values[value] ?? -1;
-  return 0;
-}
+export { enumNumber } from '../flows/schema.js';

@@ -11,12 +11,15 @@ import { summarize } from '../../flows/summary.js';
 import type { FlowPage } from '../../query/service.js';
 import { errorSchema, filterQueryProperties, flowFilterListSchema, timeProperties } from './schemas.js';
 
-const PAGE_PARAMETERS = ['since', 'until', 'limit', 'order', 'cursor', 'format'];
+const PAGE_PARAMETERS = ['since', 'until', 'limit', 'order', 'cursor', 'format', 'clamp'];
 
 function send(reply: FastifyReply, page: FlowPage, format: string, range: PageRange, filters: FilterSet): FastifyReply {
   const cursor = page.next ? encodeCursor(page.next, range, filters) : null;
-  if (format === 'summary') return reply.send({ flows: page.flows.map(summarize), next_cursor: cursor, truncated: page.truncated });
+  if (format === 'summary') {
+    return reply.send({ flows: page.flows.map(summarize), next_cursor: cursor, truncated: page.truncated, ...(range.clamped ? { range_clamped: true } : {}) });
+  }
   if (cursor) reply.header('x-next-cursor', cursor);
+  if (range.clamped) reply.header('x-flowkeeper-range-clamped', 'true');
   // Fewer than `limit` flows but a cursor: the scan hit --query-budget; follow the cursor for more.
   if (page.truncated) reply.header('x-flowkeeper-truncated', 'true');
   reply.type('application/x-ndjson');
@@ -35,6 +38,7 @@ const pageQuery = {
   order: { type: 'string', enum: ['asc', 'desc'], description: 'desc (newest first, default) or asc' },
   cursor: { type: 'string', description: 'x-next-cursor / next_cursor of the previous page' },
   format: { type: 'string', enum: ['jsonpb', 'ndjson', 'summary'], description: 'jsonpb: NDJSON lines like hubble observe -o jsonpb (default); summary: compact JSON for UIs' },
+  clamp: { type: 'string', enum: ['true', 'false'], description: 'true: a range longer than --query-max-range is cut to its newest (desc) or oldest (asc) part instead of refused (x-flowkeeper-range-clamped)' },
 };
 
 export function registerFlowRoutes(app: FastifyInstance, queries: QueryService, maxRangeSeconds: number): void {
@@ -50,7 +54,9 @@ export function registerFlowRoutes(app: FastifyInstance, queries: QueryService, 
     rejectUnknown(params, PAGE_PARAMETERS);
     const filters = filtersFromParams(params);
     const format = parseFormat(single(params, 'format'));
-    const range = parsePage({ since: single(params, 'since'), until: single(params, 'until'), order: single(params, 'order'), cursor: single(params, 'cursor') }, filters, maxRangeSeconds);
+    const clamp = single(params, 'clamp');
+    if (clamp !== undefined && clamp !== 'true' && clamp !== 'false') throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', 'clamp: must be true or false', 'clamp');
+    const range = parsePage({ since: single(params, 'since'), until: single(params, 'until'), order: single(params, 'order'), cursor: single(params, 'cursor'), clamp: clamp === 'true' }, filters, maxRangeSeconds);
     const page = queries.flows({ filters, ...range, limit: parseLimit(single(params, 'limit')) });
     return send(reply, page, format, range, filters);
   });
@@ -70,12 +76,13 @@ export function registerFlowRoutes(app: FastifyInstance, queries: QueryService, 
           order: { type: 'string', enum: ['asc', 'desc'] },
           cursor: { type: 'string' },
           format: { type: 'string', enum: ['jsonpb', 'ndjson', 'summary'] },
+          clamp: { type: 'boolean' },
         },
       },
       response: { 400: errorSchema, 401: errorSchema },
     },
   }, async (req, reply) => {
-    const body = req.body as { whitelist?: unknown; blacklist?: unknown; since?: string; until?: string; limit?: number; order?: 'asc' | 'desc'; cursor?: string; format?: string };
+    const body = req.body as { whitelist?: unknown; blacklist?: unknown; since?: string; until?: string; limit?: number; order?: 'asc' | 'desc'; cursor?: string; format?: string; clamp?: boolean };
     const filters = FilterSet.parse(body);
     const range = parsePage(body, filters, maxRangeSeconds);
     const page = queries.flows({ filters, ...range, limit: parseLimit(body.limit === undefined ? undefined : String(body.limit)) });

@@ -4,12 +4,11 @@ import { normalizeQuery, rejectUnknown } from '../params.js';
 import type { RangeLimit } from '../params.js';
 import type { QueryService } from '../../query/service.js';
 import { aggregateFromParams } from './aggregate.js';
-import { POLICY_VERDICT_EVENT } from '../../query/aggregate.js';
+import { POLICY_DENIED_REASONS, POLICY_VERDICT_EVENT } from '../../flows/denial.js';
 import { errorSchema, filterQueryProperties, timeProperties } from './schemas.js';
 
 const VIEW_PARAMETERS = ['since', 'until', 'bucket', 'top'];
 const DROPPED = Enums.Verdict.values.DROPPED;
-const POLICY_REASONS = [Enums.DropReason.values.POLICY_DENIED, Enums.DropReason.values.POLICY_DENY];
 
 const viewQuery = {
   type: 'object',
@@ -43,7 +42,7 @@ export function registerViewRoutes(app: FastifyInstance, queries: QueryService, 
   // Drops: DROPPED flows except policy-verdict events (each policy drop also has its drop event): one count per dropped packet.
   const dropped = { verdict: [DROPPED] };
   const notVerdictEvents = [{ event_type: [{ type: POLICY_VERDICT_EVENT }] }];
-  const denied = { verdict: [DROPPED], drop_reason_desc: POLICY_REASONS, event_type: [{ type: POLICY_VERDICT_EVENT }] };
+  const denied = { verdict: [DROPPED], drop_reason_desc: [...POLICY_DENIED_REASONS], event_type: [{ type: POLICY_VERDICT_EVENT }] };
   app.get('/api/v1/drops', {
     schema: { summary: 'Dropped packets (drop events; the policy-verdict events beside policy drops are not counted again): top drop reasons, top dropped workload pairs, and a time series', querystring: viewQuery, response: { 400: errorSchema, 401: errorSchema } },
   }, async (req) => view(queries, req.query, range, dropped, 'drop_reason', {
