@@ -80,6 +80,8 @@ export class FlowWriter {
   private readonly partitions: Set<number>;
   /** Per partition: rowid base → next slot to try, for the nanoseconds seen recently. */
   private readonly nextSlot = new Map<number, Map<number, number>>();
+  /** INSERT statements run, slot probes included: one per stored flow when slot assignment is constant time. */
+  insertAttempts = 0;
   private readonly windows = new Map<string, DedupeWindow>();
   private readonly stmts;
 
@@ -246,6 +248,7 @@ export class FlowWriter {
     let slots = this.nextSlot.get(hour);
     if (!slots || slots.size > MAX_SLOT_CACHE) this.nextSlot.set(hour, (slots = new Map()));
     for (let slot = slots.get(base) ?? 0; slot < ROWID_SLOTS; slot++) {
+      this.insertAttempts++;
       const info = stmt.run(
         base + slot, row.uuid, row.verdict, row.dropReason, row.bits, row.flowType, row.eventType, row.eventSubType,
         row.direction, row.obsPoint, row.traceReason, row.policyMatch, row.authType, row.node, row.srcEp, row.dstEp,

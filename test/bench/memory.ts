@@ -1,0 +1,51 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT_DIR } from '../../src/paths.js';
+import { freePort, tempDir } from '../helpers/harness.js';
+import type { Figure } from './measure.js';
+
+const CLI = join(ROOT_DIR, 'dist', 'src', 'cli.js');
+
+function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+/**
+ * Memory over time: `flowkeeper demo` (simulator + flowkeeper in one process,
+ * what a new user runs) at `rate` flows/s for `seconds`, RSS sampled every 5 s.
+ * Does it level off, and where? The figures: RSS after the first minute, the
+ * peak, and the growth over the last half of the run (≈ 0 once it has levelled).
+ */
+export async function benchMemory(rate: number, seconds: number): Promise<Figure[]> {
+  const { dir, cleanup } = tempDir('flowkeeper-bench-memory-');
+  const port = await freePort();
+  const fk = spawn(process.execPath, [CLI, 'demo', '--sim-rate', String(rate), '--db', join(dir, 'demo.db'), '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const samples: { t: number; rss: number }[] = [];
+  try {
+    const t0 = performance.now();
+    while (performance.now() - t0 < seconds * 1000) {
+      await new Promise((r) => setTimeout(r, 5000));
+      if (fk.exitCode !== null) throw new Error(`flowkeeper demo exited with ${fk.exitCode}`);
+      samples.push({ t: (performance.now() - t0) / 1000, rss: rssBytes(fk.pid!) });
+    }
+    const status = (await (await fetch(`http://127.0.0.1:${port}/api/v1/status`)).json()) as { ingest: { stored: number } };
+    const at = (s: number): number => samples.reduce((best, x) => (Math.abs(x.t - s) < Math.abs(best.t - s) ? x : best)).rss;
+    const peak = Math.max(...samples.map((x) => x.rss));
+    const half = seconds / 2;
+    const growth = ((at(seconds) - at(half)) / 1e6) / (half / 60);
+    const curve = [0.25, 0.5, 0.75, 1].map((f) => `${Math.round(at(seconds * f) / 1e6)}`).join(' → ');
+    return [
+      { name: 'RSS after the first minute', value: at(60) / 1e6, unit: 'MB' },
+      { name: 'peak RSS', value: peak / 1e6, unit: 'MB', target: { op: '<=', value: 300 }, note: `RSS at ¼, ½, ¾, end: ${curve} MB; ${status.ingest.stored.toLocaleString('en-US')} flows stored` },
+      { name: 'RSS growth over the last half of the run', value: growth, unit: 'MB/min', target: { op: '<=', value: 1 } },
+    ];
+  } finally {
+    if (fk.exitCode === null) {
+      fk.kill('SIGTERM');
+      await new Promise((r) => fk.once('exit', r));
+    }
+    cleanup();
+  }
+}
