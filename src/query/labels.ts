@@ -1,4 +1,5 @@
 import { FlowkeeperError } from '../errors.js';
+import { parsePrefix, prefixContains } from './addresses.js';
 
 /**
  * Kubernetes label selectors over Cilium label strings ("source:key=value"),
@@ -93,6 +94,17 @@ function parseLabel(label: string): { source: string; key: string; value: string
   return { source, key, value: eq >= 0 ? label.slice(eq + 1) : '' };
 }
 
+/**
+ * Cilium's CIDR labels (`cidr:10.0.0.0/24`, IPv6 with "-" for ":") match a
+ * selector key whose prefix contains theirs: `cidr:10.0.0.0/8` selects
+ * `cidr:10.1.2.0/24` (pkg/labels Label.HasKey).
+ */
+function cidrContains(selectorKey: string, labelKey: string): boolean {
+  const outer = parsePrefix(selectorKey.replace(/-/g, ':'));
+  const inner = parsePrefix(labelKey.replace(/-/g, ':'));
+  return outer !== null && inner !== null && outer.bits <= inner.bits && prefixContains(outer, inner.bytes);
+}
+
 export function parseLabelSelector(text: string, parameter: string): LabelSelector {
   if (text.length > MAX_SELECTOR_LENGTH) bad(parameter, `label selector longer than ${MAX_SELECTOR_LENGTH} characters`);
   // The empty selector selects everything (Kubernetes' labels.Everything()).
@@ -101,7 +113,7 @@ export function parseLabelSelector(text: string, parameter: string): LabelSelect
   return (labels) => {
     const parsed = labels.map(parseLabel);
     return reqs.every((r) => {
-      const found = parsed.filter((l) => l.key === r.key && (r.source === null || l.source === r.source));
+      const found = parsed.filter((l) => (r.source === null || l.source === r.source) && (l.key === r.key || (r.source === 'cidr' && cidrContains(r.key, l.key))));
       switch (r.op) {
         case 'exists':
           return found.length > 0;
