@@ -20,6 +20,8 @@ import { DEFAULT_QUERY_LIMITS, QueryService } from './query/service.js';
 import { LiveHub } from './live/hub.js';
 import { FlowkeeperMetrics } from './metrics/registry.js';
 import { registerMetricsRoute } from './metrics/route.js';
+import { ObserverServer } from './observer/server.js';
+import { observerSources } from './observer-sources.js';
 import { StoreAggregateLabels } from './store/aggregate.js';
 
 export const VERSION = (JSON.parse(readFileSync(join(ROOT_DIR, 'package.json'), 'utf8')) as { version: string }).version;
@@ -40,6 +42,8 @@ export interface App {
   status: StatusReport;
   /** Address the API listens on (after start). */
   url: string;
+  /** Address of the gRPC Observer API, or null when --observer-listen is empty. */
+  observerAddress: string | null;
   stop(): Promise<void>;
 }
 
@@ -58,12 +62,13 @@ function isLoopback(host: string): boolean {
  * Refuses to expose every stored flow to the network by accident: beyond
  * loopback the API needs a token, or an explicit --allow-unauthenticated.
  */
-export function checkExposure(config: Config, host: string, log: Logger): void {
+export function checkExposure(config: Config, host: string, log: Logger, option: 'listen' | 'observer-listen' = 'listen'): void {
   if (isLoopback(host) || config.apiToken) return;
+  const address = option === 'listen' ? config.listen : config.observerListen;
   if (!config.allowUnauthenticated) {
-    throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--listen ${config.listen} serves beyond loopback without --api-token: anyone who can connect could read every stored flow. Set --api-token (FLOWKEEPER_API_TOKEN), listen on 127.0.0.1, or pass --allow-unauthenticated if a network policy already guards the port`, 'listen');
+    throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--${option} ${address} serves beyond loopback without --api-token: anyone who can connect could read every stored flow. Set --api-token (FLOWKEEPER_API_TOKEN), listen on 127.0.0.1, or pass --allow-unauthenticated if a network policy already guards the port`, option);
   }
-  log.warn({ listen: config.listen }, 'serving the API beyond loopback WITHOUT authentication (--allow-unauthenticated): every stored flow is readable by anyone who can connect');
+  log.warn({ [option]: address }, 'serving beyond loopback WITHOUT authentication (--allow-unauthenticated): every stored flow is readable by anyone who can connect');
 }
 
 function startPipeline(config: Config, log: Logger): Promise<IngestPipeline> {
@@ -90,6 +95,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const settings = relaySettings(config);
   const listen = splitHostPort(config.listen);
   checkExposure(config, listen.host, log);
+  if (config.observerListen) checkExposure(config, splitHostPort(config.observerListen).host, log, 'observer-listen');
   prepareDatabaseDirectory(config.db);
   const lock = acquireWriterLock(config.db);
   let pipeline: IngestPipeline;
@@ -133,11 +139,22 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     requestTimeoutSeconds: config.httpRequestTimeout, maxConnections: config.httpMaxConnections, allowedOrigins: config.allowedOrigins,
     extraRoutes: (app) => registerMetricsRoute(app, metrics),
   });
+  const observer = config.observerListen
+    ? new ObserverServer(
+      observerSources({ queries, hub, reader, relays, pipeline, version: VERSION, maxRangeSeconds: config.queryMaxRange, flowsPerSecond: () => status.ingestRate() }),
+      {
+        listen: config.observerListen, apiToken: config.apiToken, maxStreams: config.observerMaxStreams,
+        tls: config.observerTlsCert || config.observerTlsKey ? { cert: config.observerTlsCert, key: config.observerTlsKey, clientCa: config.observerTlsClientCa } : null,
+      },
+      log,
+    )
+    : null;
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       clearInterval(expiry);
       await Promise.all(relays.map((r) => r.stop()));
+      await observer?.close();
       await server.close();
       await pipeline.close();
       readDb.close();
@@ -147,6 +164,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     return stopping;
   };
   let url: string;
+  let observerAddress: string | null = null;
   try {
     url = await server.listen(listen);
   } catch (err) {
@@ -154,7 +172,16 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     await stop();
     throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--listen ${config.listen}: ${(err as Error).message}`, 'listen');
   }
+  if (observer) {
+    try {
+      observerAddress = await observer.listen();
+    } catch (err) {
+      await stop();
+      if (err instanceof FlowkeeperError) throw err;
+      throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--observer-listen ${config.observerListen}: ${(err as Error).message}`, 'observer-listen');
+    }
+  }
   for (const r of relays) r.start();
-  log.info({ url, relays: targets, db: config.db }, 'flowkeeper started');
-  return { pipeline, hub, queries, metrics, reader, relays, server, status, url, stop };
+  log.info({ url, observer: observerAddress, relays: targets, db: config.db }, 'flowkeeper started');
+  return { pipeline, hub, queries, metrics, reader, relays, server, status, url, observerAddress, stop };
 }

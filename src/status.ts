@@ -18,7 +18,8 @@ export class StatusReport implements StatusSource {
     private readonly reader: FlowReader,
   ) {}
 
-  private ingestRate(): number {
+  /** Flows stored per second, over the last second or more. */
+  ingestRate(): number {
     const now = Date.now();
     const elapsed = (now - this.lastRate.at) / 1000;
     if (elapsed >= 1) {

@@ -12,7 +12,7 @@ import { startSim, tempDir, waitFor } from './helpers/harness.js';
 const CLI = join(ROOT_DIR, 'dist', 'src', 'cli.js');
 
 function serve(port: number, dbPath: string): ChildProcess {
-  return spawn(process.execPath, [CLI, 'serve', '--relay', `test=127.0.0.1:${port}`, '--db', dbPath, '--listen', '127.0.0.1:0', '--log-level', 'warn', '--backoff-initial', '50ms'], {
+  return spawn(process.execPath, [CLI, 'serve', '--relay', `test=127.0.0.1:${port}`, '--db', dbPath, '--listen', '127.0.0.1:0', '--observer-listen', '127.0.0.1:0', '--log-level', 'warn', '--backoff-initial', '50ms'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
 }

@@ -14,7 +14,7 @@ test('by default the API listens on loopback only', () => {
 test('serving beyond loopback without a token is refused unless explicitly allowed', async () => {
   const { dir, cleanup } = tempDir();
   const { sim, port } = await startSim();
-  const base = ['--relay', `127.0.0.1:${port}`, '--db', join(dir, 'fk.db'), '--log-level', 'silent', '--listen', '0.0.0.0:0'];
+  const base = ['--relay', `127.0.0.1:${port}`, '--db', join(dir, 'fk.db'), '--log-level', 'silent', '--listen', '0.0.0.0:0', '--observer-listen', '127.0.0.1:0'];
   try {
     await assert.rejects(startApp(loadConfig(base, {}), createLogger('silent')), (err: Error & { parameter?: string }) =>
       /without --api-token/.test(err.message) && err.parameter === 'listen');

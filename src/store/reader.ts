@@ -106,6 +106,19 @@ export class FlowReader {
     return Object.fromEntries(rows.map((r) => [r.relay, { seconds: r.seconds, nanos: r.nanos }]));
   }
 
+  /** (cluster, namespace) of the workloads with rolled-up flows since `minute` (UTC minutes), sorted. */
+  namespacesSince(minute: number): { cluster: string; namespace: string }[] {
+    return this.db.prepare(`
+      SELECT DISTINCT cluster, namespace FROM workloads
+      WHERE namespace != '' AND id IN (SELECT src_workload FROM rollup_1m WHERE minute >= ? UNION SELECT dst_workload FROM rollup_1m WHERE minute >= ?)
+      ORDER BY cluster, namespace`).all(minute, minute) as { cluster: string; namespace: string }[];
+  }
+
+  /** Every node name flows were stored from. */
+  nodeNames(): string[] {
+    return this.db.prepare('SELECT name FROM nodes ORDER BY name').pluck().all() as string[];
+  }
+
   lostEvents(): { relay: string; source: number; node: string; events: number }[] {
     return this.db
       .prepare('SELECT relay, source, node, sum(events) AS events FROM lost_events GROUP BY relay, source, node')

@@ -24,7 +24,7 @@ export async function benchLive(rate: number, seconds: number): Promise<Figure[]
   const port = await new Promise<number>((resolve) => feeder.on('message', (m: { type: string; port: number }) => m.type === 'listening' && resolve(m.port)));
   const apiPort = await freePort();
   const base = `127.0.0.1:${apiPort}`;
-  const fk = spawn(process.execPath, [CLI, 'serve', '--relay', `bench=127.0.0.1:${port}`, '--db', join(dir, 'live.db'), '--listen', base, '--log-level', 'warn'], { stdio: 'inherit' });
+  const fk = spawn(process.execPath, [CLI, 'serve', '--relay', `bench=127.0.0.1:${port}`, '--db', join(dir, 'live.db'), '--listen', base, '--observer-listen', '127.0.0.1:0', '--log-level', 'warn'], { stdio: 'inherit' });
   try {
     for (let i = 0; i < 100; i++) {
       await new Promise((r) => setTimeout(r, 100));

@@ -58,7 +58,7 @@ export async function benchQueries(flows: number): Promise<Figure[]> {
   const buildSeconds = buildStore(dbPath, flows);
   const apiPort = await freePort();
   const deadRelay = await freePort();
-  const fk = spawn(process.execPath, [CLI, 'serve', '--relay', `none=127.0.0.1:${deadRelay}`, '--db', dbPath, '--listen', `127.0.0.1:${apiPort}`, '--log-level', 'error', '--backoff-initial', '30s'], { stdio: 'inherit' });
+  const fk = spawn(process.execPath, [CLI, 'serve', '--relay', `none=127.0.0.1:${deadRelay}`, '--db', dbPath, '--listen', `127.0.0.1:${apiPort}`, '--observer-listen', '127.0.0.1:0', '--log-level', 'error', '--backoff-initial', '30s'], { stdio: 'inherit' });
   const base = `http://127.0.0.1:${apiPort}`;
   try {
     for (let i = 0; i < 100; i++) {

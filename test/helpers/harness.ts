@@ -43,7 +43,7 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
 export function testConfig(relayPort: number, dbPath: string, extra: string[] = []): Config {
   return loadConfig(
     [
-      '--relay', `test=127.0.0.1:${relayPort}`, '--db', dbPath, '--listen', '127.0.0.1:0',
+      '--relay', `test=127.0.0.1:${relayPort}`, '--db', dbPath, '--listen', '127.0.0.1:0', '--observer-listen', '127.0.0.1:0',
       '--log-level', process.env.FLOWKEEPER_TEST_LOG ?? 'silent', '--backoff-initial', '40ms', '--backoff-max', '400ms',
       ...extra,
     ],

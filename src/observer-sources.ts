@@ -1,0 +1,64 @@
+import type { IngestPipeline } from './ingest/pipeline.js';
+import type { LiveHub } from './live/hub.js';
+import type { ObserverSources, ObserverStatus } from './observer/server.js';
+import type { QueryService } from './query/service.js';
+import type { RelayClient } from './relay/client.js';
+import type { FlowReader } from './store/reader.js';
+
+/**
+ * What the Observer face reads, assembled from the query engine, the live hub,
+ * the store and the relays (the face itself knows none of them).
+ */
+export function observerSources(deps: {
+  queries: QueryService;
+  hub: LiveHub;
+  reader: FlowReader;
+  relays: RelayClient[];
+  pipeline: IngestPipeline;
+  version: string;
+  maxRangeSeconds: number;
+  flowsPerSecond: () => number;
+}): ObserverSources {
+  const startedAt = Date.now();
+  /** Node name → state, as the relays last reported them (GetNodes, polled). */
+  const relayNodes = (): Map<string, { state: string; version: string; address: string }> => {
+    const out = new Map<string, { state: string; version: string; address: string }>();
+    for (const r of deps.relays) {
+      for (const n of r.status.nodes) {
+        out.set(String(n.name), { state: String(n.state ?? 'UNKNOWN_NODE_STATE'), version: String(n.version ?? ''), address: String(n.address ?? '') });
+      }
+    }
+    return out;
+  };
+  return {
+    hub: deps.hub,
+    maxRangeSeconds: deps.maxRangeSeconds,
+    flows: (req) => deps.queries.flows(req),
+    serverStatus: (): ObserverStatus => {
+      const nodes = relayNodes();
+      const unavailable = [...nodes].filter(([, n]) => n.state !== 'NODE_CONNECTED').map(([name]) => name);
+      return {
+        numFlows: deps.reader.count(),
+        seenFlows: deps.pipeline.stats.received,
+        uptimeNs: (Date.now() - startedAt) * 1e6,
+        connectedNodes: nodes.size - unavailable.length,
+        unavailableNodes: unavailable,
+        version: `flowkeeper ${deps.version}`,
+        flowsRate: deps.flowsPerSecond(),
+      };
+    },
+    nodes: () => {
+      const reported = relayNodes();
+      const names = new Set([...deps.reader.nodeNames(), ...reported.keys()]);
+      return [...names].sort().map((name) => ({
+        name,
+        // A node known only from stored flows has no reported state.
+        state: reported.get(name)?.state ?? 'UNKNOWN_NODE_STATE',
+        version: reported.get(name)?.version ?? '',
+        address: reported.get(name)?.address ?? '',
+        numFlows: 0,
+      }));
+    },
+    namespaces: () => deps.reader.namespacesSince(Math.floor(Date.now() / 60_000) - 60),
+  };
+}

@@ -1,0 +1,228 @@
+import * as grpc from '@grpc/grpc-js';
+import { FlowkeeperError } from '../errors.js';
+import { encodeJsonpb, formatTimestamp, parseTimestamp } from '../flows/jsonpb.js';
+import type { JsonObject } from '../flows/jsonpb.js';
+import type { FlowRecord, FlowTime } from '../flows/record.js';
+import { GetFlowsResponseType } from '../flows/schema.js';
+import type { LiveHub, Subscriber } from '../live/hub.js';
+import { FilterSet } from '../query/filter.js';
+import type { FlowPage, FlowPosition, FlowsRequest } from '../query/service.js';
+import { compileFieldMask } from './field-mask.js';
+
+/** What GetFlows reads: the query engine's flow pages and the live hub. */
+export interface FlowSources {
+  flows(req: FlowsRequest): FlowPage;
+  hub: LiveHub;
+  /** --query-max-range: the longest since..until a request may name; history without since reaches back this far. */
+  maxRangeSeconds: number;
+}
+
+/** Flows per history page (each page is one budgeted query; the stream yields between pages). */
+const PAGE = 2000;
+/** Live flows held while history is being sent (beyond: counted lost). */
+const MAX_HELD = 50_000;
+/** Bytes a follower may have unsent before live flows are dropped and reported as lost events. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** History flows this close to the subscription are remembered, so the live flows held meanwhile are not sent twice. */
+const OVERLAP_SECONDS = 120;
+/** `number` at or above this is "all" (hubble observe --all sends 2^64-1). */
+const ALL = 2 ** 53;
+
+type Call = grpc.ServerWritableStream<JsonObject, Buffer>;
+
+function flowKey(f: FlowRecord): string {
+  return typeof f.uuid === 'string' && f.uuid !== '' ? f.uuid : `${f.time}|${String(f.node_name)}|${JSON.stringify(f.IP ?? null)}|${JSON.stringify(f.l4 ?? null)}`;
+}
+
+function timeOf(json: unknown, name: string): FlowTime | null {
+  if (json === undefined) return null;
+  const t = typeof json === 'string' ? parseTimestamp(json) : null;
+  if (!t) throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', `${name}: not a valid timestamp`, name);
+  return t;
+}
+
+function now(): FlowTime {
+  const ms = Date.now();
+  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
+}
+
+const before = (a: FlowTime, b: FlowTime): boolean => a.seconds < b.seconds || (a.seconds === b.seconds && a.nanos < b.nanos);
+
+/** The request, validated: filters through the same parser as the REST API. */
+export interface FlowsPlan {
+  filters: FilterSet;
+  mask: ((flow: JsonObject) => JsonObject) | null;
+  since: FlowTime;
+  until: FlowTime;
+  /** 0 = every flow of the range. */
+  number: number;
+  first: boolean;
+  follow: boolean;
+  /** Whether stored flows are sent at all (follow alone starts with new flows, as Hubble does). */
+  history: boolean;
+}
+
+export function planGetFlows(req: JsonObject, maxRangeSeconds: number): FlowsPlan {
+  const filters = FilterSet.parse({ whitelist: req.whitelist ?? [], blacklist: req.blacklist ?? [] });
+  const experimental = (req.experimental ?? {}) as JsonObject;
+  const paths = ((req.field_mask ?? experimental.field_mask ?? {}) as { paths?: string[] }).paths ?? [];
+  const follow = req.follow === true;
+  const first = req.first === true;
+  const number = Math.min(Number(req.number ?? 0), ALL);
+  const explicitSince = timeOf(req.since, 'since');
+  const explicitUntil = follow ? null : timeOf(req.until, 'until');
+  const until = explicitUntil ?? now();
+  const since = explicitSince ?? { seconds: until.seconds - maxRangeSeconds, nanos: until.nanos };
+  if (before(until, since)) throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', 'since: is after until', 'since');
+  if (until.seconds - since.seconds > maxRangeSeconds) {
+    throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', `since: the range is longer than the ${maxRangeSeconds / 3600} h limit (--query-max-range)`, 'since');
+  }
+  const history = !follow || number > 0 || explicitSince !== null;
+  return { filters, mask: compileFieldMask(paths), since, until, number: number >= ALL ? 0 : number, first, follow, history };
+}
+
+/**
+ * One GetFlows stream: stored flows in time order (the last N, the first N or
+ * the whole range), then, with follow, live flows with no gap and no duplicate
+ * (live flows are held while history is sent; those already sent are skipped).
+ * A follower that reads too slowly gets LostEvents instead of unbounded buffers.
+ */
+export class FlowStream implements Subscriber {
+  private held: FlowRecord[] | null = [];
+  private lost = 0;
+  private closed = false;
+
+  constructor(
+    private readonly call: Call,
+    private readonly plan: FlowsPlan,
+    private readonly sources: FlowSources,
+  ) {
+    call.on('cancelled', () => this.close());
+    call.on('close', () => this.close());
+  }
+
+  get filters(): FilterSet {
+    return this.plan.filters;
+  }
+
+  deliver(flow: FlowRecord): void {
+    if (this.closed) return;
+    if (this.held) {
+      if (this.held.length < MAX_HELD) this.held.push(flow);
+      else this.lost++;
+      return;
+    }
+    if (this.call.writableLength > MAX_BUFFERED_BYTES) {
+      this.lost++;
+      return;
+    }
+    this.flushLost();
+    this.call.write(this.encode(flow));
+  }
+
+  skipped(count: number): void {
+    this.lost += count;
+  }
+
+  async run(): Promise<void> {
+    const subscribedAt = now();
+    if (this.plan.follow) this.sources.hub.add(this);
+    try {
+      const recent = new Set<string>();
+      if (this.plan.history) {
+        await this.sendHistory((flow) => {
+          const t = parseTimestamp(flow.time);
+          if (this.plan.follow && t && t.seconds >= subscribedAt.seconds - OVERLAP_SECONDS) recent.add(flowKey(flow));
+        });
+      }
+      if (!this.plan.follow || this.closed) return;
+      const held = this.held ?? [];
+      this.held = null;
+      for (const f of held) if (!recent.has(flowKey(f))) this.deliver(f);
+      await new Promise<void>((resolve) => {
+        if (this.closed) resolve();
+        else this.call.once('close', resolve).once('cancelled', resolve);
+      });
+    } finally {
+      this.close();
+    }
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.sources.hub.remove(this);
+  }
+
+  private encode(flow: FlowRecord): Buffer {
+    const body = this.plan.mask ? this.plan.mask(flow) : flow;
+    return Buffer.from(encodeJsonpb(GetFlowsResponseType, { flow: body, node_name: typeof flow.node_name === 'string' ? flow.node_name : '', time: flow.time }));
+  }
+
+  private flushLost(): void {
+    if (this.lost === 0) return;
+    const t = now();
+    this.call.write(Buffer.from(encodeJsonpb(GetFlowsResponseType, {
+      lost_events: { source: 'OBSERVER_EVENTS_QUEUE', num_events_lost: String(this.lost) },
+      time: formatTimestamp(t.seconds, t.nanos),
+    })));
+    this.lost = 0;
+  }
+
+  /** Writes one history flow, waiting while the client's buffer is full (history is never dropped). */
+  private async write(flow: FlowRecord): Promise<void> {
+    if (this.call.write(this.encode(flow)) || this.closed) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.call.off('drain', done).off('close', done).off('cancelled', done);
+        resolve();
+      };
+      this.call.on('drain', done).on('close', done).on('cancelled', done);
+    });
+  }
+
+  /** One budgeted page of the query engine, waiting out a busy engine instead of failing the stream. */
+  private async page(req: Omit<FlowsRequest, 'filters'>): Promise<FlowPage> {
+    for (;;) {
+      try {
+        return this.sources.flows({ ...req, filters: this.plan.filters });
+      } catch (err) {
+        if (!(err instanceof FlowkeeperError) || err.code !== 'FLOWKEEPER_ERR_BUSY' || this.closed) throw err;
+        await new Promise((r) => setTimeout(r, 1000 * (err.retryAfterSeconds ?? 1)));
+      }
+    }
+  }
+
+  /** Where the last `number` matching flows begin, or null when the range holds fewer. */
+  private async lastStart(): Promise<FlowPosition | null> {
+    let remaining = this.plan.number;
+    let after: FlowPosition | null = null;
+    while (remaining > 0 && !this.closed) {
+      const page = await this.page({ since: this.plan.since, until: this.plan.until, order: 'desc', limit: Math.min(remaining, PAGE), after });
+      remaining -= page.flows.length;
+      if (!page.next) return null;
+      after = page.next;
+      await new Promise((r) => setImmediate(r));
+    }
+    // Ascending pages start after a position: one row id before the oldest of the last N.
+    return after ? { hour: after.hour, id: after.id - 1 } : null;
+  }
+
+  private async sendHistory(sent: (flow: FlowRecord) => void): Promise<void> {
+    const { first, number } = this.plan;
+    let after: FlowPosition | null = number > 0 && !first ? await this.lastStart() : null;
+    let remaining = number > 0 && first ? number : Infinity;
+    while (!this.closed && remaining > 0) {
+      const page = await this.page({ since: this.plan.since, until: this.plan.until, order: 'asc', limit: Math.min(PAGE, remaining), after });
+      for (const flow of page.flows) {
+        if (this.closed) return;
+        await this.write(flow);
+        sent(flow);
+      }
+      remaining -= page.flows.length;
+      if (!page.next) return;
+      after = page.next;
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+}

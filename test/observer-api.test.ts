@@ -1,0 +1,248 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import { messageToJsonpb } from '../src/flows/jsonpb.js';
+import type { JsonObject } from '../src/flows/jsonpb.js';
+import { GetFlowsResponseType } from '../src/flows/schema.js';
+import type { FlowRecord } from '../src/flows/record.js';
+import { ObserverClient } from '../src/relay/observer-service.js';
+import { HealthDefinition } from '../src/observer/definitions.js';
+import { loadConfig } from '../src/config/load.js';
+import { startApp } from '../src/app.js';
+import { createLogger } from '../src/log.js';
+import { ALL_TIME, flowId, parseNdjson, populatedApp } from './helpers/populated.js';
+import type { Populated } from './helpers/populated.js';
+import { pushJsonLine, startSim, tempDir, waitFor, withSimAndApp } from './helpers/harness.js';
+import { join } from 'node:path';
+
+/**
+ * The gRPC Observer face, spoken to by a real grpc-js client over loopback:
+ * answers equal the REST API's on the same store, follow joins history and
+ * live with no gap and no duplicate, and the unary calls, health, auth and
+ * limits behave as hubble clients expect.
+ */
+let env: Populated;
+before(async () => {
+  env = await populatedApp(1500);
+});
+after(async () => {
+  await env.stop();
+});
+
+type Client = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+
+function client(address: string, metadata?: Record<string, string>): Client {
+  const creds = grpc.credentials.createInsecure();
+  const c = new ObserverClient(address, creds) as unknown as Client;
+  if (!metadata) return c;
+  // Wrap calls so every request carries the metadata.
+  const md = new grpc.Metadata();
+  for (const [k, v] of Object.entries(metadata)) md.set(k, v);
+  return new Proxy(c, {
+    get(target, prop) {
+      const fn = target[prop as string];
+      if (typeof fn !== 'function') return fn;
+      return (req: unknown, ...rest: unknown[]) => (fn as (...a: unknown[]) => unknown).call(target, req, md, ...rest);
+    },
+  });
+}
+
+interface Streamed {
+  flows: FlowRecord[];
+  responses: JsonObject[];
+}
+
+/** Runs GetFlows to its end (or until `stopWhen` says so) and decodes every response. */
+function getFlows(c: Client, req: Record<string, unknown>, stopWhen?: (s: Streamed) => boolean): Promise<Streamed> {
+  return new Promise((resolve, reject) => {
+    const out: Streamed = { flows: [], responses: [] };
+    const call = c.GetFlows(req) as grpc.ClientReadableStream<Buffer>;
+    call.on('data', (b: Buffer) => {
+      const json = messageToJsonpb(GetFlowsResponseType, GetFlowsResponseType.decode(b) as unknown as Record<string, unknown>);
+      out.responses.push(json);
+      if (json.flow) out.flows.push(json.flow as FlowRecord);
+      if (stopWhen?.(out)) {
+        call.cancel();
+        resolve(out);
+      }
+    });
+    call.on('error', (err: grpc.ServiceError) => (err.code === grpc.status.CANCELLED ? resolve(out) : reject(err)));
+    call.on('end', () => resolve(out));
+  });
+}
+
+function unary<T>(c: Client, method: string): Promise<T> {
+  return new Promise((resolve, reject) => (c[method] as (r: object, cb: (e: Error | null, r: T) => void) => void)({}, (e, r) => (e ? reject(e) : resolve(r))));
+}
+
+async function rest(path: string): Promise<FlowRecord[]> {
+  const res = await fetch(`${env.app.url}${path}`);
+  assert.equal(res.status, 200, await res.clone().text());
+  return parseNdjson(await res.text());
+}
+
+const ts = (iso: string): { seconds: string; nanos: number } => ({ seconds: String(Math.floor(Date.parse(iso) / 1000)), nanos: 0 });
+
+test('GetFlows number=N (hubble observe --last N) is the newest N, oldest first, as the REST API finds them', async () => {
+  const c = client(env.app.observerAddress!);
+  try {
+    const got = await getFlows(c, { number: 20 });
+    const want = (await rest(`/api/v1/flows?limit=20&since=${ALL_TIME.since}`)).reverse();
+    assert.equal(got.flows.length, 20);
+    assert.deepEqual(got.flows.map(flowId), want.map(flowId));
+    for (const r of got.responses) {
+      assert.equal(r.time, (r.flow as FlowRecord).time, 'the response carries the flow\'s time');
+      assert.equal(r.node_name, (r.flow as FlowRecord).node_name ?? undefined);
+    }
+  } finally {
+    c.close();
+  }
+});
+
+test('GetFlows with filters, since, first: the same flows as the REST API with the same filters', async () => {
+  const c = client(env.app.observerAddress!);
+  try {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ since: ts(ALL_TIME.since), first: true, number: 7, whitelist: [{ verdict: ['DROPPED'] }] }, 'verdict=DROPPED&order=asc&limit=7'],
+      [{ since: ts(ALL_TIME.since), whitelist: [{ source_pod: ['kube-system/'] }, { destination_pod: ['kube-system/'] }], blacklist: [{ protocol: ['udp'] }] }, 'namespace=kube-system&not_protocol=udp&order=asc&limit=10000'],
+      [{ since: ts(ALL_TIME.since), whitelist: [{ event_type: [{ type: 129 }], http_status_code: ['2+'] }] }, 'type=l7&http_status=2%2B&order=asc&limit=10000'],
+    ];
+    for (const [req, query] of cases) {
+      const got = await getFlows(c, req);
+      const want = await rest(`/api/v1/flows?${query}&since=${ALL_TIME.since}`);
+      assert.ok(want.length > 0, query);
+      assert.deepEqual(got.flows.map(flowId), want.map(flowId), query);
+    }
+  } finally {
+    c.close();
+  }
+});
+
+test('GetFlows field_mask sends only the fields asked for; unknown paths (a newer client) are ignored; the old experimental.field_mask works', async () => {
+  const c = client(env.app.observerAddress!);
+  try {
+    for (const req of [
+      { number: 5, field_mask: { paths: ['verdict', 'source.namespace', 'some_future_field', 'l7.future.x'] } },
+      { number: 5, experimental: { field_mask: { paths: ['verdict', 'source.namespace'] } } },
+    ]) {
+      const got = await getFlows(c, req);
+      assert.equal(got.flows.length, 5);
+      for (const f of got.flows) {
+        assert.ok(Object.keys(f).every((k) => k === 'verdict' || k === 'source'), JSON.stringify(f));
+        if (f.source) assert.deepEqual(Object.keys(f.source as object), ['namespace']);
+      }
+    }
+  } finally {
+    c.close();
+  }
+});
+
+test('GetFlows refuses bad filters with INVALID_ARGUMENT naming the field; agent and debug events are empty streams', async () => {
+  const c = client(env.app.observerAddress!);
+  try {
+    await assert.rejects(getFlows(c, { number: 5, whitelist: [{ source_ip: ['10.0.0.0/33'] }] }), (err: grpc.ServiceError) =>
+      err.code === grpc.status.INVALID_ARGUMENT && /source_ip/.test(err.details));
+    await assert.rejects(getFlows(c, { since: ts('2001-01-01T00:00:00Z'), until: ts('2000-01-01T00:00:00Z') }), (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT);
+    for (const method of ['GetAgentEvents', 'GetDebugEvents']) {
+      const events = await new Promise<number>((resolve, reject) => {
+        let n = 0;
+        const call = c[method]({ number: 10 }) as grpc.ClientReadableStream<unknown>;
+        call.on('data', () => n++).on('end', () => resolve(n)).on('error', reject);
+      });
+      assert.equal(events, 0, method);
+    }
+  } finally {
+    c.close();
+  }
+});
+
+test('ServerStatus, GetNodes, GetNamespaces and grpc.health.v1 answer from what flowkeeper stores', async () => {
+  const c = client(env.app.observerAddress!);
+  const Health = grpc.makeGenericClientConstructor(HealthDefinition, 'Health');
+  const health = new Health(env.app.observerAddress!, grpc.credentials.createInsecure()) as unknown as Client;
+  try {
+    const status = await unary<{ num_flows: string; version: string; seen_flows: string }>(c, 'ServerStatus');
+    assert.equal(Number(status.num_flows), env.records.length);
+    assert.ok(Number(status.seen_flows) >= env.records.length);
+    assert.match(status.version, /^flowkeeper /);
+    const nodes = await unary<{ nodes: { name: string }[] }>(c, 'GetNodes');
+    const stored = new Set(env.records.map((f) => String(f.node_name ?? '')).filter(Boolean));
+    assert.deepEqual(new Set(nodes.nodes.map((n) => n.name)), stored);
+    const namespaces = await unary<{ namespaces: { cluster: string; namespace: string }[] }>(c, 'GetNamespaces');
+    const names = namespaces.namespaces.map((n) => `${n.cluster}/${n.namespace}`);
+    assert.ok(names.includes('prod-eu1/payments'), `the simulator's recent namespaces: ${names.join(', ')}`);
+    assert.deepEqual(names, [...names].sort(), 'sorted by cluster, then namespace');
+    const checked = await new Promise<{ status: string }>((resolve, reject) =>
+      (health.Check as (r: object, cb: (e: Error | null, r: { status: string }) => void) => void)({ service: '' }, (e, r) => (e ? reject(e) : resolve(r))));
+    assert.equal(checked.status, 'SERVING');
+  } finally {
+    c.close();
+    health.close();
+  }
+});
+
+test('follow: history then live flows, with no gap and no duplicate', async () => {
+  const uuid = (i: number): string => `00000000-0000-4000-9000-${String(i).padStart(12, '0')}`;
+  const flow = (i: number, at: number): JsonObject => {
+    const time = new Date(at).toISOString();
+    return { flow: { time, uuid: uuid(i), verdict: 'FORWARDED', node_name: 'k8s1', IP: { source: '10.0.0.1', destination: '10.0.0.2' } }, node_name: 'k8s1', time };
+  };
+  const start = Date.now() - 60_000;
+  await withSimAndApp(async ({ sim, app }) => {
+    await waitFor('history stored', () => app.pipeline.stats.stored === 50);
+    const c = client(app.observerAddress!);
+    try {
+      let pushed = 50;
+      const feeding = setInterval(() => {
+        for (let k = 0; k < 10 && pushed < 150; k++, pushed++) pushJsonLine(sim, flow(pushed, Date.now()));
+      }, 5);
+      const got = await getFlows(c, { number: 50, follow: true }, (s) => s.flows.length >= 150 || s.flows.some((f) => f.uuid === uuid(149)));
+      clearInterval(feeding);
+      const ids = got.flows.map((f) => String(f.uuid));
+      assert.equal(new Set(ids).size, ids.length, 'no flow twice');
+      assert.deepEqual(ids, Array.from({ length: 150 }, (_, i) => uuid(i)), 'the 50 stored, then every live one, in order');
+    } finally {
+      c.close();
+    }
+  }, { before: (sim) => { for (let i = 0; i < 50; i++) pushJsonLine(sim, flow(i, start + i)); } });
+});
+
+test('the API token guards the Observer API (bearer metadata, or basic auth as the hubble CLI sends it); streams are limited', async () => {
+  await withSimAndApp(async ({ app }) => {
+    const anonymous = client(app.observerAddress!);
+    const bearer = client(app.observerAddress!, { authorization: 'Bearer s3cret' });
+    const basic = client(app.observerAddress!, { authorization: `Basic ${Buffer.from('hubble:s3cret').toString('base64')}` });
+    const wrong = client(app.observerAddress!, { authorization: 'Bearer nope' });
+    try {
+      for (const c of [anonymous, wrong]) {
+        await assert.rejects(getFlows(c, { number: 1 }), (err: grpc.ServiceError) => err.code === grpc.status.UNAUTHENTICATED);
+        await assert.rejects(unary(c, 'ServerStatus'), (err: grpc.ServiceError) => err.code === grpc.status.UNAUTHENTICATED);
+      }
+      for (const c of [bearer, basic]) await unary(c, 'ServerStatus');
+      // One follower holds the only stream slot: a second is refused.
+      const first = bearer.GetFlows({ follow: true }) as grpc.ClientReadableStream<Buffer>;
+      first.on('error', () => undefined);
+      await new Promise((r) => setTimeout(r, 200));
+      await assert.rejects(getFlows(basic, { number: 1 }), (err: grpc.ServiceError) => err.code === grpc.status.RESOURCE_EXHAUSTED);
+      first.cancel();
+    } finally {
+      for (const c of [anonymous, bearer, basic, wrong]) c.close();
+    }
+  }, { args: ['--api-token', 's3cret', '--observer-max-streams', '1'] });
+});
+
+test('the Observer API listens on loopback by default, and beyond it only with a token or an explicit --allow-unauthenticated', async () => {
+  assert.equal(loadConfig([], {}).observerListen, '127.0.0.1:4244');
+  const { dir, cleanup } = tempDir();
+  const { sim, port } = await startSim();
+  try {
+    const args = ['--relay', `127.0.0.1:${port}`, '--db', join(dir, 'fk.db'), '--log-level', 'silent', '--listen', '127.0.0.1:0', '--observer-listen', '0.0.0.0:0'];
+    await assert.rejects(startApp(loadConfig(args, {}), createLogger('silent')), (err: Error & { parameter?: string }) => err.parameter === 'observer-listen');
+    const off = await startApp(loadConfig([...args.slice(0, -2), '--observer-listen', ''], {}), createLogger('silent'));
+    assert.equal(off.observerAddress, null, 'an empty --observer-listen turns it off');
+    await off.stop();
+  } finally {
+    await sim.close();
+    cleanup();
+  }
+});
