@@ -27,6 +27,8 @@ type FlowsCall = grpc.ServerWritableStream<FlowsRequest, Buffer>;
 /** Hubble's per-node ring buffer default (hubble-event-buffer-capacity) times the simulated nodes. */
 export const SIM_RING_CAPACITY = 4095 * NODES.length;
 const TICK_MS = 10;
+/** Bytes a follower may have unread before the simulator drops (and reports) flows for it. */
+const MAX_FOLLOWER_BUFFER_BYTES = 8 * 1024 * 1024;
 
 /**
  * Paces generation by elapsed time, not by timer ticks: timers fire late, so
@@ -61,6 +63,8 @@ export class SimRelay {
   private readonly ring: SimMessage[] = [];
   /** Following streams and their server-side filter. */
   private readonly followers = new Map<FlowsCall, (m: SimMessage) => boolean>();
+  /** Flows each follower missed while it was not reading (reported as a LostEvent when it reads again). */
+  private readonly lostFor = new Map<FlowsCall, number>();
   private server: grpc.Server | null = null;
   private timer: NodeJS.Timeout | null = null;
   private seen = 0;
@@ -73,7 +77,27 @@ export class SimRelay {
     this.seen++;
     this.ring.push(message);
     if (this.ring.length > this.capacity) this.ring.splice(0, this.ring.length - this.capacity);
-    for (const [call, wanted] of this.followers) if (wanted(message)) call.write(message.bytes);
+    for (const [call, wanted] of this.followers) if (wanted(message)) this.send(call, message);
+  }
+
+  /**
+   * Writes to a follower, as a relay does: a follower that does not read (its
+   * consumer paused the stream) does not make the relay buffer without bound;
+   * what it misses is dropped and reported as a LostEvent once it reads again.
+   */
+  private send(call: FlowsCall, message: SimMessage): void {
+    if (call.writableLength > MAX_FOLLOWER_BUFFER_BYTES) {
+      this.lostFor.set(call, (this.lostFor.get(call) ?? 0) + 1);
+      return;
+    }
+    const lost = this.lostFor.get(call);
+    if (lost) {
+      this.lostFor.delete(call);
+      call.write(Buffer.from(GetFlowsResponseType.encode(GetFlowsResponseType.fromObject({
+        lost_events: { source: 'HUBBLE_RING_BUFFER', num_events_lost: lost }, time: { seconds: message.seconds, nanos: message.nanos },
+      })).finish()));
+    }
+    call.write(message.bytes);
   }
 
   /** Encodes a protobufjs plain GetFlowsResponse and pushes it. */
@@ -90,7 +114,12 @@ export class SimRelay {
   startTraffic(ratePerSecond: number, generator = new TrafficGenerator()): void {
     const pacer = new Pacer(ratePerSecond, performance.now());
     this.timer = setInterval(() => {
+      // After a stall, at most a second of traffic is made up, not a burst of everything missed.
       let due = pacer.due(performance.now());
+      if (due > ratePerSecond) {
+        pacer.sent += due - ratePerSecond;
+        due = ratePerSecond;
+      }
       while (due > 0) {
         for (const f of generator.next(Date.now())) {
           this.pushFlow(f.flow, f.seconds, f.nanos);
@@ -164,6 +193,7 @@ export class SimRelay {
     this.followers.set(call, wanted);
     const drop = (): void => {
       this.followers.delete(call);
+      this.lostFor.delete(call);
     };
     call.on('cancelled', drop);
     call.on('close', drop);
