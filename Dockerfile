@@ -25,8 +25,8 @@ COPY migrations ./migrations
 RUN mkdir /data && chown node:node /data
 USER node
 VOLUME ["/data"]
-EXPOSE 8080 4245
+EXPOSE 8080 4244
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "dist/src/cli.js"]
-CMD ["serve", "--db", "/data/flowkeeper.db", "--listen", "0.0.0.0:8080"]
+CMD ["serve", "--db", "/data/flowkeeper.db", "--listen", "0.0.0.0:8080", "--observer-listen", "0.0.0.0:4244"]

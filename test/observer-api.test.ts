@@ -14,6 +14,8 @@ import { ALL_TIME, flowId, parseNdjson, populatedApp } from './helpers/populated
 import type { Populated } from './helpers/populated.js';
 import { pushJsonLine, startSim, tempDir, waitFor, withSimAndApp } from './helpers/harness.js';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { ROOT_DIR } from '../src/paths.js';
 
 /**
  * The gRPC Observer face, spoken to by a real grpc-js client over loopback:
@@ -245,4 +247,27 @@ test('the Observer API listens on loopback by default, and beyond it only with a
     await sim.close();
     cleanup();
   }
+});
+
+test('TLS and mTLS on the Observer API: a client with the CA and its certificate gets in, others do not', async () => {
+  const TLS = join(ROOT_DIR, 'test', 'fixtures', 'tls');
+  const pem = (f: string): Buffer => readFileSync(join(TLS, f));
+  // The test certificate names *.hubble-relay.cilium.io, as a relay's does.
+  const options = { 'grpc.ssl_target_name_override': 'hubble.hubble-relay.cilium.io' };
+  await withSimAndApp(async ({ app }) => {
+    const address = app.observerAddress!;
+    const mutual = new ObserverClient(address, grpc.credentials.createSsl(pem('ca.crt'), pem('client.key'), pem('client.crt')), options) as unknown as Client;
+    const noCert = new ObserverClient(address, grpc.credentials.createSsl(pem('ca.crt')), options) as unknown as Client;
+    const wrongCa = new ObserverClient(address, grpc.credentials.createSsl(pem('other-ca.crt'), pem('client.key'), pem('client.crt')), options) as unknown as Client;
+    const plain = new ObserverClient(address, grpc.credentials.createInsecure()) as unknown as Client;
+    try {
+      const status = await unary<{ version: string }>(mutual, 'ServerStatus');
+      assert.match(status.version, /^flowkeeper /);
+      assert.ok((await getFlows(mutual, { number: 1 })).flows.length <= 1);
+      for (const c of [noCert, wrongCa, plain]) await assert.rejects(unary(c, 'ServerStatus'), (err: grpc.ServiceError) => err.code === grpc.status.UNAVAILABLE);
+    } finally {
+      for (const c of [mutual, noCert, wrongCa, plain]) c.close();
+    }
+  }, { args: ['--observer-tls-cert', join(TLS, 'relay.crt'), '--observer-tls-key', join(TLS, 'relay.key'), '--observer-tls-client-ca', join(TLS, 'ca.crt')] });
+  await assert.rejects(withSimAndApp(async () => undefined, { args: ['--observer-tls-cert', join(TLS, 'relay.crt')] }), /--observer-tls-cert and --observer-tls-key must be given together/);
 });

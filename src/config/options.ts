@@ -98,7 +98,7 @@ export const OPTIONS = {
   metricsToken: { flag: 'metrics-token', default: '', parse: str, description: 'bearer token required on /metrics (empty = open)' },
   apiToken: { flag: 'api-token', default: '', parse: str, description: 'bearer token required on the REST and WebSocket API (empty = no auth)' },
   logLevel: { flag: 'log-level', default: 'info', parse: str, description: 'trace, debug, info, warn, error or silent', commands: ALL },
-  simRate: { flag: 'sim-rate', default: '2000', parse: int('sim-rate'), description: 'demo/sim: flows per second the relay simulator generates', commands: SIM },
+  simRate: { flag: 'sim-rate', default: '2000', parse: int('sim-rate'), description: 'demo/sim: flows per second the relay simulator generates (at most what half a core can encode: about 4,000/s on a small machine)', commands: SIM },
   simListen: { flag: 'sim-listen', default: '127.0.0.1:4245', parse: str, description: 'demo/sim: address the relay simulator listens on', commands: SIM },
 } as const satisfies Record<string, OptionSpec<unknown>>;
 

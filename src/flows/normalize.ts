@@ -10,11 +10,28 @@ import type { FlowRecord } from './record.js';
  * the numeric `drop_reason` when only that was sent.
  */
 export function normalizeRecord(flow: FlowRecord): FlowRecord {
-  if (flow.is_reply === undefined && flow.reply === true) flow.is_reply = true;
+  const derived: string[] = [];
+  if (flow.is_reply === undefined && flow.reply === true) {
+    flow.is_reply = true;
+    derived.push('is_reply');
+  }
   if (flow.drop_reason_desc === undefined && typeof flow.drop_reason === 'number' && flow.drop_reason !== 0) {
     flow.drop_reason_desc = DropReason.valuesById[flow.drop_reason] ?? flow.drop_reason;
+    derived.push('drop_reason_desc');
   }
+  if (derived.length) derivedFields.set(flow, derived);
   return flow;
+}
+
+const derivedFields = new WeakMap<FlowRecord, string[]>();
+
+/** The flow as the relay sent it: without the fields normalisation filled in (for faithful replay, e.g. the Observer API). */
+export function asSent(flow: FlowRecord): FlowRecord {
+  const derived = derivedFields.get(flow);
+  if (!derived) return flow;
+  const copy = { ...flow };
+  for (const key of derived) delete copy[key];
+  return copy;
 }
 
 /** Decodes one raw GetFlowsResponse to a FlowRecord, or null when it carries no flow. Throws on malformed bytes. */

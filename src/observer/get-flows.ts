@@ -4,6 +4,7 @@ import { encodeJsonpb, formatTimestamp, parseTimestamp } from '../flows/jsonpb.j
 import type { JsonObject } from '../flows/jsonpb.js';
 import type { FlowRecord, FlowTime } from '../flows/record.js';
 import { GetFlowsResponseType } from '../flows/schema.js';
+import { asSent } from '../flows/normalize.js';
 import type { LiveHub, Subscriber } from '../live/hub.js';
 import { FilterSet } from '../query/filter.js';
 import type { FlowPage, FlowPosition, FlowsRequest } from '../query/service.js';
@@ -21,8 +22,8 @@ export interface FlowSources {
 const PAGE = 2000;
 /** Live flows held while history is being sent (beyond: counted lost). */
 const MAX_HELD = 50_000;
-/** Bytes a follower may have unsent before live flows are dropped and reported as lost events. */
-const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Live messages a follower may have waiting before further ones are dropped and reported as lost events. */
+const MAX_BACKLOG = 8192;
 /** History flows this close to the subscription are remembered, so the live flows held meanwhile are not sent twice. */
 const OVERLAP_SECONDS = 120;
 /** `number` at or above this is "all" (hubble observe --all sends 2^64-1). */
@@ -90,6 +91,7 @@ export function planGetFlows(req: JsonObject, maxRangeSeconds: number): FlowsPla
 export class FlowStream implements Subscriber {
   private held: FlowRecord[] | null = [];
   private lost = 0;
+
   private closed = false;
 
   constructor(
@@ -112,7 +114,8 @@ export class FlowStream implements Subscriber {
       else this.lost++;
       return;
     }
-    if (this.call.writableLength > MAX_BUFFERED_BYTES) {
+    // grpc-js streams are object-mode: writableLength counts messages not yet handed to HTTP/2.
+    if (this.call.writableLength >= MAX_BACKLOG) {
       this.lost++;
       return;
     }
@@ -155,7 +158,8 @@ export class FlowStream implements Subscriber {
   }
 
   private encode(flow: FlowRecord): Buffer {
-    const body = this.plan.mask ? this.plan.mask(flow) : flow;
+    const sent = asSent(flow);
+    const body = this.plan.mask ? this.plan.mask(sent) : sent;
     return Buffer.from(encodeJsonpb(GetFlowsResponseType, { flow: body, node_name: typeof flow.node_name === 'string' ? flow.node_name : '', time: flow.time }));
   }
 

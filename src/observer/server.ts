@@ -57,6 +57,7 @@ function readPem(path: string, option: string): Buffer {
 
 function credentials(tls: ObserverOptions['tls']): grpc.ServerCredentials {
   if (!tls) return grpc.ServerCredentials.createInsecure();
+  if (!tls.cert || !tls.key) throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', '--observer-tls-cert and --observer-tls-key must be given together', 'observer-tls-cert');
   const ca = tls.clientCa ? readPem(tls.clientCa, 'observer-tls-client-ca') : null;
   return grpc.ServerCredentials.createSsl(ca, [{ cert_chain: readPem(tls.cert, 'observer-tls-cert'), private_key: readPem(tls.key, 'observer-tls-key') }], ca !== null);
 }

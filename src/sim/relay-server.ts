@@ -27,8 +27,10 @@ type FlowsCall = grpc.ServerWritableStream<FlowsRequest, Buffer>;
 /** Hubble's per-node ring buffer default (hubble-event-buffer-capacity) times the simulated nodes. */
 export const SIM_RING_CAPACITY = 4095 * NODES.length;
 const TICK_MS = 10;
-/** Bytes a follower may have unread before the simulator drops (and reports) flows for it. */
-const MAX_FOLLOWER_BUFFER_BYTES = 8 * 1024 * 1024;
+/** Messages a follower may have waiting before the simulator drops (and reports) flows for it, as a relay's buffer would. */
+const MAX_FOLLOWER_BACKLOG = 8192;
+/** Share of each tick the generator may use: the simulator shares the demo's process with flowkeeper. */
+const GENERATE_MS_PER_TICK = 5;
 
 /**
  * Paces generation by elapsed time, not by timer ticks: timers fire late, so
@@ -70,7 +72,11 @@ export class SimRelay {
   private seen = 0;
   private readonly started = Date.now();
 
-  constructor(private readonly capacity = SIM_RING_CAPACITY) {}
+  constructor(
+    private readonly capacity = SIM_RING_CAPACITY,
+    /** Messages a follower may have waiting before flows are dropped for it (tests that push bursts raise it). */
+    private readonly maxFollowerBacklog = MAX_FOLLOWER_BACKLOG,
+  ) {}
 
   /** Adds an encoded message to the ring and sends it to every following stream. */
   push(message: SimMessage): void {
@@ -86,7 +92,8 @@ export class SimRelay {
    * what it misses is dropped and reported as a LostEvent once it reads again.
    */
   private send(call: FlowsCall, message: SimMessage): void {
-    if (call.writableLength > MAX_FOLLOWER_BUFFER_BYTES) {
+    // grpc-js streams are object-mode: writableLength counts messages not yet handed to HTTP/2.
+    if (call.writableLength >= this.maxFollowerBacklog) {
       this.lostFor.set(call, (this.lostFor.get(call) ?? 0) + 1);
       return;
     }
@@ -115,12 +122,14 @@ export class SimRelay {
     const pacer = new Pacer(ratePerSecond, performance.now());
     this.timer = setInterval(() => {
       // After a stall, at most a second of traffic is made up, not a burst of everything missed.
-      let due = pacer.due(performance.now());
+      const tickStart = performance.now();
+      let due = pacer.due(tickStart);
       if (due > ratePerSecond) {
         pacer.sent += due - ratePerSecond;
         due = ratePerSecond;
       }
-      while (due > 0) {
+      // Beyond what the machine can generate, the rate falls short rather than the process stalling.
+      while (due > 0 && performance.now() - tickStart < GENERATE_MS_PER_TICK) {
         for (const f of generator.next(Date.now())) {
           this.pushFlow(f.flow, f.seconds, f.nanos);
           due--;

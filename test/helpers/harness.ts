@@ -57,7 +57,8 @@ export async function startTestApp(relayPort: number, dbPath: string, extra: str
 }
 
 export async function startSim(): Promise<{ sim: SimRelay; port: number }> {
-  const sim = new SimRelay();
+  // Tests push bursts far beyond a relay's rate: no follower backlog limit, so every pushed flow is sent.
+  const sim = new SimRelay(undefined, Infinity);
   const port = await sim.listen('127.0.0.1:0');
   return { sim, port };
 }

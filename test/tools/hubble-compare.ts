@@ -1,20 +1,29 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { filtersFromParams } from '../../src/api/params.js';
+import { parseTimestamp } from '../../src/flows/jsonpb.js';
 import type { JsonObject } from '../../src/flows/jsonpb.js';
 import { decodeFlowRecord } from '../../src/flows/normalize.js';
 import { GetFlowsResponseType } from '../../src/flows/schema.js';
 import { TrafficGenerator } from '../../src/sim/traffic.js';
+import { SimRelay } from '../../src/sim/relay-server.js';
+import { startApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/log.js';
 import { encodeResponse, fixtureLines } from '../helpers/fixtures.js';
+import { pushJsonLine, waitFor } from '../helpers/harness.js';
 
 /**
  * Compares flowkeeper's query-string filters with a real hubble CLI on the
  * same flows: `hubble observe --input-file F --all -o jsonpb FLAGS` against
  * flowkeeper's shorthands with the same flags. A local check (CI has no Go):
  *
- *   node dist/test/tools/hubble-compare.js /path/to/hubble
+ *   node dist/test/tools/hubble-compare.js /path/to/hubble            filters vs hubble observe --input-file
+ *   node dist/test/tools/hubble-compare.js /path/to/hubble --server   hubble observe --server <flowkeeper's Observer API>
+ *                                                                      vs --input-file, same flags, output compared line by line
  *
  * Each case lists CLI flags; `--not` applies to the next flag, boolean flags
  * have no value.
@@ -150,11 +159,69 @@ function inputFlows(): JsonObject[] {
       if (record) lines.push({ flow: record, node_name: record.node_name ?? '', time: record.time });
     }
   }
+  // In time order, as a relay streams them (the fixture files interleave in time).
+  const at = (l: JsonObject): number => {
+    const t = parseTimestamp(String((l.flow as JsonObject).time))!;
+    return t.seconds * 1e9 + t.nanos;
+  };
+  lines.sort((a, b) => at(a) - at(b));
   // A uuid per flow identifies it in both answers.
   return lines.map((l, i) => ({ ...l, flow: { ...(l.flow as JsonObject), uuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}` } }));
 }
 
-function main(): void {
+/** Flag sets for the server comparison: the history selectors hubble observe has, with filters. */
+const SERVER_CASES: string[][] = [
+  ['--last', '20'],
+  ['--last', '200', '--verdict', 'DROPPED'],
+  ['--first', '15', '--namespace', 'kube-system'],
+  ['--since', '2026-01-01T00:00:02Z', '--until', '2026-01-01T00:00:03Z'],
+  ['--since', '2026-01-01T00:00:02Z', '--first', '30', '--to-fqdn', '*.stripe.com'],
+  ['--since', '2021-01-01T00:00:00Z', '--until', '2022-01-01T00:00:00Z', '--label', 'k8s:k8s-app=kube-dns'],
+  ['--all', '--type', 'policy-verdict', '--from-namespace', 'frontend'],
+  ['--last', '50', '--http-status', '2+', '--not', '--http-method', 'GET'],
+  ['--all', '--cel-expression', '_flow.verdict == Verdict.DROPPED && has(_flow.l4.TCP)'],
+  // (hubble's --input-file reader ignores field masks: this one differs by design, the server's lines being the masked ones)
+  ['--last', '10', '--experimental-field-mask', 'time,verdict,source.namespace,destination.pod_name'],
+];
+
+/** hubble observe over flowkeeper's Observer API and over the same flows from a file: the same lines? */
+async function compareServer(hubble: string, file: string, flows: JsonObject[]): Promise<number> {
+  const sim = new SimRelay(flows.length + 10);
+  const relayPort = await sim.listen('127.0.0.1:0');
+  for (const f of flows) pushJsonLine(sim, f);
+  const dir = mkdtempSync(join(tmpdir(), 'hubble-compare-db-'));
+  const config = loadConfig(['--relay', `c=127.0.0.1:${relayPort}`, '--db', join(dir, 'fk.db'), '--listen', '127.0.0.1:0', '--observer-listen', '127.0.0.1:0', '--query-max-range', '3650d', '--log-level', 'warn'], {});
+  const app = await startApp(config, createLogger('warn'));
+  let differing = 0;
+  try {
+    await waitFor('flows stored', () => app.pipeline.stats.stored === flows.length, 60_000);
+    for (const flags of SERVER_CASES) {
+      // Asynchronously: the Observer API answering the CLI runs in this process.
+      const run = async (source: string[]): Promise<string[]> => {
+        try {
+          const { stdout } = await promisify(execFile)(hubble, ['observe', ...source, '-o', 'jsonpb', ...flags], { encoding: 'utf8', maxBuffer: 1 << 28 });
+          return stdout.split('\n').filter(Boolean);
+        } catch (err) {
+          return [`<error> ${String((err as { stderr?: string }).stderr ?? err).split('\n')[0]}`];
+        }
+      };
+      const fromFile = await run(['--input-file', file]);
+      const fromServer = await run(['--server', app.observerAddress!]);
+      const same = fromFile.length === fromServer.length && fromFile.every((l, i) => l === fromServer[i]);
+      if (!same) differing++;
+      const firstDiff = fromFile.findIndex((l, i) => l !== fromServer[i]);
+      if (!same && process.env.HUBBLE_COMPARE_SHOW) console.log(`  file:   ${fromFile[firstDiff]}\n  server: ${fromServer[firstDiff]}`);
+      console.log(`${same ? 'same' : 'DIFF'}  ${String(fromFile.length).padStart(5)} lines  ${flags.join(' ')}${same ? '' : `  (file ${fromFile.length} lines, server ${fromServer.length}; first difference at line ${firstDiff}: ${fromFile[firstDiff]?.slice(0, 160)} | ${fromServer[firstDiff]?.slice(0, 160)})`}`);
+    }
+  } finally {
+    await app.stop();
+    await sim.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return differing;
+}
+
+async function main(): Promise<void> {
   const hubble = process.argv[2];
   if (!hubble) {
     console.error('usage: node dist/test/tools/hubble-compare.js /path/to/hubble');
@@ -166,6 +233,16 @@ function main(): void {
   writeFileSync(file, flows.map((f) => JSON.stringify(f)).join('\n') + '\n');
   const records = flows.map((f) => ({ uuid: (f.flow as JsonObject).uuid as string, record: decodeFlowRecord(encodeResponse(f))! }));
   let differing = 0;
+  if (process.argv[3] === '--server') {
+    try {
+      differing = await compareServer(hubble, file, flows);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    console.log(`\n${SERVER_CASES.length - differing}/${SERVER_CASES.length} flag sets print the same lines from flowkeeper's Observer API as from the file (${flows.length} flows)`);
+    process.exitCode = differing ? 1 : 0;
+    return;
+  }
   try {
     for (const flags of CASES) {
       let hubbleIds: Set<string>;
@@ -195,4 +272,7 @@ function main(): void {
   process.exitCode = differing ? 1 : 0;
 }
 
-main();
+main().catch((err: Error) => {
+  console.error(err.stack ?? err.message);
+  process.exitCode = 1;
+});
