@@ -193,7 +193,7 @@ function scalarFromJson(field: protobuf.Field, value: JsonValue, path: string): 
 function valueFromJson(field: protobuf.Field, value: JsonValue, path: string): unknown {
   const rt = field.resolvedType;
   if (rt instanceof protobuf.Type) {
-    const name = fullName(rt);
+    const name = cachedFullName(rt);
     if (name === 'google.protobuf.Timestamp') {
       if (typeof value !== 'string') throw new TypeError(`${path}: expected an RFC3339 timestamp string`);
       const ts = parseTimestamp(value);
@@ -209,16 +209,40 @@ function valueFromJson(field: protobuf.Field, value: JsonValue, path: string): u
   return scalarFromJson(field, value, path);
 }
 
+const byNameCache = new WeakMap<protobuf.Type, Map<string, protobuf.Field>>();
+
+/** A message's fields by proto name and lowerCamel JSON name (built once per type: encoding is a hot path). */
+function fieldsByName(type: protobuf.Type): Map<string, protobuf.Field> {
+  let byName = byNameCache.get(type);
+  if (!byName) {
+    byName = new Map();
+    for (const f of type.fieldsArray) {
+      f.resolve();
+      byName.set(f.name, f);
+      byName.set(camel(f.name), f);
+    }
+    byNameCache.set(type, byName);
+  }
+  return byName;
+}
+
+const fullNames = new WeakMap<protobuf.ReflectionObject, string>();
+
+function cachedFullName(t: protobuf.ReflectionObject): string {
+  let name = fullNames.get(t);
+  if (name === undefined) {
+    name = fullName(t);
+    fullNames.set(t, name);
+  }
+  return name;
+}
+
 /**
  * Hubble protojson to a plain object protobufjs' `fromObject` accepts. Accepts
  * proto names and lowerCamel JSON names, as protojson does; unknown keys are an error.
  */
 export function jsonpbToPlain(type: protobuf.Type, json: JsonObject, path = type.name): Record<string, unknown> {
-  const byName = new Map<string, protobuf.Field>();
-  for (const f of type.fieldsArray) {
-    byName.set(f.name, f);
-    byName.set(camel(f.name), f);
-  }
+  const byName = fieldsByName(type);
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(json)) {
     const field = byName.get(key);

@@ -12,7 +12,7 @@ const CLI = join(ROOT_DIR, 'dist', 'src', 'cli.js');
 const BATCH = 4096;
 
 /** Writes `flows` simulator flows spread evenly over the last 24 hours straight into a store file. */
-function buildStore(dbPath: string, flows: number): number {
+export function buildStore(dbPath: string, flows: number): number {
   const db = openDatabase(dbPath);
   migrate(db, MIGRATIONS_DIR);
   const writer = new FlowWriter(db, 5);
