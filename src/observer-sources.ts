@@ -5,6 +5,9 @@ import type { QueryService } from './query/service.js';
 import type { RelayClient } from './relay/client.js';
 import type { FlowReader } from './store/reader.js';
 
+/** Longest a new follower waits for flows in flight to be stored (storage may be failing). */
+const SETTLE_WAIT_MS = 5000;
+
 /**
  * What the Observer face reads, assembled from the query engine, the live hub,
  * the store and the relays (the face itself knows none of them).
@@ -32,6 +35,7 @@ export function observerSources(deps: {
   };
   return {
     hub: deps.hub,
+    settled: () => Promise.race([deps.pipeline.flush(), new Promise<void>((resolve) => setTimeout(resolve, SETTLE_WAIT_MS).unref())]),
     maxRangeSeconds: deps.maxRangeSeconds,
     flows: (req) => deps.queries.flows(req),
     serverStatus: (): ObserverStatus => {

@@ -14,6 +14,8 @@ import { compileFieldMask } from './field-mask.js';
 export interface FlowSources {
   flows(req: FlowsRequest): FlowPage;
   hub: LiveHub;
+  /** Resolves once every flow received so far is stored (bounded wait): flows that reached the live hub before a follower subscribed are then in the store. */
+  settled(): Promise<void>;
   /** --query-max-range: the longest since..until a request may name; history without since reaches back this far. */
   maxRangeSeconds: number;
 }
@@ -132,13 +134,29 @@ export class FlowStream implements Subscriber {
     if (this.plan.follow) this.sources.hub.add(this);
     try {
       const recent = new Set<string>();
-      if (this.plan.history) {
-        await this.sendHistory((flow) => {
-          const t = parseTimestamp(flow.time);
-          if (this.plan.follow && t && t.seconds >= subscribedAt.seconds - OVERLAP_SECONDS) recent.add(flowKey(flow));
-        });
-      }
+      // The newest time sent, and the flows sent at it (a catch-up starting there must not repeat them).
+      const last: { time: FlowTime | null; keys: Set<string> } = { time: null, keys: new Set() };
+      const sent = (flow: FlowRecord): void => {
+        const t = parseTimestamp(flow.time);
+        if (!t) return;
+        const key = flowKey(flow);
+        if (this.plan.follow && t.seconds >= subscribedAt.seconds - OVERLAP_SECONDS) recent.add(key);
+        if (!last.time || before(last.time, t)) {
+          last.time = t;
+          last.keys = new Set();
+        }
+        last.keys.add(key);
+      };
+      if (this.plan.history) await this.sendHistory(this.plan.since, this.plan.until, sent);
       if (!this.plan.follow || this.closed) return;
+      if (this.plan.history) {
+        // A flow that reached the live hub just before this follower subscribed, but was stored only after the
+        // history query, is in neither: once everything received so far is stored, catch up from the last flow sent.
+        await this.sources.settled();
+        const fromTime = last.time ?? this.plan.since;
+        const atFrom = last.keys;
+        await this.sendHistory(fromTime, now(), sent, (f) => !atFrom.has(flowKey(f)) && !recent.has(flowKey(f)));
+      }
       const held = this.held ?? [];
       this.held = null;
       for (const f of held) if (!recent.has(flowKey(f))) this.deliver(f);
@@ -212,14 +230,17 @@ export class FlowStream implements Subscriber {
     return after ? { hour: after.hour, id: after.id - 1 } : null;
   }
 
-  private async sendHistory(sent: (flow: FlowRecord) => void): Promise<void> {
+  /** Stored flows of [since, until] in time order (the plan's last/first N on the first pass), each passed to `sent`. */
+  private async sendHistory(since: FlowTime, until: FlowTime, sent: (flow: FlowRecord) => void, wanted?: (flow: FlowRecord) => boolean): Promise<void> {
     const { first, number } = this.plan;
-    let after: FlowPosition | null = number > 0 && !first ? await this.lastStart() : null;
-    let remaining = number > 0 && first ? number : Infinity;
+    const catchUp = wanted !== undefined;
+    let after: FlowPosition | null = number > 0 && !first && !catchUp ? await this.lastStart() : null;
+    let remaining = number > 0 && first && !catchUp ? number : Infinity;
     while (!this.closed && remaining > 0) {
-      const page = await this.page({ since: this.plan.since, until: this.plan.until, order: 'asc', limit: Math.min(PAGE, remaining), after });
+      const page = await this.page({ since, until, order: 'asc', limit: Math.min(PAGE, remaining), after });
       for (const flow of page.flows) {
         if (this.closed) return;
+        if (wanted && !wanted(flow)) continue;
         await this.write(flow);
         sent(flow);
       }
