@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { sameToken } from '../config/secrets.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FlowkeeperError } from '../errors.js';
 
@@ -56,12 +56,6 @@ function isUpgrade(req: FastifyRequest): boolean {
   return (req.headers.upgrade ?? '').toLowerCase() === 'websocket';
 }
 
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 function accessOf(req: FastifyRequest): RouteAccess {
   return req.routeOptions.config?.access ?? 'api';
 }
@@ -87,7 +81,7 @@ export function installAuth(app: FastifyInstance, tokens: AuthTokens): void {
     const token = access === 'public' ? '' : tokens[access];
     if (!token) return;
     const given = bearerOf(req) ?? queryTokenOf(req);
-    if (!given || !same(given, token)) {
+    if (!given || !sameToken(given, token)) {
       const hint = access === 'metrics' ? 'the metrics token' : 'the API token';
       throw new FlowkeeperError('FLOWKEEPER_ERR_UNAUTHORIZED', given ? `wrong bearer token (${hint})` : `missing bearer token (Authorization: Bearer <${hint}>)`);
     }

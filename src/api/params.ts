@@ -1,7 +1,7 @@
 import { FlowkeeperError } from '../errors.js';
 import { FilterSet } from '../query/filter.js';
 import { FILTER_PARAMETERS, filtersFromQuery, shorthandFor } from '../query/shorthands.js';
-import { parseTime } from '../query/time.js';
+import { checkRange, parseTime } from '../query/time.js';
 import type { FlowTime } from '../flows/record.js';
 import type { FlowPosition } from '../query/service.js';
 
@@ -64,8 +64,7 @@ export function parseRange(sinceText: string | undefined, untilText: string | un
   const { defaultSeconds, maxSeconds, option } = typeof limit === 'number' ? { defaultSeconds: limit, maxSeconds: limit, option: '--query-max-range' } : limit;
   const until = untilText !== undefined ? parseTime(untilText, 'until') : parseTime('now', 'until');
   const since = sinceText !== undefined ? parseTime(sinceText, 'since') : { seconds: until.seconds - defaultSeconds, nanos: until.nanos };
-  if (since.seconds > until.seconds || (since.seconds === until.seconds && since.nanos > until.nanos)) bad('since', 'is after until');
-  if (until.seconds - since.seconds > maxSeconds) bad('since', `the range is longer than the ${maxSeconds / 3600} h limit (${option})`);
+  checkRange(since, until, maxSeconds, option);
   return { since, until };
 }
 

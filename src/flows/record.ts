@@ -28,3 +28,8 @@ export function toResponseJson(flow: FlowRecord): FlowResponseJson {
   const node = typeof flow.node_name === 'string' ? flow.node_name : '';
   return { flow, node_name: node, time: flow.time };
 }
+
+/** One flow's identity across the live stream and the store: its uuid, or its time, node and 5-tuple. */
+export function flowKey(f: FlowRecord): string {
+  return typeof f.uuid === 'string' && f.uuid !== '' ? f.uuid : `${f.time}|${String(f.node_name)}|${JSON.stringify(f.IP ?? null)}|${JSON.stringify(f.l4 ?? null)}`;
+}

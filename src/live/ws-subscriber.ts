@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { FlowRecord } from '../flows/record.js';
-import { toResponseJson } from '../flows/record.js';
+import { flowKey, toResponseJson } from '../flows/record.js';
 import type { FilterSet } from '../query/filter.js';
 import type { Subscriber } from './hub.js';
 
@@ -8,10 +8,6 @@ import type { Subscriber } from './hub.js';
 export const MAX_BUFFERED_BYTES = 1024 * 1024;
 /** Live flows held while the backfill is being sent. */
 const MAX_HELD = 10_000;
-
-function flowKey(f: FlowRecord): string {
-  return typeof f.uuid === 'string' ? f.uuid : `${f.time}|${String(f.node_name)}|${JSON.stringify(f.IP ?? null)}|${JSON.stringify(f.l4 ?? null)}`;
-}
 
 /**
  * One WebSocket live-stream client. Frames are JSON: `{"type":"flow", ...GetFlowsResponse jsonpb}`,

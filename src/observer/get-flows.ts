@@ -2,7 +2,9 @@ import * as grpc from '@grpc/grpc-js';
 import { FlowkeeperError } from '../errors.js';
 import { encodeJsonpb, formatTimestamp, parseTimestamp } from '../flows/jsonpb.js';
 import type { JsonObject } from '../flows/jsonpb.js';
+import { flowKey } from '../flows/record.js';
 import type { FlowRecord, FlowTime } from '../flows/record.js';
+import { checkRange, fromMs, isBefore } from '../query/time.js';
 import { GetFlowsResponseType } from '../flows/schema.js';
 import { asSent } from '../flows/normalize.js';
 import type { LiveHub, Subscriber } from '../live/hub.js';
@@ -33,10 +35,6 @@ const ALL = 2 ** 53;
 
 type Call = grpc.ServerWritableStream<JsonObject, Buffer>;
 
-function flowKey(f: FlowRecord): string {
-  return typeof f.uuid === 'string' && f.uuid !== '' ? f.uuid : `${f.time}|${String(f.node_name)}|${JSON.stringify(f.IP ?? null)}|${JSON.stringify(f.l4 ?? null)}`;
-}
-
 function timeOf(json: unknown, name: string): FlowTime | null {
   if (json === undefined) return null;
   const t = typeof json === 'string' ? parseTimestamp(json) : null;
@@ -44,12 +42,7 @@ function timeOf(json: unknown, name: string): FlowTime | null {
   return t;
 }
 
-function now(): FlowTime {
-  const ms = Date.now();
-  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
-}
-
-const before = (a: FlowTime, b: FlowTime): boolean => a.seconds < b.seconds || (a.seconds === b.seconds && a.nanos < b.nanos);
+const now = (): FlowTime => fromMs(Date.now());
 
 /** The request, validated: filters through the same parser as the REST API. */
 export interface FlowsPlan {
@@ -76,10 +69,7 @@ export function planGetFlows(req: JsonObject, maxRangeSeconds: number): FlowsPla
   const explicitUntil = follow ? null : timeOf(req.until, 'until');
   const until = explicitUntil ?? now();
   const since = explicitSince ?? { seconds: until.seconds - maxRangeSeconds, nanos: until.nanos };
-  if (before(until, since)) throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', 'since: is after until', 'since');
-  if (until.seconds - since.seconds > maxRangeSeconds) {
-    throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', `since: the range is longer than the ${maxRangeSeconds / 3600} h limit (--query-max-range)`, 'since');
-  }
+  checkRange(since, until, maxRangeSeconds);
   const history = !follow || number > 0 || explicitSince !== null;
   return { filters, mask: compileFieldMask(paths), since, until, number: number >= ALL ? 0 : number, first, follow, history };
 }
@@ -141,7 +131,7 @@ export class FlowStream implements Subscriber {
         if (!t) return;
         const key = flowKey(flow);
         if (this.plan.follow && t.seconds >= subscribedAt.seconds - OVERLAP_SECONDS) recent.add(key);
-        if (!last.time || before(last.time, t)) {
+        if (!last.time || isBefore(last.time, t)) {
           last.time = t;
           last.keys = new Set();
         }

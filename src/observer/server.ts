@@ -1,6 +1,5 @@
-import { timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
+import { readChecked, sameToken } from '../config/secrets.js';
 import { FlowkeeperError } from '../errors.js';
 import type { JsonObject } from '../flows/jsonpb.js';
 import type { Logger } from '../log.js';
@@ -47,19 +46,12 @@ function statusOf(err: unknown): grpc.ServiceError {
   return grpcError(grpc.status.INTERNAL, (err as Error).message);
 }
 
-function readPem(path: string, option: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--${option}: cannot read ${path}: ${(err as Error).message}`, option);
-  }
-}
-
 function credentials(tls: ObserverOptions['tls']): grpc.ServerCredentials {
   if (!tls) return grpc.ServerCredentials.createInsecure();
   if (!tls.cert || !tls.key) throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', '--observer-tls-cert and --observer-tls-key must be given together', 'observer-tls-cert');
-  const ca = tls.clientCa ? readPem(tls.clientCa, 'observer-tls-client-ca') : null;
-  return grpc.ServerCredentials.createSsl(ca, [{ cert_chain: readPem(tls.cert, 'observer-tls-cert'), private_key: readPem(tls.key, 'observer-tls-key') }], ca !== null);
+  const ca = tls.clientCa ? readChecked(tls.clientCa, 'observer-tls-client-ca', 'certificate') : null;
+  const certChain = readChecked(tls.cert, 'observer-tls-cert', 'certificate');
+  return grpc.ServerCredentials.createSsl(ca, [{ cert_chain: certChain, private_key: readChecked(tls.key, 'observer-tls-key', 'key') }], ca !== null);
 }
 
 /**
@@ -118,10 +110,7 @@ export class ObserverServer {
     const bearer = /^Bearer\s+(.+)$/i.exec(header)?.[1];
     const basic = /^Basic\s+(.+)$/i.exec(header)?.[1];
     const given = bearer ?? (basic ? Buffer.from(basic, 'base64').toString('utf8').replace(/^[^:]*:/, '') : null);
-    if (given === null) return false;
-    const a = Buffer.from(given);
-    const b = Buffer.from(token);
-    return a.length === b.length && timingSafeEqual(a, b);
+    return given !== null && sameToken(given, token);
   }
 
   private refuse(metadata: grpc.Metadata): grpc.ServiceError | null {

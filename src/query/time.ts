@@ -37,3 +37,16 @@ export function fromMs(ms: number): FlowTime {
 export function seconds(t: FlowTime): number {
   return t.seconds + t.nanos / 1e9;
 }
+
+/** True when `a` is strictly earlier than `b`. */
+export function isBefore(a: FlowTime, b: FlowTime): boolean {
+  return a.seconds < b.seconds || (a.seconds === b.seconds && a.nanos < b.nanos);
+}
+
+/** Refuses a since..until range that runs backwards or is longer than `maxSeconds` (naming the option that sets it). */
+export function checkRange(since: FlowTime, until: FlowTime, maxSeconds: number, option = '--query-max-range'): void {
+  if (isBefore(until, since)) throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', 'since: is after until', 'since');
+  if (until.seconds - since.seconds > maxSeconds) {
+    throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', `since: the range is longer than the ${maxSeconds / 3600} h limit (${option})`, 'since');
+  }
+}

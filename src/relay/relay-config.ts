@@ -1,12 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { FlowkeeperError } from '../errors.js';
 import { compileFilter } from '../query/filter.js';
 import type { Config } from '../config/options.js';
-import type { JsonObject } from '../flows/jsonpb.js';
-import { jsonpbToPlain } from '../flows/jsonpb.js';
-import { FlowFilterType } from '../flows/schema.js';
+import { readChecked } from '../config/secrets.js';
 
 export interface RelayTarget {
   /** Name used in status, metrics and the checkpoint table. */
@@ -49,34 +46,12 @@ function parseFilters(text: string, option: string): Record<string, unknown>[] {
   }
   const list = Array.isArray(parsed) ? parsed : [parsed];
   try {
-    // Validated as flowkeeper would run them (same patterns module, same limits), so a filter the
+    // Compiled as flowkeeper would run them (same patterns module, same limits), so a filter the
     // relay would refuse is refused at start with a clear error instead of failing every reconnect.
-    list.forEach((f, i) => compileFilter(f, `${option}[${i}]`));
-    return list.map((f, i) => jsonpbToPlain(FlowFilterType, f as JsonObject, `${option}[${i}]`));
+    return list.map((f, i) => compileFilter(f, `${option}[${i}]`).fields);
   } catch (err) {
     throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--${option}: ${(err as Error).message}`, option);
   }
-}
-
-function readPem(path: string, option: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--${option}: cannot read ${path}: ${(err as Error).message}`, option);
-  }
-}
-
-/** Reads a PEM and checks it holds what the option needs, so a wrong file fails at start, naming the option. */
-function readChecked(path: string, option: string, kind: 'certificate' | 'key'): Buffer {
-  const pem = readPem(path, option);
-  try {
-    if (kind === 'key') createPrivateKey(pem);
-    else if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no PEM certificate in it');
-    else new X509Certificate(pem);
-  } catch (err) {
-    throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--${option}: ${path} is not a PEM ${kind === 'key' ? 'private key' : 'certificate'} (${(err as Error).message})`, option);
-  }
-  return pem;
 }
 
 /** Channel credentials and options shared by every relay connection. */
