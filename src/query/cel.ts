@@ -125,18 +125,14 @@ function flowDescriptor(): { registry: FileRegistry; flow: DescMessage } {
   return { registry, flow: registry.getMessage('flow.Flow')! };
 }
 
-let flowTypes: ReturnType<typeof flowDescriptor> | null = null;
-let env: ReturnType<typeof makeEnv> | null = null;
-
-function makeEnv(types: ReturnType<typeof flowDescriptor>) {
-  return celEnv({ namespace: 'flow', registry: types.registry, variables: { _flow: objectType(types.flow) } });
+function makeEnvironment() {
+  const types = flowDescriptor();
+  return { types, env: celEnv({ namespace: 'flow', registry: types.registry, variables: { _flow: objectType(types.flow) } }) };
 }
 
-function environment(): { env: NonNullable<typeof env>; types: ReturnType<typeof flowDescriptor> } {
-  flowTypes ??= flowDescriptor();
-  env ??= makeEnv(flowTypes);
-  return { env, types: flowTypes };
-}
+/** Built on first use: most processes never see a CEL filter. */
+let environmentOnce: ReturnType<typeof makeEnvironment> | null = null;
+const environment = (): ReturnType<typeof makeEnvironment> => (environmentOnce ??= makeEnvironment());
 
 function bad(message: string): never {
   throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', `experimental.cel_expression: ${message}`, 'cel_expression');

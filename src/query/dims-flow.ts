@@ -29,7 +29,7 @@ export function dropReasonDimension(values: number[]): Dimension {
   return {
     name: reason.name,
     match: (flow) => enumNumber(Enums.Verdict, flow.verdict) === DROPPED && reason.match(flow),
-    sql: (index) => ({ sql: `(verdict = ${DROPPED} AND ${reason.sql(index)!.sql})`, params: reason.sql(index)!.params }),
+    sql: (index) => allOf([{ sql: `verdict = ${DROPPED}`, params: [] }, reason.sql(index)!]),
   };
 }
 
