@@ -54,7 +54,7 @@ export const RESERVED_IDENTITY_NAMES: Record<number, string> = {
 };
 
 /** Monitor event types (CiliumEventType.type) by the names `hubble observe -t` uses. */
-export const EVENT_TYPE_NAMES: Record<number, string> = { 1: 'drop', 2: 'debug', 3: 'capture', 4: 'trace', 5: 'policy-verdict', 7: 'trace-sock', 129: 'l7', 130: 'agent' };
+export const EVENT_TYPE_NAMES: Record<number, string> = { 1: 'drop', 2: 'debug', 3: 'capture', 4: 'trace', 5: 'policy-verdict', 6: 'recorder', 7: 'trace-sock', 129: 'l7', 130: 'agent' };
 
 export class FlowRow {
   seconds = 0;

@@ -2,6 +2,7 @@ import type { JsonObject } from './jsonpb.js';
 import type { FlowRecord } from './record.js';
 import { DEFAULT_DENY, isPolicyDenial } from './denial.js';
 import { enumNumber, lookupEnum } from './schema.js';
+import { EVENT_TYPE_NAMES } from './row.js';
 
 const Verdict = lookupEnum('flow.Verdict');
 const DropReason = lookupEnum('flow.DropReason');
@@ -28,13 +29,10 @@ function policyNames(list: unknown): string[] {
   return ((list ?? []) as JsonObject[]).map((p) => (p.namespace ? `${p.namespace}/${p.name}` : String(p.name)));
 }
 
-/** Cilium monitor event types a flow's event_type.type names (pkg/monitor/api). */
-const EVENT_NAMES: Record<number, string> = { 1: 'drop', 2: 'debug', 3: 'capture', 4: 'trace', 5: 'policy-verdict', 6: 'recorder', 7: 'trace-sock', 129: 'l7' };
-
 /** The flow's event kind by name: a policy-verdict event and the drop event it caused are told apart. */
 export function eventName(flow: FlowRecord): string {
   const type = ((flow.event_type ?? {}) as JsonObject).type as number | undefined;
-  return type === undefined ? '' : (EVENT_NAMES[type] ?? String(type));
+  return type === undefined ? '' : (EVENT_TYPE_NAMES[type] ?? String(type));
 }
 
 /** The policies that denied the flow; ["default-deny"] for a denial that names none (the API's policy label). */
