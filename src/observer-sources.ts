@@ -37,7 +37,7 @@ export function observerSources(deps: {
     hub: deps.hub,
     settled: () => Promise.race([deps.pipeline.flush(), new Promise<void>((resolve) => setTimeout(resolve, SETTLE_WAIT_MS).unref())]),
     maxRangeSeconds: deps.maxRangeSeconds,
-    flows: (req) => deps.queries.flows(req),
+    flows: (req, read) => deps.queries.flows(req, read),
     serverStatus: (): ObserverStatus => {
       const nodes = relayNodes();
       const unavailable = [...nodes].filter(([, n]) => n.state !== 'NODE_CONNECTED').map(([name]) => name);

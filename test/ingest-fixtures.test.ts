@@ -23,7 +23,7 @@ function dataLines(file: string): JsonObject[] {
 }
 
 test('every real fixture flow (and the drop and synthetic examples) is ingested over gRPC and reads back with its fields intact', async () => {
-  const lines = [...fixtureLines(), ...dataLines('dropped-flows.jsonl'), ...dataLines('synthetic-flows.jsonl')];
+  const lines = [...fixtureLines(), ...dataLines('dropped-flows.jsonl'), ...dataLines('synthetic-flows.jsonl'), ...dataLines('wire-coverage-flows.jsonl')];
   assert.ok(lines.length >= 1900, `expected the hubble-otel fixtures, found ${lines.length} lines`);
   await withSimAndApp(async ({ sim, app }) => {
     await waitFor('all fixture flows stored', () => app.pipeline.stats.stored === lines.length);

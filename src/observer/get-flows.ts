@@ -1,20 +1,24 @@
 import * as grpc from '@grpc/grpc-js';
 import { FlowkeeperError } from '../errors.js';
-import { encodeJsonpb, formatTimestamp, parseTimestamp } from '../flows/jsonpb.js';
+import { parseTimestamp } from '../flows/jsonpb.js';
 import type { JsonObject } from '../flows/jsonpb.js';
+import type { DictionaryLookup, StoredRow } from '../flows/materialize.js';
+import { rowToRecord } from '../flows/materialize.js';
 import { flowKey } from '../flows/record.js';
 import type { FlowRecord, FlowTime } from '../flows/record.js';
+import { unpackUuid } from '../flows/scan.js';
 import { checkRange, fromMs, isBefore } from '../query/time.js';
-import { GetFlowsResponseType } from '../flows/schema.js';
-import { asSent } from '../flows/normalize.js';
 import type { LiveHub, Subscriber } from '../live/hub.js';
 import { FilterSet } from '../query/filter.js';
-import type { FlowPage, FlowPosition, FlowsRequest } from '../query/service.js';
+import type { FlowPage, FlowPosition, FlowsRequest, RowReader } from '../query/service.js';
 import { compileFieldMask } from './field-mask.js';
+import { FramedWriter } from './framed-writer.js';
+import { lostEventsResponse, recordResponse, writeStoredResponse } from './responses.js';
+import type { WireWriter } from '../flows/wire-writer.js';
 
 /** What GetFlows reads: the query engine's flow pages and the live hub. */
 export interface FlowSources {
-  flows(req: FlowsRequest): FlowPage;
+  flows<T>(req: FlowsRequest, read: RowReader<T>): FlowPage<T>;
   hub: LiveHub;
   /** Resolves once every flow received so far is stored (bounded wait): flows that reached the live hub before a follower subscribed are then in the store. */
   settled(): Promise<void>;
@@ -26,14 +30,26 @@ export interface FlowSources {
 const PAGE = 2000;
 /** Live flows held while history is being sent (beyond: counted lost). */
 const MAX_HELD = 50_000;
-/** Live messages a follower may have waiting before further ones are dropped and reported as lost events. */
-const MAX_BACKLOG = 8192;
 /** History flows this close to the subscription are remembered, so the live flows held meanwhile are not sent twice. */
 const OVERLAP_SECONDS = 120;
 /** `number` at or above this is "all" (hubble observe --all sends 2^64-1). */
 const ALL = 2 ** 53;
 
 type Call = grpc.ServerWritableStream<JsonObject, Buffer>;
+
+/** A stored flow, encoded for the wire, with what the live hand-over needs to know of it. */
+interface HistoryFlow {
+  /** Writes the flow's GetFlowsResponse. */
+  write(w: WireWriter): void;
+  time: FlowTime;
+  /** flowKey of the flow (computed only when a follower needs it). */
+  key(): string;
+}
+
+function keyOfRow(row: StoredRow, dict: DictionaryLookup): string {
+  const uuid = row.uuid === null ? '' : unpackUuid(row.uuid);
+  return uuid !== '' ? uuid : flowKey(rowToRecord(row, dict));
+}
 
 function timeOf(json: unknown, name: string): FlowTime | null {
   if (json === undefined) return null;
@@ -85,12 +101,15 @@ export class FlowStream implements Subscriber {
   private lost = 0;
 
   private closed = false;
+  /** Where responses go: batches of gRPC frames on the call's HTTP/2 stream. */
+  private readonly out: FramedWriter;
 
   constructor(
     private readonly call: Call,
     private readonly plan: FlowsPlan,
     private readonly sources: FlowSources,
   ) {
+    this.out = new FramedWriter(call);
     call.on('cancelled', () => this.close());
     call.on('close', () => this.close());
   }
@@ -106,13 +125,12 @@ export class FlowStream implements Subscriber {
       else this.lost++;
       return;
     }
-    // grpc-js streams are object-mode: writableLength counts messages not yet handed to HTTP/2.
-    if (this.call.writableLength >= MAX_BACKLOG) {
+    if (this.out.behind) {
       this.lost++;
       return;
     }
     this.flushLost();
-    this.call.write(this.encode(flow));
+    this.out.push(recordResponse(flow, this.plan.mask));
   }
 
   skipped(count: number): void {
@@ -126,11 +144,11 @@ export class FlowStream implements Subscriber {
       const recent = new Set<string>();
       // The newest time sent, and the flows sent at it (a catch-up starting there must not repeat them).
       const last: { time: FlowTime | null; keys: Set<string> } = { time: null, keys: new Set() };
-      const sent = (flow: FlowRecord): void => {
-        const t = parseTimestamp(flow.time);
-        if (!t) return;
-        const key = flowKey(flow);
-        if (this.plan.follow && t.seconds >= subscribedAt.seconds - OVERLAP_SECONDS) recent.add(key);
+      const sent = (flow: HistoryFlow): void => {
+        if (!this.plan.follow) return;
+        const t = flow.time;
+        const key = flow.key();
+        if (t.seconds >= subscribedAt.seconds - OVERLAP_SECONDS) recent.add(key);
         if (!last.time || isBefore(last.time, t)) {
           last.time = t;
           last.keys = new Set();
@@ -145,7 +163,7 @@ export class FlowStream implements Subscriber {
         await this.sources.settled();
         const fromTime = last.time ?? this.plan.since;
         const atFrom = last.keys;
-        await this.sendHistory(fromTime, now(), sent, (f) => !atFrom.has(flowKey(f)) && !recent.has(flowKey(f)));
+        await this.sendHistory(fromTime, now(), sent, (f) => !atFrom.has(f.key()) && !recent.has(f.key()));
       }
       const held = this.held ?? [];
       this.held = null;
@@ -155,6 +173,7 @@ export class FlowStream implements Subscriber {
         else this.call.once('close', resolve).once('cancelled', resolve);
       });
     } finally {
+      this.out.flush();
       this.close();
     }
   }
@@ -165,39 +184,34 @@ export class FlowStream implements Subscriber {
     this.sources.hub.remove(this);
   }
 
-  private encode(flow: FlowRecord): Buffer {
-    const sent = asSent(flow);
-    const body = this.plan.mask ? this.plan.mask(sent) : sent;
-    return Buffer.from(encodeJsonpb(GetFlowsResponseType, { flow: body, node_name: typeof flow.node_name === 'string' ? flow.node_name : '', time: flow.time }));
-  }
-
   private flushLost(): void {
     if (this.lost === 0) return;
-    const t = now();
-    this.call.write(Buffer.from(encodeJsonpb(GetFlowsResponseType, {
-      lost_events: { source: 'OBSERVER_EVENTS_QUEUE', num_events_lost: String(this.lost) },
-      time: formatTimestamp(t.seconds, t.nanos),
-    })));
+    this.out.push(lostEventsResponse(this.lost, now()));
     this.lost = 0;
   }
 
-  /** Writes one history flow, waiting while the client's buffer is full (history is never dropped). */
-  private async write(flow: FlowRecord): Promise<void> {
-    if (this.call.write(this.encode(flow)) || this.closed) return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        this.call.off('drain', done).off('close', done).off('cancelled', done);
-        resolve();
-      };
-      this.call.on('drain', done).on('close', done).on('cancelled', done);
-    });
+  /** Encodes a stored row: from its bytes, or through its record when a field mask applies. */
+  private readonly readRow = (row: StoredRow, dict: DictionaryLookup): HistoryFlow => ({
+    write: this.plan.mask ? (w) => w.raw(recordResponse(rowToRecord(row, dict), this.plan.mask)) : (w) => writeStoredResponse(w, row, dict),
+    time: { seconds: row.seconds, nanos: row.nanos },
+    key: () => keyOfRow(row, dict),
+  });
+
+  /** Queues one history flow; false when its row cannot be read back (it is skipped: a damaged row never fails the stream). */
+  private write(flow: HistoryFlow): boolean {
+    try {
+      this.out.pushWith(flow.write);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** One budgeted page of the query engine, waiting out a busy engine instead of failing the stream. */
-  private async page(req: Omit<FlowsRequest, 'filters'>): Promise<FlowPage> {
+  private async page<T>(req: Omit<FlowsRequest, 'filters'>, read: RowReader<T>): Promise<FlowPage<T>> {
     for (;;) {
       try {
-        return this.sources.flows({ ...req, filters: this.plan.filters });
+        return this.sources.flows({ ...req, filters: this.plan.filters }, read);
       } catch (err) {
         if (!(err instanceof FlowkeeperError) || err.code !== 'FLOWKEEPER_ERR_BUSY' || this.closed) throw err;
         await new Promise((r) => setTimeout(r, 1000 * (err.retryAfterSeconds ?? 1)));
@@ -210,7 +224,7 @@ export class FlowStream implements Subscriber {
     let remaining = this.plan.number;
     let after: FlowPosition | null = null;
     while (remaining > 0 && !this.closed) {
-      const page = await this.page({ since: this.plan.since, until: this.plan.until, order: 'desc', limit: Math.min(remaining, PAGE), after });
+      const page: FlowPage<true> = await this.page({ since: this.plan.since, until: this.plan.until, order: 'desc', limit: Math.min(remaining, PAGE), after }, () => true as const);
       remaining -= page.flows.length;
       if (!page.next) return null;
       after = page.next;
@@ -221,18 +235,19 @@ export class FlowStream implements Subscriber {
   }
 
   /** Stored flows of [since, until] in time order (the plan's last/first N on the first pass), each passed to `sent`. */
-  private async sendHistory(since: FlowTime, until: FlowTime, sent: (flow: FlowRecord) => void, wanted?: (flow: FlowRecord) => boolean): Promise<void> {
+  private async sendHistory(since: FlowTime, until: FlowTime, sent: (flow: HistoryFlow) => void, wanted?: (flow: HistoryFlow) => boolean): Promise<void> {
     const { first, number } = this.plan;
     const catchUp = wanted !== undefined;
     let after: FlowPosition | null = number > 0 && !first && !catchUp ? await this.lastStart() : null;
     let remaining = number > 0 && first && !catchUp ? number : Infinity;
     while (!this.closed && remaining > 0) {
-      const page = await this.page({ since, until, order: 'asc', limit: Math.min(PAGE, remaining), after });
+      const page = await this.page({ since, until, order: 'asc', limit: Math.min(PAGE, remaining), after }, this.readRow);
       for (const flow of page.flows) {
         if (this.closed) return;
         if (wanted && !wanted(flow)) continue;
-        await this.write(flow);
-        sent(flow);
+        if (this.write(flow)) sent(flow);
+        // History is never dropped: wait while the client's buffer is full.
+        if (this.out.needsRoom) await this.out.room();
       }
       remaining -= page.flows.length;
       if (!page.next) return;

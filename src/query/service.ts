@@ -7,11 +7,11 @@ import { answersFromRollups, runAggregate, StoreAggregateLabels } from '../store
 import type { AggregateResult } from '../store/aggregate.js';
 import { StoreDictionaryIndex } from '../store/dictionary-index.js';
 import { runFlowQuery } from '../store/flow-query.js';
-import type { FlowPage, FlowPosition } from '../store/flow-query.js';
+import type { FlowPage, FlowPosition, RowReader } from '../store/flow-query.js';
 import type { FlowReader } from '../store/reader.js';
 import type { Db } from '../store/sqlite.js';
 
-export type { FlowPage, FlowPosition } from '../store/flow-query.js';
+export type { FlowPage, FlowPosition, RowReader } from '../store/flow-query.js';
 export type { AggregateResult } from '../store/aggregate.js';
 
 export interface FlowsRequest {
@@ -62,17 +62,21 @@ export class QueryService {
     this.labels = new StoreAggregateLabels(db, reader.dict);
   }
 
-  flows(req: FlowsRequest): FlowPage {
-    return this.gate.run(() => this.runFlows(req));
+  /** A page of flows: FlowRecords, or what `read` makes of each stored row (the Observer face writes wire bytes). */
+  flows(req: FlowsRequest): FlowPage;
+  flows<T>(req: FlowsRequest, read: RowReader<T>): FlowPage<T>;
+  flows<T>(req: FlowsRequest, read?: RowReader<T>): FlowPage<T | FlowRecord> {
+    return this.gate.run(() => this.runFlows(req, read));
   }
 
   aggregate(req: AggregateRequest): AggregateResult & { since: string; until: string } {
     return this.gate.run(() => this.runAggregate(req));
   }
 
-  private runFlows(req: FlowsRequest): FlowPage {
+  private runFlows<T>(req: FlowsRequest, read: RowReader<T> | undefined): FlowPage<T> {
     const { where, exact } = req.filters.sql(this.index);
-    return runFlowQuery(this.db, this.reader.dict, {
+    return runFlowQuery<T>(this.db, this.reader.dict, {
+      read,
       where,
       recheck: exact ? null : (f: FlowRecord) => req.filters.match(f),
       since: req.since,

@@ -10,6 +10,7 @@ import type { ReaderDictionary } from './reader.js';
 import type { Db } from './sqlite.js';
 import type { Statement } from 'better-sqlite3';
 import { AdaptiveSlicer, prepareOnPartition, readableRecord } from './flow-query.js';
+import { ROW_SELECT, unpackRow } from './row-select.js';
 import { FlowType } from '../flows/schema.js';
 import { FlowkeeperError } from '../errors.js';
 
@@ -226,9 +227,10 @@ function checkDeadline(deadline: number): void {
 }
 
 /** Rows of [lo, hi) in time slices, checking the deadline between slices (one SQL statement never runs for long). */
-function* slicedRows(stmt: Statement, lo: number, hi: number, params: unknown[], slicer: AdaptiveSlicer, deadline: number): Generator<StoredRow & { id: number }> {
+function* slicedRows(stmt: Statement, lo: number, hi: number, params: unknown[], slicer: AdaptiveSlicer, deadline: number, whole: boolean): Generator<StoredRow & { id: number }> {
   for (const [a, b] of slicer.slices(lo, hi, () => checkDeadline(deadline))) {
-    yield* stmt.iterate(a, b, ...params) as Iterable<StoredRow & { id: number }>;
+    if (!whole) yield* stmt.iterate(a, b, ...params) as Iterable<StoredRow & { id: number }>;
+    else for (const raw of stmt.raw(true).iterate(a, b, ...params) as Iterable<unknown[]>) yield unpackRow(raw);
   }
 }
 
@@ -241,11 +243,11 @@ function aggregateRaw(db: Db, dict: ReaderDictionary, labels: StoreAggregateLabe
     if (hour < partitionOf(since) || hour > partitionOf(until - 1)) continue;
     const lo = rowidOf(hour, since, 0);
     const hi = rowidOf(hour, until, 0);
-    const columns = exact ? 'id, verdict, drop_reason, direction, event_type, src_ep, dst_ep, node, dst_port, bits, l4, denied_by' : '*';
+    const columns = exact ? 'id, verdict, drop_reason, direction, event_type, src_ep, dst_ep, node, dst_port, bits, l4, denied_by' : ROW_SELECT;
     const stmt = prepareOnPartition(db, `SELECT ${columns} FROM ${tableName(hour)} WHERE id >= ? AND id < ? AND ${where.sql}`);
     if (!stmt) continue;
     let n = 0;
-    for (const r of slicedRows(stmt, lo, hi, where.params, slicer, q.deadline)) {
+    for (const r of slicedRows(stmt, lo, hi, where.params, slicer, q.deadline, !exact)) {
       if ((++n & 0xfff) === 0) checkDeadline(q.deadline);
       const t = timeOfRowid(hour, r.id);
       if (!exact) {

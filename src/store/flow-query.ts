@@ -1,4 +1,4 @@
-import type { StoredRow } from '../flows/materialize.js';
+import type { DictionaryLookup, StoredRow } from '../flows/materialize.js';
 import { rowToRecord } from '../flows/materialize.js';
 import type { FlowRecord } from '../flows/record.js';
 import type { SqlFragment } from '../query/model.js';
@@ -6,6 +6,7 @@ import { PARTITION_ROWIDS, ROWID_SLOTS, listPartitions, partitionOf, rowidOf, ta
 import type { ReaderDictionary } from './reader.js';
 import type { Db } from './sqlite.js';
 import type { Statement } from 'better-sqlite3';
+import { ROW_SELECT, selectRows } from './row-select.js';
 import type { FlowTime } from '../flows/record.js';
 
 /** A position in the store's total order of flows (partition hour, rowid). */
@@ -14,7 +15,10 @@ export interface FlowPosition {
   id: number;
 }
 
-export interface FlowQuery {
+/** Turns a stored row into what a query returns; null skips the row (one that cannot be read back). */
+export type RowReader<T> = (row: StoredRow, dict: DictionaryLookup) => T | null;
+
+export interface FlowQuery<T = FlowRecord> {
   where: SqlFragment;
   /** Re-check of each row when `where` is only a superset of the answer. */
   recheck: ((flow: FlowRecord) => boolean) | null;
@@ -25,10 +29,12 @@ export interface FlowQuery {
   after: FlowPosition | null;
   /** Stop scanning at this performance.now() time and return what was found (with a cursor to go on). */
   deadline: number;
+  /** What each row becomes; by default its FlowRecord. */
+  read?: RowReader<T>;
 }
 
-export interface FlowPage {
-  flows: FlowRecord[];
+export interface FlowPage<T = FlowRecord> {
+  flows: T[];
   /** Position to continue after for the next page. Null when done. */
   next: FlowPosition | null;
   scanned: number;
@@ -52,12 +58,24 @@ export function onPartition<T, G>(read: () => T, gone: G): T | G {
 }
 
 /** The row as a flow, or null when it cannot be read back (a damaged row must not fail its page). */
-export function readableRecord(r: StoredRow, dict: ReaderDictionary): FlowRecord | null {
+export function readableRecord(r: StoredRow, dict: DictionaryLookup): FlowRecord | null {
+  return readable(rowToRecord, r, dict);
+}
+
+function readable<T>(read: RowReader<T>, r: StoredRow, dict: DictionaryLookup): T | null {
   try {
-    return rowToRecord(r, dict);
+    return read(r, dict);
   } catch {
     return null;
   }
+}
+
+/** What a row of the query yields: the re-check runs on its record; the answer is the record or what `read` makes of the row. */
+function answerOf<T>(q: FlowQuery<T>, r: StoredRow, dict: DictionaryLookup): T | null {
+  if (!q.recheck && q.read) return readable(q.read, r, dict);
+  const record = readableRecord(r, dict);
+  if (record === null || (q.recheck && !q.recheck(record))) return null;
+  return q.read ? readable(q.read, r, dict) : (record as T);
 }
 
 /** Rows fetched per SQL round trip when rows still need a JS re-check. */
@@ -112,14 +130,14 @@ const MIN_SPAN = 1e6 * ROWID_SLOTS;
  * stopping as soon as `limit` flows are found, or at the deadline (checked
  * between slices of a partition) with a cursor to continue from.
  */
-export function runFlowQuery(db: Db, dict: ReaderDictionary, q: FlowQuery): FlowPage {
+export function runFlowQuery<T = FlowRecord>(db: Db, dict: ReaderDictionary, q: FlowQuery<T>): FlowPage<T> {
   const desc = q.order === 'desc';
   const lastHour = partitionOf(q.until.seconds);
   const firstHour = partitionOf(q.since.seconds);
   let hours = listPartitions(db).filter((h) => h >= firstHour && h <= lastHour);
   if (desc) hours.reverse();
   if (q.after) hours = hours.filter((h) => (desc ? h <= q.after!.hour : h >= q.after!.hour));
-  const flows: FlowRecord[] = [];
+  const flows: T[] = [];
   const slicer = new AdaptiveSlicer();
   let scanned = 0;
   let sliced = false;
@@ -130,7 +148,7 @@ export function runFlowQuery(db: Db, dict: ReaderDictionary, q: FlowQuery): Flow
       if (desc) hi = Math.min(hi, q.after.id);
       else lo = Math.max(lo, q.after.id + 1);
     }
-    const stmt = prepareOnPartition(db, `SELECT * FROM ${tableName(hour)} WHERE id >= ? AND id < ? AND ${q.where.sql} ORDER BY id ${desc ? 'DESC' : 'ASC'} LIMIT ?`);
+    const stmt = prepareOnPartition(db, `SELECT ${ROW_SELECT} FROM ${tableName(hour)} WHERE id >= ? AND id < ? AND ${q.where.sql} ORDER BY id ${desc ? 'DESC' : 'ASC'} LIMIT ?`);
     if (!stmt) continue;
     while (lo < hi) {
       // Out of time (after at least one slice, so every call makes progress): continue from here.
@@ -142,7 +160,7 @@ export function runFlowQuery(db: Db, dict: ReaderDictionary, q: FlowQuery): Flow
       let b = sliceHi;
       for (;;) {
         const want = q.recheck ? RECHECK_CHUNK : q.limit - flows.length;
-        const rows = onPartition(() => stmt.all(a, b, ...q.where.params, want) as (StoredRow & { id: number })[], []);
+        const rows = onPartition(() => selectRows(stmt, [a, b, ...q.where.params, want]), []);
         scanned += rows.length;
         for (const r of rows) {
           if (desc) b = r.id;
@@ -151,8 +169,8 @@ export function runFlowQuery(db: Db, dict: ReaderDictionary, q: FlowQuery): Flow
           r.seconds = t.seconds;
           r.nanos = t.nanos;
           // A row that cannot be read back is skipped: it must not fail its page.
-          const flow = readableRecord(r, dict);
-          if (flow === null || (q.recheck && !q.recheck(flow))) continue;
+          const flow = answerOf(q, r, dict);
+          if (flow === null) continue;
           flows.push(flow);
           if (flows.length >= q.limit) return { flows, next: { hour, id: r.id }, scanned, truncated: false };
         }

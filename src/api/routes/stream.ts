@@ -7,6 +7,7 @@ import { WsSubscriber } from '../../live/ws-subscriber.js';
 import { filtersFromParams, normalizeQuery, parseLimit, rejectUnknown, single } from '../params.js';
 import { parseTime } from '../../query/time.js';
 import type { QueryService } from '../../query/service.js';
+import type { FlowRecord } from '../../flows/record.js';
 import { filterQueryProperties } from './schemas.js';
 
 const HEARTBEAT_MS = 15_000;
@@ -111,7 +112,7 @@ export function registerStreamRoute(app: FastifyInstance, hub: LiveHub, queries:
       if (left > 0) byClient.set(req.ip, left);
       else byClient.delete(req.ip);
     });
-    let backfill: ReturnType<QueryService['flows']>['flows'] = [];
+    let backfill: FlowRecord[] = [];
     try {
       if (setup.since !== undefined) {
         backfill = queries.flows({ filters: setup.filters, since: parseTime(setup.since, 'since'), until: parseTime('now', 'until'), order: 'asc', limit: MAX_BACKFILL, after: null }).flows;
