@@ -12,7 +12,7 @@ import { startApp } from '../src/app.js';
 import { createLogger } from '../src/log.js';
 import { ALL_TIME, flowId, parseNdjson, populatedApp } from './helpers/populated.js';
 import type { Populated } from './helpers/populated.js';
-import { pushJsonLine, startSim, tempDir, waitFor, withSimAndApp } from './helpers/harness.js';
+import { canonical, pushJsonLine, startSim, tempDir, waitFor, withSimAndApp } from './helpers/harness.js';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { ROOT_DIR } from '../src/paths.js';
@@ -183,30 +183,86 @@ test('ServerStatus, GetNodes, GetNamespaces and grpc.health.v1 answer from what 
   }
 });
 
-test('follow: history then live flows, with no gap and no duplicate', async () => {
-  const uuid = (i: number): string => `00000000-0000-4000-9000-${String(i).padStart(12, '0')}`;
-  const flow = (i: number, at: number): JsonObject => {
-    const time = new Date(at).toISOString();
-    return { flow: { time, uuid: uuid(i), verdict: 'FORWARDED', node_name: 'k8s1', IP: { source: '10.0.0.1', destination: '10.0.0.2' } }, node_name: 'k8s1', time };
-  };
-  const start = Date.now() - 60_000;
+const followUuid = (i: number): string => `00000000-0000-4000-9000-${String(i).padStart(12, '0')}`;
+function followFlow(i: number, at: number, padding = 0): JsonObject {
+  const time = new Date(at).toISOString();
+  const flow: JsonObject = { time, uuid: followUuid(i), verdict: 'FORWARDED', node_name: 'k8s1', IP: { source: '10.0.0.1', destination: '10.0.0.2' } };
+  if (padding > 0) flow.source = { labels: [`k8s:padding=${'x'.repeat(padding)}`] };
+  return { flow, node_name: 'k8s1', time };
+}
+
+// Unfiltered followers take the relay's own bytes; filtered ones take decoded flows: both must hand over exactly.
+for (const [kind, whitelist] of [['unfiltered (relay bytes as they are)', []], ['filtered (decoded live flows)', [{ source_ip: ['10.0.0.1'] }]]] as const) {
+  test(`follow, ${kind}: history then live flows, with no gap and no duplicate, each exactly as sent`, async () => {
+    const start = Date.now() - 60_000;
+    const sentFlows = new Map<string, JsonObject>();
+    const push = (sim: Parameters<typeof pushJsonLine>[0], line: JsonObject): void => {
+      sentFlows.set(String((line.flow as JsonObject).uuid), line.flow as JsonObject);
+      pushJsonLine(sim, line);
+    };
+    await withSimAndApp(async ({ sim, app }) => {
+      await waitFor('history stored', () => app.pipeline.stats.stored === 50);
+      const c = client(app.observerAddress!);
+      try {
+        let pushed = 50;
+        const feeding = setInterval(() => {
+          for (let k = 0; k < 10 && pushed < 150; k++, pushed++) push(sim, followFlow(pushed, Date.now()));
+        }, 5);
+        const got = await getFlows(c, { number: 50, follow: true, whitelist }, (s) => s.flows.length >= 150 || s.flows.some((f) => f.uuid === followUuid(149)));
+        clearInterval(feeding);
+        const ids = got.flows.map((f) => String(f.uuid));
+        assert.equal(new Set(ids).size, ids.length, 'no flow twice');
+        assert.deepEqual(ids, Array.from({ length: 150 }, (_, i) => followUuid(i)), 'the 50 stored, then every live one, in order');
+        for (const f of got.flows) assert.equal(canonical(f), canonical(sentFlows.get(String(f.uuid))));
+      } finally {
+        c.close();
+      }
+    }, { before: (sim) => { for (let i = 0; i < 50; i++) push(sim, followFlow(i, start + i)); } });
+  });
+}
+
+test('a follower that stops reading gets lost_events for what it missed, never an unbounded buffer; delivered + lost = sent', async () => {
+  const FLOOD = 40_000;
   await withSimAndApp(async ({ sim, app }) => {
-    await waitFor('history stored', () => app.pipeline.stats.stored === 50);
     const c = client(app.observerAddress!);
     try {
-      let pushed = 50;
-      const feeding = setInterval(() => {
-        for (let k = 0; k < 10 && pushed < 150; k++, pushed++) pushJsonLine(sim, flow(pushed, Date.now()));
-      }, 5);
-      const got = await getFlows(c, { number: 50, follow: true }, (s) => s.flows.length >= 150 || s.flows.some((f) => f.uuid === uuid(149)));
-      clearInterval(feeding);
-      const ids = got.flows.map((f) => String(f.uuid));
-      assert.equal(new Set(ids).size, ids.length, 'no flow twice');
-      assert.deepEqual(ids, Array.from({ length: 150 }, (_, i) => uuid(i)), 'the 50 stored, then every live one, in order');
+      const received: JsonObject[] = [];
+      let lost = 0;
+      const call = c.GetFlows({ follow: true }) as grpc.ClientReadableStream<Buffer>;
+      const ended = new Promise<void>((resolve, reject) => {
+        call.on('error', (err: grpc.ServiceError) => (err.code === grpc.status.CANCELLED ? resolve() : reject(err)));
+        call.on('end', () => resolve());
+      });
+      call.on('data', (b: Buffer) => {
+        const json = messageToJsonpb(GetFlowsResponseType, GetFlowsResponseType.decode(b) as unknown as Record<string, unknown>);
+        if (json.flow) received.push(json.flow as JsonObject);
+        if (json.lost_events) lost += Number((json.lost_events as JsonObject).num_events_lost);
+      });
+      // Subscribed once the hub has it; then the client stops reading while ~20 MB of flows arrive.
+      await waitFor('follower subscribed', () => app.hub.size === 1);
+      call.pause();
+      for (let i = 0; i < FLOOD; i++) pushJsonLine(sim, followFlow(i, Date.now(), 400));
+      await waitFor('flood stored', () => app.pipeline.stats.stored === FLOOD, 60_000);
+      call.resume();
+      // A flow sent once it has caught up comes after the loss report: send one at a time until one arrives.
+      let tails = 0;
+      const arrived = (): boolean => received.some((f) => Number(String(f.uuid).slice(-12)) >= FLOOD);
+      while (!arrived() && tails < 50) {
+        pushJsonLine(sim, followFlow(FLOOD + tails++, Date.now()));
+        for (let w = 0; w < 20 && !arrived(); w++) await new Promise((r) => setTimeout(r, 10));
+      }
+      call.cancel();
+      await ended;
+      assert.ok(lost > 0, 'a stalled follower is told what it lost');
+      assert.ok(received.length < FLOOD, 'some flows were dropped rather than buffered without bound');
+      const delivered = new Set(received.map((f) => String(f.uuid)));
+      assert.equal(delivered.size, received.length, 'no flow twice');
+      assert.ok(arrived(), 'the follower catches up');
+      assert.equal(delivered.size + lost, FLOOD + tails, 'every flow sent is either delivered or counted lost');
     } finally {
       c.close();
     }
-  }, { before: (sim) => { for (let i = 0; i < 50; i++) pushJsonLine(sim, flow(i, start + i)); } });
+  });
 });
 
 test('the API token guards the Observer API (bearer metadata, or basic auth as the hubble CLI sends it); streams are limited', async () => {

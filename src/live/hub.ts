@@ -1,6 +1,8 @@
 import type { FlowRecord } from '../flows/record.js';
 import { decodeFlowRecord } from '../flows/normalize.js';
-import { peekFlowVerdict } from '../flows/envelope.js';
+import { peekFlowVerdict, scanEnvelope, ResponseKind } from '../flows/envelope.js';
+import { scanFlow } from '../flows/scan.js';
+import type { Interner } from '../flows/scan.js';
 import type { FilterSet } from '../query/filter.js';
 
 /** A live-stream consumer (one WebSocket client). */
@@ -9,7 +11,16 @@ export interface Subscriber {
   deliver(flow: FlowRecord): void;
   /** Flows dropped before filtering because live decoding fell behind. */
   skipped(count: number): void;
+  /**
+   * Set by a subscriber that takes every flow as the relay's own GetFlowsResponse
+   * bytes (an unfiltered Observer follower): the hub hands each one over as it
+   * arrives, undecoded, instead of calling deliver.
+   */
+  deliverRaw?: (message: Buffer) => void;
 }
+
+/** An interner that keeps nothing: scanFlow then only checks a message's framing. */
+const CHECK_ONLY: Interner = { intern: () => 0, endpoint: () => ({ id: 0, workload: 0 }), node: () => ({ id: 0, cluster: 0 }) };
 
 /** Longest a decode slice may hold the event loop (ingest shares it). */
 const SLICE_BUDGET_MS = 8;
@@ -31,7 +42,10 @@ const MAX_PENDING = 4096;
  * independent of storage. Decodes only while someone is subscribed.
  */
 export class LiveHub {
+  /** Subscribers served decoded flows. */
   private readonly subscribers = new Set<Subscriber>();
+  /** Subscribers served raw messages (see Subscriber.deliverRaw). */
+  private readonly raw = new Set<Subscriber>();
   private pending: Buffer[] = [];
   private scheduled = false;
   /** Union of the subscribers' verdict hints; null when some subscriber takes any verdict. */
@@ -42,15 +56,17 @@ export class LiveHub {
   private windowUsedMs = 0;
 
   get size(): number {
-    return this.subscribers.size;
+    return this.subscribers.size + this.raw.size;
   }
 
   add(s: Subscriber): void {
-    this.subscribers.add(s);
+    if (s.deliverRaw) this.raw.add(s);
+    else this.subscribers.add(s);
     this.updateHints();
   }
 
   remove(s: Subscriber): void {
+    this.raw.delete(s);
     this.subscribers.delete(s);
     if (this.subscribers.size === 0) this.pending = [];
     this.updateHints();
@@ -63,6 +79,7 @@ export class LiveHub {
 
   /** Called for every raw message from a relay. Cheap when nobody is subscribed. */
   offer(message: Buffer): void {
+    if (this.raw.size > 0) this.offerRaw(message);
     if (this.subscribers.size === 0) return;
     if (this.verdicts) {
       let verdict: number | null;
@@ -83,6 +100,18 @@ export class LiveHub {
       this.scheduled = true;
       setImmediate(() => this.drain());
     }
+  }
+
+  /** Hands a flow's raw response to the raw subscribers, once its framing checks out (a broken message would break their streams). */
+  private offerRaw(message: Buffer): void {
+    try {
+      const env = scanEnvelope(message, 0, message.length);
+      if (env.kind !== ResponseKind.Flow) return;
+      scanFlow(message, env.start, env.end, CHECK_ONLY);
+    } catch {
+      return; // malformed: the writer counts it
+    }
+    for (const s of this.raw) s.deliverRaw!(message);
   }
 
   private drain(): void {

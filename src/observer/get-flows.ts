@@ -5,6 +5,7 @@ import type { JsonObject } from '../flows/jsonpb.js';
 import type { DictionaryLookup, StoredRow } from '../flows/materialize.js';
 import { rowToRecord } from '../flows/materialize.js';
 import { flowKey } from '../flows/record.js';
+import { decodeFlowRecord } from '../flows/normalize.js';
 import type { FlowRecord, FlowTime } from '../flows/record.js';
 import { unpackUuid } from '../flows/scan.js';
 import { checkRange, fromMs, isBefore } from '../query/time.js';
@@ -44,6 +45,17 @@ interface HistoryFlow {
   time: FlowTime;
   /** flowKey of the flow (computed only when a follower needs it). */
   key(): string;
+}
+
+/** flowKey of a live flow; a raw response is decoded for it (only those held during a hand-over are). */
+function liveKey(flow: FlowRecord | Buffer): string {
+  if (!Buffer.isBuffer(flow)) return flowKey(flow);
+  try {
+    const record = decodeFlowRecord(flow);
+    return record ? flowKey(record) : '';
+  } catch {
+    return '';
+  }
 }
 
 function keyOfRow(row: StoredRow, dict: DictionaryLookup): string {
@@ -97,12 +109,15 @@ export function planGetFlows(req: JsonObject, maxRangeSeconds: number): FlowsPla
  * A follower that reads too slowly gets LostEvents instead of unbounded buffers.
  */
 export class FlowStream implements Subscriber {
-  private held: FlowRecord[] | null = [];
+  /** Live flows that arrive while history is sent: decoded records, or the relay's raw responses. */
+  private held: (FlowRecord | Buffer)[] | null = [];
   private lost = 0;
 
   private closed = false;
   /** Where responses go: batches of gRPC frames on the call's HTTP/2 stream. */
   private readonly out: FramedWriter;
+  /** An unfiltered, unmasked follower takes the relay's responses as they are: no decoding, no re-encoding. */
+  readonly deliverRaw?: (message: Buffer) => void;
 
   constructor(
     private readonly call: Call,
@@ -110,6 +125,7 @@ export class FlowStream implements Subscriber {
     private readonly sources: FlowSources,
   ) {
     this.out = new FramedWriter(call);
+    if (plan.filters.empty && !plan.mask) this.deliverRaw = (message) => this.take(message);
     call.on('cancelled', () => this.close());
     call.on('close', () => this.close());
   }
@@ -119,6 +135,10 @@ export class FlowStream implements Subscriber {
   }
 
   deliver(flow: FlowRecord): void {
+    this.take(flow);
+  }
+
+  private take(flow: FlowRecord | Buffer): void {
     if (this.closed) return;
     if (this.held) {
       if (this.held.length < MAX_HELD) this.held.push(flow);
@@ -130,7 +150,7 @@ export class FlowStream implements Subscriber {
       return;
     }
     this.flushLost();
-    this.out.push(recordResponse(flow, this.plan.mask));
+    this.out.push(Buffer.isBuffer(flow) ? flow : recordResponse(flow, this.plan.mask));
   }
 
   skipped(count: number): void {
@@ -167,7 +187,7 @@ export class FlowStream implements Subscriber {
       }
       const held = this.held ?? [];
       this.held = null;
-      for (const f of held) if (!recent.has(flowKey(f))) this.deliver(f);
+      for (const f of held) if (!recent.has(liveKey(f))) this.take(f);
       await new Promise<void>((resolve) => {
         if (this.closed) resolve();
         else this.call.once('close', resolve).once('cancelled', resolve);

@@ -7,7 +7,7 @@ import type { Figure } from './measure.js';
 
 const CLI = join(ROOT_DIR, 'dist', 'src', 'cli.js');
 
-function timeMs(rfc3339: string): number {
+export function timeMs(rfc3339: string): number {
   const m = /\.(\d+)Z$/.exec(rfc3339);
   const frac = m ? Number(`0.${m[1]}`) * 1000 : 0;
   return Math.floor(Date.parse(rfc3339) / 1000) * 1000 + frac;
@@ -18,18 +18,43 @@ function timeMs(rfc3339: string): number {
  * the paced feeder stamps each flow with its send time; the subscriber (drops
  * only, as an SRE would watch) measures arrival minus that time.
  */
-export async function benchLive(rate: number, seconds: number): Promise<Figure[]> {
+/** A paced feeder process and `flowkeeper serve` reading from it, both stopped by `stop`. */
+export interface PacedServe {
+  base: string;
+  observerPort: number;
+  /** Flows stored so far (from /api/v1/status). */
+  stored(): Promise<number>;
+  stop(): void;
+}
+
+export async function startPacedServe(rate: number): Promise<PacedServe> {
   const { dir, cleanup } = tempDir('flowkeeper-bench-live-');
   const feeder = fork(join(ROOT_DIR, 'dist', 'test', 'bench', 'feeder.js'), [String(rate)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve) => feeder.on('message', (m: { type: string; port: number }) => m.type === 'listening' && resolve(m.port)));
-  const apiPort = await freePort();
+  const [apiPort, observerPort] = [await freePort(), await freePort()];
   const base = `127.0.0.1:${apiPort}`;
-  const fk = spawn(process.execPath, [CLI, 'serve', '--relay', `bench=127.0.0.1:${port}`, '--db', join(dir, 'live.db'), '--listen', base, '--observer-listen', '127.0.0.1:0', '--log-level', 'warn'], { stdio: 'inherit' });
+  const fk = spawn(process.execPath, [CLI, 'serve', '--relay', `bench=127.0.0.1:${port}`, '--db', join(dir, 'live.db'), '--listen', base, '--observer-listen', `127.0.0.1:${observerPort}`, '--log-level', 'warn'], { stdio: 'inherit' });
+  const stop = (): void => {
+    fk.kill('SIGKILL');
+    feeder.kill();
+    cleanup();
+  };
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    if (await fetch(`http://${base}/healthz`).then((r) => r.ok, () => false)) break;
+  }
+  const stored = async (): Promise<number> => ((await (await fetch(`http://${base}/api/v1/status`)).json()) as { ingest: { stored: number } }).ingest.stored;
+  return { base, observerPort, stored, stop };
+}
+
+/** p-quantile of sorted values (NaN when empty). */
+export function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+}
+
+export async function benchLive(rate: number, seconds: number): Promise<Figure[]> {
+  const { base, stored, stop } = await startPacedServe(rate);
   try {
-    for (let i = 0; i < 100; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      if (await fetch(`http://${base}/healthz`).then((r) => r.ok, () => false)) break;
-    }
     const latencies: number[] = [];
     let lost = 0;
     let measuring = false;
@@ -43,23 +68,20 @@ export async function benchLive(rate: number, seconds: number): Promise<Figure[]
     });
     await new Promise((r) => ws.once('open', r));
     await new Promise((r) => setTimeout(r, 3000));
-    const status = async (): Promise<number> => ((await (await fetch(`http://${base}/api/v1/status`)).json()) as { ingest: { stored: number } }).ingest.stored;
-    const s0 = await status();
+    const s0 = await stored();
     measuring = true;
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, seconds * 1000));
     measuring = false;
-    const ingestRate = ((await status()) - s0) / ((performance.now() - t0) / 1000);
+    const ingestRate = ((await stored()) - s0) / ((performance.now() - t0) / 1000);
     ws.close();
     latencies.sort((a, b) => a - b);
-    const p = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+    const p = (q: number): number => quantile(latencies, q);
     return [
       { name: 'flow → WebSocket subscriber latency: p99', value: p(0.99), unit: 'ms', target: { op: '<=', value: 100 }, note: `p50 ${p(0.5).toFixed(1)} ms, ${latencies.length.toLocaleString('en-US')} flows delivered, ${lost} lost, subscription "${process.env.BENCH_LIVE_FILTER ?? "verdict=DROPPED"}"` },
       { name: 'ingest rate meanwhile', value: ingestRate, unit: 'flows/s', target: { op: '>=', value: rate * 0.95 }, note: `feeder paced at ${rate.toLocaleString('en-US')}/s` },
     ];
   } finally {
-    fk.kill('SIGKILL');
-    feeder.kill();
-    cleanup();
+    stop();
   }
 }

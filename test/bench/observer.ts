@@ -6,6 +6,10 @@ import { ObserverClient } from '../../src/relay/observer-service.js';
 import { freePort, tempDir } from '../helpers/harness.js';
 import type { Figure } from './measure.js';
 import { buildStore } from './query.js';
+import { quantile, startPacedServe } from './live.js';
+import { ResponseKind, scanEnvelope } from '../../src/flows/envelope.js';
+import { WireCursor, readTimestamp } from '../../src/flows/wire.js';
+import { GetFlowsResponseType } from '../../src/flows/schema.js';
 
 const CLI = join(ROOT_DIR, 'dist', 'src', 'cli.js');
 
@@ -64,5 +68,72 @@ export async function benchObserver(flows: number): Promise<Figure[]> {
     fk.kill('SIGTERM');
     await new Promise((r) => fk.once('exit', r));
     cleanup();
+  }
+}
+
+/** The flow time of a raw GetFlowsResponse in ms (NaN for other responses), and its lost-event count. */
+function readResponse(buf: Buffer): { flowMs: number; lost: number } {
+  const env = scanEnvelope(buf, 0, buf.length);
+  if (env.kind === ResponseKind.LostEvents) {
+    const lost = (GetFlowsResponseType.decode(buf) as unknown as { lost_events: { num_events_lost: number | { toNumber(): number } } }).lost_events.num_events_lost;
+    return { flowMs: NaN, lost: typeof lost === 'number' ? lost : lost.toNumber() };
+  }
+  if (env.kind !== ResponseKind.Flow) return { flowMs: NaN, lost: 0 };
+  const c = new WireCursor(buf, env.start, env.end);
+  while (!c.done) {
+    const tag = c.tag();
+    if (tag !== 0x0a) {
+      c.skip(tag & 7);
+      continue;
+    }
+    const end = c.delimited();
+    const t = readTimestamp(buf, c.pos, end);
+    return { flowMs: t.seconds * 1000 + t.nanos / 1e6, lost: 0 };
+  }
+  return { flowMs: NaN, lost: 0 };
+}
+
+/**
+ * `hubble observe -f` against flowkeeper while it ingests `rate` flows/s from a
+ * paced relay stand-in (each flow stamped with its send time): the latency from
+ * the relay to the gRPC follower, for an unfiltered follower and a filtered one.
+ */
+export async function benchObserverFollow(rate: number, seconds: number): Promise<Figure[]> {
+  const serve = await startPacedServe(rate);
+  const client = new ObserverClient(`127.0.0.1:${serve.observerPort}`, grpc.credentials.createInsecure(), { 'grpc-node.flow_control_window': 16 * 1024 * 1024 });
+  const figures: Figure[] = [];
+  try {
+    await new Promise((r) => setTimeout(r, 3000));
+    for (const [label, whitelist] of [['unfiltered', []], ['verdict=DROPPED', [{ verdict: ['DROPPED'] }]]] as const) {
+      const latencies: number[] = [];
+      let lost = 0;
+      let measuring = false;
+      const call = (client as unknown as { GetFlows(r: object): grpc.ClientReadableStream<Buffer> }).GetFlows({ follow: true, whitelist });
+      call.on('data', (b: Buffer) => {
+        if (!measuring) return;
+        const r = readResponse(b);
+        if (!Number.isNaN(r.flowMs)) latencies.push(Date.now() - r.flowMs);
+        lost += r.lost;
+      });
+      call.on('error', () => undefined);
+      await new Promise((r) => setTimeout(r, 2000));
+      const s0 = await serve.stored();
+      measuring = true;
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, seconds * 1000));
+      measuring = false;
+      const ingested = (await serve.stored()) - s0;
+      const ingestRate = ingested / ((performance.now() - t0) / 1000);
+      call.cancel();
+      latencies.sort((a, b) => a - b);
+      figures.push({
+        name: `flow → gRPC follower (${label}) latency: p99`, value: quantile(latencies, 0.99), unit: 'ms', target: { op: '<=', value: 100 },
+        note: `p50 ${quantile(latencies, 0.5).toFixed(1)} ms; ${latencies.length.toLocaleString('en-US')} flows delivered, ${lost.toLocaleString('en-US')} reported lost, ${ingested.toLocaleString('en-US')} ingested meanwhile at ${Math.round(ingestRate).toLocaleString('en-US')}/s`,
+      });
+    }
+    return figures;
+  } finally {
+    client.close();
+    serve.stop();
   }
 }

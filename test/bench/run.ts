@@ -5,14 +5,16 @@ import { benchLive } from './live.js';
 import { benchSeries } from './series.js';
 import { benchMetricsCost } from './metrics-cost.js';
 import { benchMemory } from './memory.js';
-import { benchObserver } from './observer.js';
+import { benchObserver, benchObserverFollow } from './observer.js';
 
 /** `npm run bench`: prints each figure beside its target (DESIGN.md). Seconds per phase: BENCH_SECONDS. */
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
 const queryFlows = Number(process.env.BENCH_QUERY_FLOWS ?? 10_000_000);
-const only = (process.env.BENCH_ONLY ?? 'ingest,metrics,query,live,series,observer,memory').split(',');
+const only = (process.env.BENCH_ONLY ?? 'ingest,metrics,query,live,series,observer,follow,memory').split(',');
 /** Flows in the store the Observer phase streams from. */
 const observerFlows = Number(process.env.BENCH_OBSERVER_FLOWS ?? 2_000_000);
+/** Relay rate of the follow phase (the target is set at 50,000/s; a machine that cannot ingest that measures its backlog instead). */
+const followRate = Number(process.env.BENCH_FOLLOW_RATE ?? 50_000);
 /** The memory phase runs the demo this long (default 8 minutes, the span the RSS growth was reported over). */
 const memorySeconds = Number(process.env.BENCH_MEMORY_SECONDS ?? 480);
 
@@ -33,6 +35,7 @@ async function main(): Promise<void> {
   if (only.includes('live')) printFigures('live stream (WebSocket)', await benchLive(50_000, seconds));
   if (only.includes('series')) printFigures('metric cardinality (default configuration)', benchSeries(1000, 100));
   if (only.includes('observer')) printFigures(`Observer gRPC API on history (${observerFlows.toLocaleString('en-US')} stored flows)`, await benchObserver(observerFlows));
+  if (only.includes('follow')) printFigures(`Observer gRPC API: follow while ingesting ${followRate.toLocaleString('en-US')} flows/s`, await benchObserverFollow(followRate, seconds));
   if (only.includes('memory')) {
     printFigures(`memory of flowkeeper demo at 2,000 flows/s over ${memorySeconds} s`, await benchMemory(2000, memorySeconds));
     printFigures(`memory of flowkeeper demo at 20,000 flows/s over ${memorySeconds} s (ten times the traffic)`, await benchMemory(20_000, memorySeconds));
