@@ -34,7 +34,7 @@ export class StatusReport implements StatusSource {
     return {
       version: this.version,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
-      memory: process.memoryUsage(),
+      memory: { ...process.memoryUsage(), writerThread: this.pipeline.writerHeap },
       relays: this.relays.map((r): RelayStatus => r.status),
       ingest: { ...this.pipeline.stats, flowsPerSecond: this.ingestRate() },
       store: { ...store, path: this.dbPath, oldest: time(store.oldest), newest: time(store.newest), checkpoints: this.reader.checkpoints() },

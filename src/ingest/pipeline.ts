@@ -72,6 +72,8 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
   private readonly freeBuffers: ArrayBuffer[] = [];
   private readonly drainCallbacks: (() => void)[] = [];
   private readonly warn: RateLimitedLog;
+  /** The writer thread's V8 heap as it last reported it (bytes). */
+  writerHeap: { heapUsed: number; heapTotal: number } | null = null;
   /** Sees every raw message as it arrives (the live stream hooks in here). */
   tap: ((message: Buffer) => void) | null = null;
   private nextId = 1;
@@ -258,6 +260,10 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
         this.stats.storageError = m.message;
         this.stats.storageFailures++;
       }
+      return;
+    }
+    if (m.type === 'heap') {
+      this.writerHeap = { heapUsed: m.heapUsed, heapTotal: m.heapTotal };
       return;
     }
     if (m.type === 'emergency-retention') {

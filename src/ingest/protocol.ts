@@ -33,4 +33,5 @@ export type WorkerReply =
   /** Storage started failing (ok: false) or recovered (ok: true); `since` is when it started. */
   | { type: 'storage'; ok: boolean; since: number; message: string }
   /** A raw partition was dropped early to make room (the disk or --db-max-size was full). */
-  | { type: 'emergency-retention'; hour: number };
+  | { type: 'emergency-retention'; hour: number }
+  | { type: 'heap'; heapUsed: number; heapTotal: number };

@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { migrate } from '../store/migrate.js';
 import { isStorageFailure, openDatabase } from '../store/sqlite.js';
@@ -12,6 +13,7 @@ import type { WorkerReply, WorkerRequest, WorkerSettings } from './protocol.js';
  * decoding and SQLite use the second core.
  */
 const settings = workerData as WorkerSettings;
+const HEAP_REPORT_MS = 10_000;
 const port = parentPort!;
 const reply = (m: WorkerReply): void => port.postMessage(m);
 
@@ -60,6 +62,14 @@ function start(): void {
       reply({ type: 'warning', message: `retention pass failed: ${(err as Error).message}` });
     }
   }, settings.retentionIntervalMs);
+
+  // The writer thread's V8 heap, for status (the main thread cannot read another isolate's heap on Node 20).
+  const reportHeap = (): void => {
+    const h = getHeapStatistics();
+    reply({ type: 'heap', heapUsed: h.used_heap_size, heapTotal: h.total_heap_size });
+  };
+  reportHeap();
+  setInterval(reportHeap, HEAP_REPORT_MS).unref();
 
   /** Since when, and why, writes have been failing (null while they succeed). */
   let failing: { since: number; message: string } | null = null;
