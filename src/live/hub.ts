@@ -25,11 +25,17 @@ const CHECK_ONLY: Interner = { intern: () => 0, endpoint: () => ({ id: 0, worklo
 /** Longest a decode slice may hold the event loop (ingest shares it). */
 const SLICE_BUDGET_MS = 8;
 /**
- * Share of the main thread live decoding may use, per window. Ingest runs on
- * the same thread; past this share, live delivery falls behind and drops
+ * Share of the main thread live decoding may use, per window: at least
+ * MIN_SHARE, and whatever the rest of the main thread (ingest, API, metrics)
+ * left idle in the last window, up to MAX_SHARE. A subscriber that keeps up is
+ * then not starved while the thread has time to spare, and ingest still gets
+ * most of a busy thread: past the share, live delivery falls behind and drops
  * (reported as "lost") instead of slowing ingest.
  */
-const CPU_SHARE = 0.3;
+const MIN_SHARE = 0.3;
+const MAX_SHARE = 0.85;
+/** Of the thread, what is kept free for the rest even when live decoding takes up the idle time. */
+const HEADROOM = 0.1;
 const WINDOW_MS = 100;
 /**
  * Raw messages waiting to be decoded. Beyond this, the oldest half is dropped
@@ -54,6 +60,9 @@ export class LiveHub {
   malformed = 0;
   private windowStart = 0;
   private windowUsedMs = 0;
+  /** The share of this window, from the last one's event-loop utilization. */
+  private share = MIN_SHARE;
+  private elu = performance.eventLoopUtilization();
 
   get size(): number {
     return this.subscribers.size + this.raw.size;
@@ -114,14 +123,25 @@ export class LiveHub {
     for (const s of this.raw) s.deliverRaw!(message);
   }
 
+  /** Live decoding's share for a new window: the minimum, plus what everything else left idle in the last one. */
+  private nextShare(now: number): number {
+    const elu = performance.eventLoopUtilization();
+    const busy = performance.eventLoopUtilization(elu, this.elu).utilization;
+    this.elu = elu;
+    const elapsed = now - this.windowStart;
+    const others = elapsed > 0 ? Math.max(0, busy - this.windowUsedMs / elapsed) : 1;
+    return Math.min(MAX_SHARE, Math.max(MIN_SHARE, 1 - HEADROOM - others));
+  }
+
   private drain(): void {
     this.scheduled = false;
     const started = performance.now();
     if (started - this.windowStart >= WINDOW_MS) {
+      this.share = this.nextShare(started);
       this.windowStart = started;
       this.windowUsedMs = 0;
     }
-    const budget = Math.min(SLICE_BUDGET_MS, CPU_SHARE * WINDOW_MS - this.windowUsedMs);
+    const budget = Math.min(SLICE_BUDGET_MS, this.share * WINDOW_MS - this.windowUsedMs);
     if (budget <= 0) {
       this.scheduled = true;
       setTimeout(() => this.drain(), this.windowStart + WINDOW_MS - started);

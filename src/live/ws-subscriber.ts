@@ -19,6 +19,7 @@ export class WsSubscriber implements Subscriber {
   sent = 0;
   private held: FlowRecord[] | null = [];
   private backfilled = new Set<string>();
+  private corked = false;
 
   constructor(
     readonly socket: WebSocket,
@@ -63,8 +64,27 @@ export class WsSubscriber implements Subscriber {
       return;
     }
     this.flushLost();
+    this.cork();
     this.socket.send(JSON.stringify({ type: 'flow', ...toResponseJson(flow) }));
     this.sent++;
+  }
+
+  /**
+   * Holds this tick's frames in the TCP socket and writes them together at its
+   * end: one system call for a slice of flows instead of one per frame (the
+   * frames are unchanged). ws keeps its socket as `_socket`; without it, frames
+   * go out one by one.
+   */
+  private cork(): void {
+    if (this.corked) return;
+    const tcp = (this.socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    if (!tcp || typeof tcp.cork !== 'function') return;
+    this.corked = true;
+    tcp.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      tcp.uncork();
+    });
   }
 
   private flushLost(): void {

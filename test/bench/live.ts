@@ -24,7 +24,7 @@ export interface PacedServe {
   observerPort: number;
   /** Flows stored so far (from /api/v1/status). */
   stored(): Promise<number>;
-  stop(): void;
+  stop(): Promise<void>;
 }
 
 export async function startPacedServe(rate: number): Promise<PacedServe> {
@@ -33,9 +33,15 @@ export async function startPacedServe(rate: number): Promise<PacedServe> {
   const port = await new Promise<number>((resolve) => feeder.on('message', (m: { type: string; port: number }) => m.type === 'listening' && resolve(m.port)));
   const [apiPort, observerPort] = [await freePort(), await freePort()];
   const base = `127.0.0.1:${apiPort}`;
-  const fk = spawn(process.execPath, [CLI, 'serve', '--relay', `bench=127.0.0.1:${port}`, '--db', join(dir, 'live.db'), '--listen', base, '--observer-listen', `127.0.0.1:${observerPort}`, '--log-level', 'warn'], { stdio: 'inherit' });
-  const stop = (): void => {
-    fk.kill('SIGKILL');
+  // BENCH_NODE_ARGS: extra node flags for flowkeeper (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const fk = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--relay', `bench=127.0.0.1:${port}`, '--db', join(dir, 'live.db'), '--listen', base, '--observer-listen', `127.0.0.1:${observerPort}`, '--log-level', 'warn'], { stdio: 'inherit' });
+  const stop = async (): Promise<void> => {
+    // SIGTERM lets flowkeeper stop cleanly (and write a --cpu-prof profile); SIGKILL if it takes long.
+    fk.kill('SIGTERM');
+    const killer = setTimeout(() => fk.kill('SIGKILL'), 10_000);
+    await new Promise((r) => (fk.exitCode !== null ? r(null) : fk.once('exit', r)));
+    clearTimeout(killer);
     feeder.kill();
     cleanup();
   };
@@ -82,6 +88,6 @@ export async function benchLive(rate: number, seconds: number): Promise<Figure[]
       { name: 'ingest rate meanwhile', value: ingestRate, unit: 'flows/s', target: { op: '>=', value: rate * 0.95 }, note: `feeder paced at ${rate.toLocaleString('en-US')}/s` },
     ];
   } finally {
-    stop();
+    await stop();
   }
 }

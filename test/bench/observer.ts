@@ -134,6 +134,6 @@ export async function benchObserverFollow(rate: number, seconds: number): Promis
     return figures;
   } finally {
     client.close();
-    serve.stop();
+    await serve.stop();
   }
 }

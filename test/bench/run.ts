@@ -13,6 +13,8 @@ const queryFlows = Number(process.env.BENCH_QUERY_FLOWS ?? 10_000_000);
 const only = (process.env.BENCH_ONLY ?? 'ingest,metrics,query,live,series,observer,follow,memory').split(',');
 /** Flows in the store the Observer phase streams from. */
 const observerFlows = Number(process.env.BENCH_OBSERVER_FLOWS ?? 2_000_000);
+/** Relay rate of the live phase (the target is set at 50,000/s). */
+const liveRate = Number(process.env.BENCH_LIVE_RATE ?? 50_000);
 /** Relay rate of the follow phase (the target is set at 50,000/s; a machine that cannot ingest that measures its backlog instead). */
 const followRate = Number(process.env.BENCH_FOLLOW_RATE ?? 50_000);
 /** The memory phase runs the demo this long (default 8 minutes, the span the RSS growth was reported over). */
@@ -32,7 +34,7 @@ async function main(): Promise<void> {
     ]);
   }
   if (only.includes('query')) printFigures('queries (real HTTP API)', await benchQueries(queryFlows));
-  if (only.includes('live')) printFigures('live stream (WebSocket)', await benchLive(50_000, seconds));
+  if (only.includes('live')) printFigures(`live stream (WebSocket) while ingesting ${liveRate.toLocaleString('en-US')} flows/s`, await benchLive(liveRate, seconds));
   if (only.includes('series')) printFigures('metric cardinality (default configuration)', benchSeries(1000, 100));
   if (only.includes('observer')) printFigures(`Observer gRPC API on history (${observerFlows.toLocaleString('en-US')} stored flows)`, await benchObserver(observerFlows));
   if (only.includes('follow')) printFigures(`Observer gRPC API: follow while ingesting ${followRate.toLocaleString('en-US')} flows/s`, await benchObserverFollow(followRate, seconds));
