@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { messageToJsonpb } from '../src/flows/jsonpb.js';
+import { formatTimestamp, messageToJsonpb } from '../src/flows/jsonpb.js';
 import type { JsonObject } from '../src/flows/jsonpb.js';
 import { GetFlowsResponseType } from '../src/flows/schema.js';
 import type { FlowRecord } from '../src/flows/record.js';
@@ -185,7 +185,8 @@ test('ServerStatus, GetNodes, GetNamespaces and grpc.health.v1 answer from what 
 
 const followUuid = (i: number): string => `00000000-0000-4000-9000-${String(i).padStart(12, '0')}`;
 function followFlow(i: number, at: number, padding = 0): JsonObject {
-  const time = new Date(at).toISOString();
+  // Go's RFC 3339 form (no ".000" for whole seconds), so the flow compares equal to what comes back.
+  const time = formatTimestamp(Math.floor(at / 1000), (at % 1000) * 1e6);
   const flow: JsonObject = { time, uuid: followUuid(i), verdict: 'FORWARDED', node_name: 'k8s1', IP: { source: '10.0.0.1', destination: '10.0.0.2' } };
   if (padding > 0) flow.source = { labels: [`k8s:padding=${'x'.repeat(padding)}`] };
   return { flow, node_name: 'k8s1', time };
