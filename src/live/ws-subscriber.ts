@@ -9,6 +9,18 @@ export const MAX_BUFFERED_BYTES = 1024 * 1024;
 /** Live flows held while the backfill is being sent. */
 const MAX_HELD = 10_000;
 
+/** Frames already serialised, per flow: subscribers taking the same flow share one JSON text. */
+const frames = new WeakMap<FlowRecord, string>();
+
+function flowFrame(flow: FlowRecord): string {
+  let text = frames.get(flow);
+  if (text === undefined) {
+    text = JSON.stringify({ type: 'flow', ...toResponseJson(flow) });
+    frames.set(flow, text);
+  }
+  return text;
+}
+
 /**
  * One WebSocket live-stream client. Frames are JSON: `{"type":"flow", ...GetFlowsResponse jsonpb}`,
  * `{"type":"lost","count":n}` when flows were dropped because the client was slow,
@@ -65,7 +77,7 @@ export class WsSubscriber implements Subscriber {
     }
     this.flushLost();
     this.cork();
-    this.socket.send(JSON.stringify({ type: 'flow', ...toResponseJson(flow) }));
+    this.socket.send(flowFrame(flow));
     this.sent++;
   }
 
