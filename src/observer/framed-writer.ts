@@ -32,8 +32,11 @@ export class FramedWriter {
 
   constructor(private readonly call: grpc.ServerWritableStream<unknown, Buffer>) {
     this.http2 = findHttp2Stream(call);
+    if (!this.http2) return;
+    // grpc-js handles one stream error (once); a write racing a reset must not raise a second, unhandled one.
+    this.http2.on('error', () => undefined);
     // Response headers go first, the way grpc-js sends them before its first message.
-    if (this.http2) call.sendMetadata(new grpc.Metadata());
+    call.sendMetadata(new grpc.Metadata());
   }
 
   /** Whether messages are written in batches (false: the call.write fallback). */
