@@ -30,7 +30,7 @@ export interface FlowSources {
 /** Flows per history page (each page is one budgeted query; the stream yields between pages). */
 const PAGE = 2000;
 /** Live flows held while history is being sent (beyond: counted lost). */
-const MAX_HELD = 50_000;
+const MAX_HELD = 10_000;
 /** History flows this close to the subscription are remembered, so the live flows held meanwhile are not sent twice. */
 const OVERLAP_SECONDS = 120;
 /** `number` at or above this is "all" (hubble observe --all sends 2^64-1). */
