@@ -28,5 +28,5 @@ VOLUME ["/data"]
 EXPOSE 8080 4244
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["node", "--max-old-space-size=256", "--max-semi-space-size=8", "dist/src/cli.js"]
+ENTRYPOINT ["node", "dist/src/cli.js"]
 CMD ["serve", "--db", "/data/flowkeeper.db", "--listen", "0.0.0.0:8080", "--observer-listen", "0.0.0.0:4244"]

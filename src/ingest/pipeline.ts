@@ -60,15 +60,6 @@ type Waiter = { resolve: (reply: WorkerReply) => void; reject: (err: Error) => v
  * the relay stream pauses until the writer catches up. Emits 'batch' with a
  * BatchSummary after each stored batch.
  */
-/**
- * The writer thread's V8 heap. Its state is bounded (dictionary caches of
- * DICTIONARY_CACHE_LIMIT entries, the batches in flight), so a small young
- * generation (V8's default grows it to ~34 MB) and an old generation cap keep
- * its memory bounded; the cap is far above what the caches can hold (~20 MB
- * used in the demo, about 100 MB with every cache full).
- */
-const WRITER_HEAP_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 128 };
-
 export class IngestPipeline extends EventEmitter implements FlowSink {
   readonly stats: PipelineStats = {
     received: 0, stored: 0, duplicates: 0, malformed: 0, futureDated: 0, batches: 0, writeErrors: 0,
@@ -109,10 +100,7 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
 
   /** Starts the writer worker (which applies migrations) and resolves once it is ready. */
   static async start(options: PipelineOptions, log: Logger): Promise<IngestPipeline> {
-    const worker = new Worker(new URL('./worker.js', import.meta.url), {
-      workerData: { ...options } satisfies WorkerSettings,
-      resourceLimits: WRITER_HEAP_LIMITS,
-    });
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { ...options } satisfies WorkerSettings });
     const first = await new Promise<WorkerReply>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);

@@ -21,7 +21,7 @@ function rssBytes(pid: number): number {
 export async function benchMemory(rate: number, seconds: number): Promise<Figure[]> {
   const { dir, cleanup } = tempDir('flowkeeper-bench-memory-');
   const port = await freePort();
-  const fk = spawn(process.execPath, ['--max-old-space-size=256', '--max-semi-space-size=8', CLI, 'demo', '--sim-rate', String(rate), '--db', join(dir, 'demo.db'), '--listen', `127.0.0.1:${port}`, '--observer-listen', '127.0.0.1:0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const fk = spawn(process.execPath, [CLI, 'demo', '--sim-rate', String(rate), '--db', join(dir, 'demo.db'), '--listen', `127.0.0.1:${port}`, '--observer-listen', '127.0.0.1:0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const samples: { t: number; rss: number }[] = [];
   try {
     const t0 = performance.now();
