@@ -17,6 +17,8 @@ export interface Subscriber {
    * arrives, undecoded, instead of calling deliver.
    */
   deliverRaw?: (message: Buffer) => void;
+  /** True while the client is so far behind that a flow given now would be dropped anyway (then, for it, nothing is decoded). */
+  stalled?(): boolean;
 }
 
 /** An interner that keeps nothing: scanFlow then only checks a message's framing. */
@@ -58,6 +60,8 @@ export class LiveHub {
   private verdicts: Set<number> | null = null;
   dropped = 0;
   malformed = 0;
+  /** Messages decoded for subscribers (none while every subscriber is stalled). */
+  decoded = 0;
   private windowStart = 0;
   private windowUsedMs = 0;
   /** The share of this window, from the last one's event-loop utilization. */
@@ -147,11 +151,20 @@ export class LiveHub {
       setTimeout(() => this.drain(), this.windowStart + WINDOW_MS - started);
       return;
     }
+    if ([...this.subscribers].every((s) => s.stalled?.() === true)) {
+      // Nobody could take a flow now: report them lost instead of decoding them for nothing.
+      const count = this.pending.length;
+      this.pending = [];
+      this.dropped += count;
+      for (const s of this.subscribers) s.skipped(count);
+      return;
+    }
     let done = 0;
     for (const message of this.pending) {
       done++;
       let flow: FlowRecord | null;
       try {
+        this.decoded++;
         flow = decodeFlowRecord(message);
       } catch {
         this.malformed++;

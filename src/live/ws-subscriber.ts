@@ -51,6 +51,10 @@ export class WsSubscriber implements Subscriber {
     this.lost += count;
   }
 
+  stalled(): boolean {
+    return this.held === null && this.socket.bufferedAmount > MAX_BUFFERED_BYTES;
+  }
+
   /** Sends the stored flows first, then whatever arrived live meanwhile (minus duplicates), then follows. */
   finishBackfill(flows: FlowRecord[]): void {
     for (const f of flows) {

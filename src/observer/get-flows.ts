@@ -157,6 +157,10 @@ export class FlowStream implements Subscriber {
     this.lost += count;
   }
 
+  stalled(): boolean {
+    return this.held === null && this.out.behind;
+  }
+
   async run(): Promise<void> {
     const subscribedAt = now();
     if (this.plan.follow) this.sources.hub.add(this);
