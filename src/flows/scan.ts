@@ -1,6 +1,12 @@
 import { DictKind, FlowRow, L4, RowBits } from './row.js';
 import { WireCursor, WireError, WIRE_BYTES, readTimestamp } from './wire.js';
 import { FlowType } from './schema.js';
+import {
+  F_AUTH_TYPE, F_DESTINATION, F_DESTINATION_NAMES, F_DESTINATION_SERVICE, F_DIRECTION, F_DROP_REASON, F_DROP_REASON_DESC,
+  F_EGRESS_ALLOWED, F_EGRESS_DENIED, F_EMITTER, F_ETHERNET, F_EVENT_TYPE, F_INGRESS_ALLOWED, F_INGRESS_DENIED, F_INTERFACE,
+  F_IP, F_IS_REPLY, F_L4, F_L7, F_NODE_LABELS, F_NODE_NAME, F_OBS_POINT, F_POLICY_LOG, F_POLICY_MATCH, F_PROXY_PORT, F_REPLY,
+  F_SOURCE, F_SOURCE_NAMES, F_SOURCE_SERVICE, F_SUMMARY, F_TIME, F_TRACE_REASON, F_TYPE, F_UUID, F_VERDICT, HTTP_HEADERS, L7_HTTP,
+} from './flow-fields.js';
 
 /** What the scanner needs from the store: ids for raw bytes it has seen before. */
 export interface Interner {
@@ -14,16 +20,6 @@ export interface Interner {
 
 /** 9999-12-31T23:59:59Z, the largest valid google.protobuf.Timestamp. */
 const MAX_TIMESTAMP_SECONDS = 253_402_300_799;
-
-// Flow field numbers (proto/flow/flow.proto).
-const F_TIME = 1, F_VERDICT = 2, F_DROP_REASON = 3, F_ETHERNET = 4, F_IP = 5, F_L4 = 6;
-const F_SOURCE = 8, F_DESTINATION = 9, F_TYPE = 10, F_NODE_NAME = 11, F_SOURCE_NAMES = 13;
-const F_DESTINATION_NAMES = 14, F_L7 = 15, F_REPLY = 16, F_EVENT_TYPE = 19, F_SOURCE_SERVICE = 20;
-const F_DESTINATION_SERVICE = 21, F_DIRECTION = 22, F_POLICY_MATCH = 23, F_OBS_POINT = 24;
-const F_DROP_REASON_DESC = 25, F_IS_REPLY = 26, F_INTERFACE = 28, F_PROXY_PORT = 29, F_UUID = 34;
-const F_AUTH_TYPE = 35, F_TRACE_REASON = 36, F_NODE_LABELS = 37, F_EMITTER = 41, F_SUMMARY = 100000;
-const F_EGRESS_ALLOWED = 21001, F_INGRESS_ALLOWED = 21002, F_EGRESS_DENIED = 21004;
-const F_INGRESS_DENIED = 21005, F_POLICY_LOG = 21006;
 
 /**
  * Raw byte ranges of a repeated field (or a group of them), tags included, so the
@@ -357,8 +353,6 @@ function scanL7(buf: Buffer, start: number, end: number, row: FlowRow, interner:
   }
 }
 
-const L7_HTTP = 101;
-const HTTP_HEADERS = 5;
 
 /**
  * HTTP records are interned without their headers: headers carry per-request
@@ -463,7 +457,10 @@ export function packUuid(buf: Buffer, start: number, end: number): Buffer | stri
 
 /** Inverse of packUuid. */
 export function unpackUuid(stored: Buffer | string): string {
-  if (typeof stored === 'string') return stored;
-  const h = stored.toString('hex');
+  return typeof stored === 'string' ? stored : uuidFromHex(stored.toString('hex'));
+}
+
+/** The canonical uuid text of 32 lower-case hex digits (a packed uuid). */
+export function uuidFromHex(h: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }

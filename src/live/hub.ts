@@ -103,11 +103,7 @@ export class LiveHub {
       }
       if (verdict === null || !this.verdicts.has(verdict)) return;
     }
-    if (this.pending.length >= MAX_PENDING) {
-      const stale = this.pending.splice(0, MAX_PENDING / 2).length;
-      this.dropped += stale;
-      for (const s of this.subscribers) s.skipped(stale);
-    }
+    if (this.pending.length >= MAX_PENDING) this.dropOldest(MAX_PENDING / 2);
     this.pending.push(message);
     if (!this.scheduled) {
       this.scheduled = true;
@@ -125,6 +121,18 @@ export class LiveHub {
       return; // malformed: the writer counts it
     }
     for (const s of this.raw) s.deliverRaw!(message);
+  }
+
+  /** Drops the `count` oldest pending messages, reported to every subscriber as lost. */
+  private dropOldest(count: number): void {
+    const dropped = this.pending.splice(0, count).length;
+    this.dropped += dropped;
+    for (const s of this.subscribers) s.skipped(dropped);
+  }
+
+  private allStalled(): boolean {
+    for (const s of this.subscribers) if (s.stalled?.() !== true) return false;
+    return true;
   }
 
   /** Live decoding's share for a new window: the minimum, plus what everything else left idle in the last one. */
@@ -151,12 +159,9 @@ export class LiveHub {
       setTimeout(() => this.drain(), this.windowStart + WINDOW_MS - started);
       return;
     }
-    if ([...this.subscribers].every((s) => s.stalled?.() === true)) {
+    if (this.allStalled()) {
       // Nobody could take a flow now: report them lost instead of decoding them for nothing.
-      const count = this.pending.length;
-      this.pending = [];
-      this.dropped += count;
-      for (const s of this.subscribers) s.skipped(count);
+      this.dropOldest(this.pending.length);
       return;
     }
     let done = 0;

@@ -52,7 +52,12 @@ export class WsSubscriber implements Subscriber {
   }
 
   stalled(): boolean {
-    return this.held === null && this.socket.bufferedAmount > MAX_BUFFERED_BYTES;
+    return this.held === null && this.behind;
+  }
+
+  /** The client has more than MAX_BUFFERED_BYTES unsent: flows for it are dropped (and counted) instead of queued. */
+  private get behind(): boolean {
+    return this.socket.bufferedAmount > MAX_BUFFERED_BYTES;
   }
 
   /** Sends the stored flows first, then whatever arrived live meanwhile (minus duplicates), then follows. */
@@ -75,7 +80,7 @@ export class WsSubscriber implements Subscriber {
 
   private send(flow: FlowRecord): void {
     if (this.socket.readyState !== this.socket.OPEN) return;
-    if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+    if (this.behind) {
       this.lost++;
       return;
     }
@@ -104,7 +109,7 @@ export class WsSubscriber implements Subscriber {
   }
 
   private flushLost(): void {
-    if (this.lost > 0 && this.socket.bufferedAmount <= MAX_BUFFERED_BYTES) {
+    if (this.lost > 0 && !this.behind) {
       this.frame({ type: 'lost', count: this.lost });
       this.lost = 0;
     }

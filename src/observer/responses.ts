@@ -2,6 +2,7 @@ import { encodeJsonpb, formatTimestamp } from '../flows/jsonpb.js';
 import type { JsonObject } from '../flows/jsonpb.js';
 import type { DictionaryLookup, StoredRow } from '../flows/materialize.js';
 import { asSent } from '../flows/normalize.js';
+import { toResponseJson } from '../flows/record.js';
 import type { FlowRecord, FlowTime } from '../flows/record.js';
 import { writeFlowRow } from '../flows/row-wire.js';
 import { GetFlowsResponseType } from '../flows/schema.js';
@@ -30,7 +31,7 @@ export function writeStoredResponse(w: WireWriter, row: StoredRow, dict: Diction
 export function recordResponse(flow: FlowRecord, mask: ((flow: JsonObject) => JsonObject) | null): Buffer {
   const sent = asSent(flow);
   const body = mask ? mask(sent) : sent;
-  return Buffer.from(encodeJsonpb(GetFlowsResponseType, { flow: body, node_name: typeof flow.node_name === 'string' ? flow.node_name : '', time: flow.time }));
+  return Buffer.from(encodeJsonpb(GetFlowsResponseType, { ...toResponseJson(flow), flow: body }));
 }
 
 /** A LostEvents response: `count` flows this follower did not get. */

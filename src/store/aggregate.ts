@@ -1,4 +1,3 @@
-import type { StoredRow } from '../flows/materialize.js';
 import type { AggregateLabels, AggregateRow, GroupDimension } from '../query/aggregate.js';
 import { rollupWhere } from '../query/aggregate.js';
 import type { FilterSet } from '../query/filter.js';
@@ -11,6 +10,7 @@ import type { Db } from './sqlite.js';
 import type { Statement } from 'better-sqlite3';
 import { AdaptiveSlicer, prepareOnPartition, readableRecord } from './flow-query.js';
 import { ROW_SELECT, unpackRow } from './row-select.js';
+import type { IdRow } from './row-select.js';
 import { FlowType } from '../flows/schema.js';
 import { FlowkeeperError } from '../errors.js';
 
@@ -227,9 +227,9 @@ function checkDeadline(deadline: number): void {
 }
 
 /** Rows of [lo, hi) in time slices, checking the deadline between slices (one SQL statement never runs for long). */
-function* slicedRows(stmt: Statement, lo: number, hi: number, params: unknown[], slicer: AdaptiveSlicer, deadline: number, whole: boolean): Generator<StoredRow & { id: number }> {
+function* slicedRows(stmt: Statement, lo: number, hi: number, params: unknown[], slicer: AdaptiveSlicer, deadline: number, whole: boolean): Generator<IdRow> {
   for (const [a, b] of slicer.slices(lo, hi, () => checkDeadline(deadline))) {
-    if (!whole) yield* stmt.iterate(a, b, ...params) as Iterable<StoredRow & { id: number }>;
+    if (!whole) yield* stmt.iterate(a, b, ...params) as Iterable<IdRow>;
     else for (const raw of stmt.raw(true).iterate(a, b, ...params) as Iterable<unknown[]>) yield unpackRow(raw);
   }
 }

@@ -1,5 +1,6 @@
 import type { StoredRow } from '../flows/materialize.js';
 import type { Statement } from 'better-sqlite3';
+import { uuidFromHex } from '../flows/scan.js';
 
 /**
  * better-sqlite3 spends about 0.2 µs creating each JS value it returns, so a
@@ -32,8 +33,7 @@ export type IdRow = StoredRow & { id: number };
 function uuidOf(text: string | null): string | null {
   if (text === null) return null;
   if (text[0] === '=') return text.slice(1);
-  const h = text.slice(1).toLowerCase();
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  return uuidFromHex(text.slice(1).toLowerCase());
 }
 
 /**
