@@ -17,12 +17,17 @@ import type { Db } from './store/sqlite.js';
 import { buildServer } from './api/server.js';
 import { StatusReport } from './status.js';
 import { DEFAULT_QUERY_LIMITS, QueryService } from './query/service.js';
+import { QueryPool } from './query/pool.js';
+
 import { LiveHub } from './live/hub.js';
 import { FlowkeeperMetrics } from './metrics/registry.js';
 import { registerMetricsRoute } from './metrics/route.js';
 import { ObserverServer } from './observer/server.js';
 import { observerSources } from './observer-sources.js';
 import { StoreAggregateLabels } from './store/aggregate.js';
+
+/** Scheduling priority (nice) of query threads: ingest, the live stream and the probes come first. */
+const QUERY_THREAD_NICE = 10;
 
 export const VERSION = (JSON.parse(readFileSync(join(ROOT_DIR, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -34,7 +39,10 @@ const METRICS_EXPIRY_INTERVAL_MS = 30_000;
 export interface App {
   pipeline: IngestPipeline;
   hub: LiveHub;
+  /** The engine on the main thread (the Observer's history streams). */
   queries: QueryService;
+  /** Query threads for the REST and WebSocket faces. */
+  queryPool: QueryPool;
   metrics: FlowkeeperMetrics;
   reader: FlowReader;
   relays: RelayClient[];
@@ -119,11 +127,16 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   );
   const byName = new Map(relays.map((r) => [r.name, r]));
   pipeline.on('batch', (s: BatchSummary) => byName.get(s.relay)?.noteBatch(s));
-  const status = new StatusReport(VERSION, config.db, relays, pipeline, reader);
-  const queries = new QueryService(readDb, reader, config.queryBudget * 1000, { ...DEFAULT_QUERY_LIMITS, rawMaxRangeSeconds: config.queryMaxRange });
+  const queryLimits = { ...DEFAULT_QUERY_LIMITS, rawMaxRangeSeconds: config.queryMaxRange };
+  const queries = new QueryService(readDb, reader, config.queryBudget * 1000, queryLimits);
+  const queryPool = new QueryPool(
+    { dbPath: config.db, budgetMs: config.queryBudget * 1000, limits: queryLimits, workers: config.queryWorkers, queueLimit: config.queryQueue, nice: QUERY_THREAD_NICE },
+    queries,
+  );
+  const status = new StatusReport(VERSION, config.db, relays, pipeline, reader, queryPool);
   const metrics = new FlowkeeperMetrics(
     {
-      relays, pipeline, reader, hub, labels: new StoreAggregateLabels(readDb, reader.dict),
+      relays, pipeline, reader, hub, queries: queryPool, labels: new StoreAggregateLabels(readDb, reader.dict),
       storeFileBytes: () => fileBytes(config.db), retentionBytes: () => retentionBytes(config.retentionSize, config.db, config.dbMaxSize),
     },
     { maxSeries: config.metricsMaxSeries, ttlMs: config.metricsSeriesTtl * 1000, workloadLabelsOnDrops: config.metricsWorkloadLabels },
@@ -134,7 +147,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const expiry = setInterval(() => metrics.flows.expire(), METRICS_EXPIRY_INTERVAL_MS);
   expiry.unref();
   const server = await buildServer({
-    status, queries, hub, log, version: VERSION, apiToken: config.apiToken, metricsToken: config.metricsToken,
+    status, queries: queryPool, hub, log, version: VERSION, apiToken: config.apiToken, metricsToken: config.metricsToken,
     maxRangeSeconds: config.queryMaxRange, rollupRetentionSeconds: config.rollupRetention, wsMaxSubscribers: config.wsMaxSubscribers,
     requestTimeoutSeconds: config.httpRequestTimeout, maxConnections: config.httpMaxConnections, allowedOrigins: config.allowedOrigins,
     extraRoutes: (app) => registerMetricsRoute(app, metrics),
@@ -156,6 +169,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await Promise.all(relays.map((r) => r.stop()));
       await observer?.close();
       await server.close();
+      await queryPool.close();
       await pipeline.close();
       readDb.close();
       lock.release();
@@ -183,5 +197,5 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   }
   for (const r of relays) r.start();
   log.info({ url, observer: observerAddress, relays: targets, db: config.db }, 'flowkeeper started');
-  return { pipeline, hub, queries, metrics, reader, relays, server, status, url, observerAddress, stop };
+  return { pipeline, hub, queries, queryPool, metrics, reader, relays, server, status, url, observerAddress, stop };
 }

@@ -4,6 +4,7 @@ import type { FlowReader, StoreStats } from './store/reader.js';
 import { fileBytes } from './store/sqlite.js';
 import { formatTimestamp } from './flows/jsonpb.js';
 import type { StatusSource } from './api/status.js';
+import type { QueryPoolStats } from './query/pool.js';
 
 /** Assembles /api/v1/status from the relays, the pipeline and the store. */
 export class StatusReport implements StatusSource {
@@ -16,6 +17,7 @@ export class StatusReport implements StatusSource {
     private readonly relays: RelayClient[],
     private readonly pipeline: IngestPipeline,
     private readonly reader: FlowReader,
+    private readonly queryPool: { stats(): QueryPoolStats },
   ) {}
 
   /** Flows stored per second, over the last second or more. */
@@ -39,6 +41,7 @@ export class StatusReport implements StatusSource {
       ingest: { ...this.pipeline.stats, flowsPerSecond: this.ingestRate() },
       store: { ...store, path: this.dbPath, oldest: time(store.oldest), newest: time(store.newest), checkpoints: this.reader.checkpoints() },
       lostEvents: this.reader.lostEvents(),
+      queries: this.queryPool.stats(),
     };
   }
 

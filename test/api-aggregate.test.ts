@@ -35,6 +35,9 @@ test('rollup and raw answers agree, group by group, series included', async () =
     'group_by=policy,traffic_direction&type=policy-verdict&top=1000',
     'group_by=policy,type&verdict=DROPPED&top=1000',
     'group_by=cluster,protocol,type&top=1000&bucket=1m',
+    'group_by=source_label:app,destination_label:app&top=1000',
+    'group_by=destination_label:app,verdict,destination_port&verdict=DROPPED&top=1000&bucket=1m',
+    'group_by=source_label:k8s-app,destination_namespace,policy&from_namespace=kube-system&top=1000',
   ];
   for (const q of queries) {
     const rollup = await agg(q);
@@ -70,7 +73,7 @@ test('aggregate counts equal counting the stored flows directly', async () => {
   assert.equal(res.total, env.records.length);
   for (const g of res.groups) assert.equal(g.count, byVerdict.get(String(g.key.verdict)), String(g.key.verdict));
   const labels = await agg('group_by=source_label:app&from_namespace=bookinfo&top=1000');
-  assert.equal(labels.source, 'raw');
+  assert.equal(labels.source, 'rollup');
   const byApp = new Map<string, number>();
   for (const f of env.records) {
     const src = f.source as { namespace?: string; labels?: string[] } | undefined;

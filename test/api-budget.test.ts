@@ -37,7 +37,7 @@ test('a flow query out of budget returns what it found and a cursor; following i
 });
 
 test('a raw aggregate out of budget fails with 422 and says how to narrow it', async () => {
-  const res = await fetch(`${env.app.url}/api/v1/aggregate?group_by=source_label:app&since=${ALL_TIME.since}`);
+  const res = await fetch(`${env.app.url}/api/v1/aggregate?group_by=node&since=${ALL_TIME.since}`);
   assert.equal(res.status, 422);
   const body = (await res.json()) as { error: string; message: string };
   assert.equal(body.error, 'FLOWKEEPER_ERR_TOO_EXPENSIVE');

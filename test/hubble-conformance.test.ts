@@ -1,3 +1,4 @@
+import { Deadline } from '../src/query/deadline.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -86,7 +87,7 @@ function sqlSelects(set: FilterSet, seconds: number, recheck: boolean): number[]
   const page = runFlowQuery(db, reader.dict, {
     where, recheck: recheck && !exact ? (f) => set.match(f) : null,
     since: { seconds, nanos: 0 }, until: { seconds, nanos: 999_999_999 },
-    order: 'asc', limit: 10_000, after: null, deadline: Infinity,
+    order: 'asc', limit: 10_000, after: null, deadline: Deadline.NEVER,
   });
   return page.flows.map((f) => parseTimestamp(f.time)!.nanos / 1000);
 }

@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { LiveHub } from '../live/hub.js';
 import { installAuth } from './auth.js';
 import { installErrorHandler } from './errors.js';
-import type { QueryService } from '../query/service.js';
+import type { QueryPool } from '../query/pool.js';
 import { registerAggregateRoutes } from './routes/aggregate.js';
 import { registerFlowRoutes } from './routes/flows.js';
 import { registerStreamRoute } from './routes/stream.js';
@@ -19,7 +19,7 @@ export const BODY_LIMIT_BYTES = 256 * 1024;
 
 export interface ServerDeps {
   status: StatusSource;
-  queries: QueryService;
+  queries: QueryPool;
   hub: LiveHub;
   log: Logger;
   version: string;

@@ -80,6 +80,8 @@ export const OPTIONS = {
   allowedOrigins: { flag: 'allowed-origins', default: '', parse: list, description: 'browser origins (e.g. https://grafana.example.com) allowed to open the WebSocket stream besides the API\'s own' },
   queryMaxRange: { flag: 'query-max-range', default: '7d', parse: parseDuration, description: 'longest since..until range a flow query or raw aggregate may scan' },
   queryBudget: { flag: 'query-budget', default: '2s', parse: parseDuration, description: 'longest a query may scan; flow queries then return what they found with a cursor to continue, raw aggregates fail with 422' },
+  queryWorkers: { flag: 'query-workers', default: '2', parse: int('query-workers'), description: 'threads that run REST/WebSocket queries off the main thread, each on its own read connection (0: on the main thread, rationed so ingest keeps up)' },
+  queryQueue: { flag: 'query-queue', default: '32', parse: int('query-queue'), description: 'queries that may wait for a busy query thread; more are refused with 429 and Retry-After' },
   httpRequestTimeout: { flag: 'http-request-timeout', default: '30s', parse: parseDuration, description: 'longest a client may take to send a whole request (headers and body); slower connections are closed (408)' },
   httpMaxConnections: { flag: 'http-max-connections', default: '1024', parse: int('http-max-connections'), description: 'most open HTTP/WebSocket connections; more are refused' },
   observerListen: {

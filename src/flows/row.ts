@@ -77,6 +77,9 @@ export class FlowRow {
   dstEp: number | null = null;
   srcWorkload = 0;
   dstWorkload = 0;
+  /** Label set ids (label_sets) of the endpoints; 0 when absent. */
+  srcLabels = 0;
+  dstLabels = 0;
   srcIp: number | null = null;
   dstIp: number | null = null;
   srcXlated: number | null = null;

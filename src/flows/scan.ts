@@ -12,8 +12,8 @@ import {
 export interface Interner {
   /** Id of the raw bytes buf[start,end) in dictionary `kind`. */
   intern(kind: DictKind, buf: Buffer, start: number, end: number): number;
-  /** Endpoint id and its workload id for a raw Endpoint message. */
-  endpoint(buf: Buffer, start: number, end: number): { id: number; workload: number };
+  /** Endpoint id, its workload id and its label set id for a raw Endpoint message. */
+  endpoint(buf: Buffer, start: number, end: number): { id: number; workload: number; labelSet: number };
   /** Node id and its cluster id for a node name. */
   node(buf: Buffer, start: number, end: number): { id: number; cluster: number };
 }
@@ -100,12 +100,14 @@ export function scanFlow(buf: Buffer, start: number, end: number, interner: Inte
           const ep = interner.endpoint(buf, vStart, vEnd);
           row.srcEp = ep.id;
           row.srcWorkload = ep.workload;
+          row.srcLabels = ep.labelSet;
           break;
         }
         case F_DESTINATION: {
           const ep = interner.endpoint(buf, vStart, vEnd);
           row.dstEp = ep.id;
           row.dstWorkload = ep.workload;
+          row.dstLabels = ep.labelSet;
           break;
         }
         case F_NODE_NAME: {

@@ -22,7 +22,7 @@ export interface Subscriber {
 }
 
 /** An interner that keeps nothing: scanFlow then only checks a message's framing. */
-const CHECK_ONLY: Interner = { intern: () => 0, endpoint: () => ({ id: 0, workload: 0 }), node: () => ({ id: 0, cluster: 0 }) };
+const CHECK_ONLY: Interner = { intern: () => 0, endpoint: () => ({ id: 0, workload: 0, labelSet: 0 }), node: () => ({ id: 0, cluster: 0 }) };
 
 /** Longest a decode slice may hold the event loop (ingest shares it). */
 const SLICE_BUDGET_MS = 8;

@@ -5,6 +5,7 @@ import type { LiveHub } from '../live/hub.js';
 import type { RelayClient } from '../relay/client.js';
 import type { StoreAggregateLabels } from '../store/aggregate.js';
 import type { FlowReader } from '../store/reader.js';
+import type { QueryPoolStats } from '../query/pool.js';
 import { FlowMetrics } from './flow-metrics.js';
 import { Enums } from '../query/enums.js';
 import type { GuardOptions } from './guarded-counter.js';
@@ -18,6 +19,7 @@ export interface MetricsSources {
   pipeline: IngestPipeline;
   reader: FlowReader;
   hub: LiveHub;
+  queries: { stats(): QueryPoolStats };
   labels: StoreAggregateLabels;
   storeFileBytes: () => number;
   /** The store's byte budget (resolved --retention-size). */
@@ -97,6 +99,7 @@ export class FlowkeeperMetrics {
       collect() { this.set(src.pipeline.stats.storageFailingSince === null ? 0 : 1); } });
     new Gauge({ name: 'flowkeeper_storage_failing_since_seconds', help: 'Unix time storage started failing (0 while it works).', registers: [r],
       collect() { this.set((src.pipeline.stats.storageFailingSince ?? 0) / 1000); } });
+    /** A counter that follows a running total read at scrape time. */
     const pipelineCounter = (name: string, help: string, read: () => number): void => {
       let last = 0;
       new Counter({ name, help, registers: [r], collect() {
@@ -107,6 +110,14 @@ export class FlowkeeperMetrics {
     };
     pipelineCounter('flowkeeper_storage_failures_total', 'Times writes to the store started failing.', () => src.pipeline.stats.storageFailures);
     pipelineCounter('flowkeeper_store_emergency_drops_total', 'Raw partitions dropped early because the disk (or --db-max-size) was full.', () => src.pipeline.stats.emergencyDrops);
+    new Gauge({ name: 'flowkeeper_queries', help: 'REST/WebSocket queries running in query threads or waiting for one.', labelNames: ['state'], registers: [r],
+      collect() {
+        const q = src.queries.stats();
+        this.set({ state: 'running' }, q.running);
+        this.set({ state: 'queued' }, q.queued);
+      } });
+    pipelineCounter('flowkeeper_queries_refused_total', 'Queries refused with 429 because every query thread was busy and the queue full.', () => src.queries.stats().refused);
+    pipelineCounter('flowkeeper_queries_cancelled_total', 'Queries dropped or stopped because their client went away.', () => src.queries.stats().cancelled);
     pipelineCounter('flowkeeper_future_dated_flows_total', 'Flows dated more than a minute ahead of this clock (stored, never the resume point).', () => src.pipeline.stats.futureDated);
     new Gauge({ name: 'flowkeeper_websocket_clients', help: 'Live-stream WebSocket subscribers.', registers: [r],
       collect() { this.set(src.hub.size); } });

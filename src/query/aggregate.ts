@@ -19,12 +19,13 @@ export interface AggregateRow {
   eventType: number;
   srcWorkload: number;
   dstWorkload: number;
+  /** Label set ids of the endpoints (0: no endpoint). */
+  srcLabels: number;
+  dstLabels: number;
   port: number;
   l4: number;
   deniedBy: number;
   /** Raw rows only. */
-  srcEp?: number | null;
-  dstEp?: number | null;
   node?: number | null;
 }
 
@@ -33,14 +34,16 @@ export interface AggregateLabels {
   workload(id: number): { cluster: string; namespace: string; name: string; kind: string };
   cluster(id: number): string;
   policies(deniedBy: number): string;
-  endpointLabels(id: number): string[];
+  labelSet(id: number): string[];
   node(id: number): string;
 }
 
 export interface GroupDimension {
   name: string;
-  /** Answerable from rollup_1m. */
+  /** Answerable from rollup_1m (label dimensions: from the minutes whose rollups know label sets). */
   rollup: boolean;
+  /** Groups by label sets, which rollups written before migration 003 do not know. */
+  label?: boolean;
   /** AggregateRow fields value() reads (rollup queries GROUP BY exactly these). */
   reads: (keyof AggregateRow)[];
   value(row: AggregateRow, labels: AggregateLabels): string | number;
@@ -93,23 +96,28 @@ export function parseGroupBy(text: string | undefined): GroupDimension[] {
   return names.map((n) => {
     if (DIMENSIONS[n]) return DIMENSIONS[n];
     const m = LABEL_DIM.exec(n);
-    if (m) {
-      const side = m[1];
-      const key = m[2];
-      return {
-        name: n,
-        rollup: false,
-        reads: [side === 'source' ? 'srcEp' : 'dstEp'] as (keyof AggregateRow)[],
-        value: (r: AggregateRow, l: AggregateLabels) => {
-          const ep = side === 'source' ? r.srcEp : r.dstEp;
-          if (!ep) return '';
-          const found = l.endpointLabels(ep).find((lab) => lab.slice(lab.indexOf(':') + 1).startsWith(`${key}=`));
-          return found ? found.slice(found.indexOf('=') + 1) : '';
-        },
-      };
-    }
+    if (m) return labelDimension(n, m[1] === 'source' ? 'srcLabels' : 'dstLabels', m[2]);
     throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', `group_by: unknown dimension "${n}" (${Object.keys(DIMENSIONS).join(', ')}, source_label:KEY, destination_label:KEY)`, 'group_by');
   });
+}
+
+/**
+ * Groups by the value of label KEY (any source: `k8s:app=x` and `app=x` both
+ * give "x"; "" when the endpoint has no such label or is absent).
+ */
+function labelDimension(name: string, side: 'srcLabels' | 'dstLabels', key: string): GroupDimension {
+  const prefix = `${key}=`;
+  return {
+    name,
+    rollup: true,
+    label: true,
+    reads: [side],
+    value: (r, l) => {
+      if (!r[side]) return '';
+      const found = l.labelSet(r[side]).find((lab) => lab.slice(lab.indexOf(':') + 1).startsWith(prefix));
+      return found ? found.slice(found.indexOf('=') + 1) : '';
+    },
+  };
 }
 
 /**

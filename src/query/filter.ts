@@ -86,6 +86,8 @@ export class CompiledFilter {
     readonly verdicts: number[] | null,
     /** The validated filter (enums as numbers), for planners that work on fields rather than predicates. */
     readonly fields: Record<string, unknown>,
+    /** The FlowFilter as it was given (compileFilter(source) compiles it again, e.g. in a query worker). */
+    readonly source: unknown,
   ) {}
 
   match(flow: FlowRecord): boolean {
@@ -146,7 +148,7 @@ export function compileFilter(json: unknown, path: string): CompiledFilter {
     throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_FILTER', `${path}: HTTP filters need event_type to be empty or include type 129 (l7), as in Hubble`, 'event_type');
   }
   const verdicts = ((plain.verdict as number[] | undefined) ?? []).length ? (plain.verdict as number[]) : null;
-  return new CompiledFilter(dims, verdicts, plain);
+  return new CompiledFilter(dims, verdicts, plain, json);
 }
 
 /** A whitelist and a blacklist of FlowFilters: kept = (empty whitelist or any matches) and no blacklist filter matches. */
@@ -178,6 +180,11 @@ export class FilterSet {
   verdictHint(): number[] | null {
     if (this.whitelist.length === 0 || this.whitelist.some((f) => f.verdicts === null)) return null;
     return [...new Set(this.whitelist.flatMap((f) => f.verdicts!))];
+  }
+
+  /** The filters as given, for FilterSet.parse to compile again (filters do not cross threads compiled). */
+  source(): { whitelist: unknown[]; blacklist: unknown[] } {
+    return { whitelist: this.whitelist.map((f) => f.source), blacklist: this.blacklist.map((f) => f.source) };
   }
 
   /** A short digest of the validated filters: equal filters, equal fingerprint (cursors carry it). */

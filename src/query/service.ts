@@ -2,6 +2,7 @@ import type { FlowRecord, FlowTime } from '../flows/record.js';
 import { FlowkeeperError } from '../errors.js';
 import type { FilterSet } from './filter.js';
 import { QueryGate } from './gate.js';
+import { Deadline } from './deadline.js';
 import type { GroupDimension } from './aggregate.js';
 import { answersFromRollups, runAggregate, StoreAggregateLabels } from '../store/aggregate.js';
 import type { AggregateResult } from '../store/aggregate.js';
@@ -43,37 +44,49 @@ export interface QueryLimits {
 
 export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxPoints: 100_000, maxEntries: 300_000, rawMaxRangeSeconds: 7 * 86_400 };
 
-/** The query engine behind REST, WebSocket backfill and the CLI: filters → SQL plans → the store. */
+/**
+ * The query engine: filters → SQL plans → the store, synchronously on one
+ * read connection. The faces reach it through a QueryPool (query workers each
+ * run one) or, for the Observer's history streams, directly on the main thread.
+ */
 export class QueryService {
   readonly index: StoreDictionaryIndex;
-  /** Admission control: queries share the event loop with ingest. */
-  readonly gate: QueryGate;
+  /** Admission control where queries share the event loop with ingest (null in a query worker). */
+  readonly gate: QueryGate | null;
   private readonly labels: StoreAggregateLabels;
 
   constructor(
     private readonly db: Db,
     private readonly reader: FlowReader,
-    /** Longest one query may scan (queries share the event loop with ingest). */
+    /** Longest one query may scan. */
     private readonly budgetMs: number,
     private readonly limits: QueryLimits = DEFAULT_QUERY_LIMITS,
+    options: { onEventLoop: boolean } = { onEventLoop: true },
   ) {
     this.index = new StoreDictionaryIndex(db);
-    this.gate = new QueryGate(budgetMs);
+    this.gate = options.onEventLoop ? new QueryGate(budgetMs) : null;
     this.labels = new StoreAggregateLabels(db, reader.dict);
   }
 
-  /** A page of flows: FlowRecords, or what `read` makes of each stored row (the Observer face writes wire bytes). */
-  flows(req: FlowsRequest): FlowPage;
-  flows<T>(req: FlowsRequest, read: RowReader<T>): FlowPage<T>;
-  flows<T>(req: FlowsRequest, read?: RowReader<T>): FlowPage<T | FlowRecord> {
-    return this.gate.run(() => this.runFlows(req, read));
+  private run<T>(query: () => T): T {
+    return this.gate ? this.gate.run(query) : query();
   }
 
-  aggregate(req: AggregateRequest): AggregateResult & { since: string; until: string } {
-    return this.gate.run(() => this.runAggregate(req));
+  /**
+   * A page of flows: FlowRecords, or what `read` makes of each stored row (the
+   * Observer face writes wire bytes). `cancelFlag` (set by a QueryPool) stops the scan early.
+   */
+  flows(req: FlowsRequest, read?: undefined, cancelFlag?: Int32Array | null): FlowPage;
+  flows<T>(req: FlowsRequest, read: RowReader<T>, cancelFlag?: Int32Array | null): FlowPage<T>;
+  flows<T>(req: FlowsRequest, read?: RowReader<T>, cancelFlag: Int32Array | null = null): FlowPage<T | FlowRecord> {
+    return this.run(() => this.runFlows(req, read, cancelFlag));
   }
 
-  private runFlows<T>(req: FlowsRequest, read: RowReader<T> | undefined): FlowPage<T> {
+  aggregate(req: AggregateRequest, cancelFlag: Int32Array | null = null): AggregateResult & { since: string; until: string } {
+    return this.run(() => this.runAggregate(req, cancelFlag));
+  }
+
+  private runFlows<T>(req: FlowsRequest, read: RowReader<T> | undefined, cancelFlag: Int32Array | null): FlowPage<T> {
     const { where, exact } = req.filters.sql(this.index);
     return runFlowQuery<T>(this.db, this.reader.dict, {
       read,
@@ -84,11 +97,11 @@ export class QueryService {
       order: req.order,
       limit: req.limit,
       after: req.after,
-      deadline: performance.now() + this.budgetMs,
+      deadline: Deadline.in(this.budgetMs, cancelFlag),
     });
   }
 
-  private runAggregate(req: AggregateRequest): AggregateResult & { since: string; until: string } {
+  private runAggregate(req: AggregateRequest, cancelFlag: Int32Array | null): AggregateResult & { since: string; until: string } {
     if (!answersFromRollups(req.dims, req.filters) && req.until.seconds - req.since.seconds > this.limits.rawMaxRangeSeconds) {
       throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', `since: this aggregate needs raw flows (its grouping or filters go beyond the rollup dimensions), which may span at most ${this.limits.rawMaxRangeSeconds / 3600} h (--query-max-range)`, 'since');
     }
@@ -101,7 +114,7 @@ export class QueryService {
       untilMinute,
       bucketMinutes: req.bucketMinutes,
       top: req.top,
-      deadline: performance.now() + this.budgetMs,
+      deadline: Deadline.in(this.budgetMs, cancelFlag),
       maxEntries: this.limits.maxEntries,
     });
     const points = result.series?.reduce((n, b) => n + b.groups.length, 0) ?? result.groups.length;

@@ -1,3 +1,4 @@
+import type { Deadline } from '../query/deadline.js';
 import type { AggregateLabels, AggregateRow, GroupDimension } from '../query/aggregate.js';
 import { rollupWhere } from '../query/aggregate.js';
 import type { FilterSet } from '../query/filter.js';
@@ -24,8 +25,8 @@ export interface AggregateQuery {
   top: number;
   /** Most distinct (bucket, group) entries counted before giving up (bounds memory). */
   maxEntries: number;
-  /** Raw aggregation gives up at this performance.now() time. */
-  deadline: number;
+  /** Aggregation gives up when it passes. */
+  deadline: Deadline;
 }
 
 export interface AggregateGroup {
@@ -57,7 +58,8 @@ export class StoreAggregateLabels implements AggregateLabels {
   private readonly workloads = new Map<number, WorkloadNames>();
   private readonly clusters = new Map<number, string>();
   private readonly policyNames = new Map<number, string>();
-  private readonly labels = new Map<number, string[]>();
+  private readonly labelSets = new Map<number, string[]>();
+  private readonly endpointLabelSets = new Map<number, number>();
   private readonly endpointWorkloads = new Map<number, number>();
   private readonly nodeClusters = new Map<number, number>();
   private readonly stmts;
@@ -69,7 +71,8 @@ export class StoreAggregateLabels implements AggregateLabels {
     this.stmts = {
       workload: db.prepare('SELECT cluster, namespace, name, kind FROM workloads WHERE id = ?'),
       cluster: db.prepare('SELECT name FROM clusters WHERE id = ?').pluck(),
-      labels: db.prepare('SELECT labels FROM endpoints WHERE id = ?').pluck(),
+      labelSet: db.prepare('SELECT labels FROM label_sets WHERE id = ?').pluck(),
+      endpointLabelSet: db.prepare('SELECT label_set FROM endpoints WHERE id = ?').pluck(),
       endpointWorkload: db.prepare('SELECT workload_id FROM endpoints WHERE id = ?').pluck(),
       nodeCluster: db.prepare('SELECT cluster_id FROM nodes WHERE id = ?').pluck(),
     };
@@ -101,8 +104,8 @@ export class StoreAggregateLabels implements AggregateLabels {
     return [...(msg.egress_denied_by ?? []), ...(msg.ingress_denied_by ?? [])];
   }
 
-  endpointLabels(id: number): string[] {
-    return memo(this.labels, id, () => JSON.parse((this.stmts.labels.get(id) as string | undefined) ?? '[]') as string[]);
+  labelSet(id: number): string[] {
+    return memo(this.labelSets, id, () => JSON.parse((this.stmts.labelSet.get(id) as string | undefined) ?? '[]') as string[]);
   }
 
   node(id: number): string {
@@ -113,6 +116,10 @@ export class StoreAggregateLabels implements AggregateLabels {
     return id === null ? 0 : memo(this.endpointWorkloads, id, () => (this.stmts.endpointWorkload.get(id) as number | undefined) ?? 0);
   }
 
+  labelSetOfEndpoint(id: number | null): number {
+    return id === null ? 0 : memo(this.endpointLabelSets, id, () => (this.stmts.endpointLabelSet.get(id) as number | undefined) ?? 0);
+  }
+
   clusterOfNode(id: number | null): number {
     return id === null ? 0 : memo(this.nodeClusters, id, () => (this.stmts.nodeCluster.get(id) as number | undefined) ?? 0);
   }
@@ -121,10 +128,10 @@ export class StoreAggregateLabels implements AggregateLabels {
 /** AggregateRow field → rollup_1m column. */
 const ROLLUP_COLUMNS: Record<string, string> = {
   cluster: 'cluster', verdict: 'verdict', dropReason: 'drop_reason', direction: 'direction', eventType: 'event_type',
-  srcWorkload: 'src_workload', dstWorkload: 'dst_workload', port: 'dst_port', l4: 'l4', deniedBy: 'denied_by',
+  srcWorkload: 'src_workload', dstWorkload: 'dst_workload', srcLabels: 'src_labels', dstLabels: 'dst_labels', port: 'dst_port', l4: 'l4', deniedBy: 'denied_by',
 };
 const EMPTY_ROW: AggregateRow = {
-  minute: 0, cluster: 0, verdict: 0, dropReason: 0, direction: 0, eventType: 0, srcWorkload: 0, dstWorkload: 0, port: 0, l4: 0, deniedBy: 0,
+  minute: 0, cluster: 0, verdict: 0, dropReason: 0, direction: 0, eventType: 0, srcWorkload: 0, dstWorkload: 0, srcLabels: 0, dstLabels: 0, port: 0, l4: 0, deniedBy: 0,
 };
 
 class Accumulator {
@@ -183,62 +190,77 @@ export function answersFromRollups(dims: GroupDimension[], filters: FilterSet): 
 }
 
 /**
+ * The first minute whose rollups know label sets: rollups written before
+ * migration 003 do not (null: every stored minute does).
+ */
+function labelRollupsFrom(db: Db): number | null {
+  return (db.prepare("SELECT value FROM store_facts WHERE key = 'label_rollups_from_minute'").pluck().get() as number | null | undefined) ?? null;
+}
+
+/**
  * Counts flows per group over whole minutes, from rollups when the dimensions
  * and filters allow it, from raw partitions otherwise (same answer either way).
+ * Label groupings over minutes rolled up before label sets were kept scan raw
+ * flows for those minutes and read rollups for the rest.
  */
 export function runAggregate(db: Db, dict: ReaderDictionary, labels: StoreAggregateLabels, index: DictionaryIndex, q: AggregateQuery): AggregateResult {
   const acc = new Accumulator(q, labels);
   const rollup = rollupFilter(q.dims, q.filters);
-  if (rollup) {
-    // Group in SQLite by just the columns the dimensions read; JS then labels the (few) groups.
-    const fields = [...new Set(q.dims.flatMap((d) => d.reads))] as (keyof typeof ROLLUP_COLUMNS)[];
-    const select = fields.map((f) => `${ROLLUP_COLUMNS[f]} AS ${f}`);
-    const groupBy = fields.map((f) => ROLLUP_COLUMNS[f]);
-    const params: unknown[] = [];
-    if (q.bucketMinutes) {
-      select.push('minute - (minute % ?) AS minute');
-      groupBy.push('minute - (minute % ?)');
-      params.push(q.bucketMinutes);
-    }
-    const stmt = db.prepare(`SELECT ${[...select, 'sum(flows) AS flows'].join(', ')} FROM rollup_1m
-      WHERE minute >= ? AND minute < ? AND ${rollup.sql}${groupBy.length ? ` GROUP BY ${groupBy.join(', ')}` : ''}`);
-    // Minutes in chunks sized to ~20 ms of SQL each, so the budget holds over long ranges too.
-    const chunks = new AdaptiveSlicer(ROLLUP_CHUNK_START_MINUTES, 1, q.untilMinute - q.sinceMinute);
-    for (const [a, b] of chunks.slices(q.sinceMinute, q.untilMinute, () => checkDeadline(q.deadline))) {
-      const rows = stmt.all(...params, a, b, ...rollup.params, ...(q.bucketMinutes ? [q.bucketMinutes] : [])) as (Partial<AggregateRow> & { flows: number })[];
-      for (const r of rows) acc.add({ ...EMPTY_ROW, ...r }, r.flows);
-    }
-  } else {
-    aggregateRaw(db, dict, labels, index, q, acc);
-  }
+  let rawUntil = rollup ? q.sinceMinute : q.untilMinute;
+  if (rollup && q.dims.some((d) => d.label)) rawUntil = Math.min(q.untilMinute, Math.max(q.sinceMinute, labelRollupsFrom(db) ?? q.sinceMinute));
+  if (rawUntil > q.sinceMinute) aggregateRaw(db, dict, labels, index, q, acc, q.sinceMinute, rawUntil);
+  if (rollup && rawUntil < q.untilMinute) aggregateRollups(db, q, rollup, acc, rawUntil, q.untilMinute);
   const series = q.bucketMinutes
     ? [...acc.buckets].sort((a, b) => a[0] - b[0]).map(([start, counts]) => ({ start: new Date(start * 60_000).toISOString(), groups: acc.groups(counts) }))
     : null;
-  return { source: rollup ? 'rollup' : 'raw', total: acc.total, groups: acc.groups(acc.totals), series };
+  return { source: rawUntil > q.sinceMinute ? 'raw' : 'rollup', total: acc.total, groups: acc.groups(acc.totals), series };
+}
+
+/** Counts rollup rows of minutes [sinceMinute, untilMinute). */
+function aggregateRollups(db: Db, q: AggregateQuery, rollup: NonNullable<ReturnType<typeof rollupWhere>>, acc: Accumulator, sinceMinute: number, untilMinute: number): void {
+  // Group in SQLite by just the columns the dimensions read; JS then labels the (few) groups.
+  const fields = [...new Set(q.dims.flatMap((d) => d.reads))] as (keyof typeof ROLLUP_COLUMNS)[];
+  const select = fields.map((f) => `${ROLLUP_COLUMNS[f]} AS ${f}`);
+  const groupBy = fields.map((f) => ROLLUP_COLUMNS[f]);
+  const params: unknown[] = [];
+  if (q.bucketMinutes) {
+    select.push('minute - (minute % ?) AS minute');
+    groupBy.push('minute - (minute % ?)');
+    params.push(q.bucketMinutes);
+  }
+  const stmt = db.prepare(`SELECT ${[...select, 'sum(flows) AS flows'].join(', ')} FROM rollup_1m
+    WHERE minute >= ? AND minute < ? AND ${rollup.sql}${groupBy.length ? ` GROUP BY ${groupBy.join(', ')}` : ''}`);
+  // Minutes in chunks sized to ~20 ms of SQL each, so the budget holds over long ranges too.
+  const chunks = new AdaptiveSlicer(ROLLUP_CHUNK_START_MINUTES, 1, untilMinute - sinceMinute);
+  for (const [a, b] of chunks.slices(sinceMinute, untilMinute, () => checkDeadline(q.deadline))) {
+    const rows = stmt.all(...params, a, b, ...rollup.params, ...(q.bucketMinutes ? [q.bucketMinutes] : [])) as (Partial<AggregateRow> & { flows: number })[];
+    for (const r of rows) acc.add({ ...EMPTY_ROW, ...r }, r.flows);
+  }
 }
 
 /** Rollup minutes the first chunk of a rollup aggregate covers. */
 const ROLLUP_CHUNK_START_MINUTES = 60;
 
-function checkDeadline(deadline: number): void {
-  if (performance.now() > deadline) {
+function checkDeadline(deadline: Deadline): void {
+  if (deadline.passed()) {
     throw new FlowkeeperError('FLOWKEEPER_ERR_TOO_EXPENSIVE', 'this aggregate did not finish in the query time budget (--query-budget); narrow since/until, use a larger bucket, or group and filter only by rollup dimensions (verdict, drop reason, direction, type, namespace, workload, port, protocol, policy)', 'since');
   }
 }
 
 /** Rows of [lo, hi) in time slices, checking the deadline between slices (one SQL statement never runs for long). */
-function* slicedRows(stmt: Statement, lo: number, hi: number, params: unknown[], slicer: AdaptiveSlicer, deadline: number, whole: boolean): Generator<IdRow> {
+function* slicedRows(stmt: Statement, lo: number, hi: number, params: unknown[], slicer: AdaptiveSlicer, deadline: Deadline, whole: boolean): Generator<IdRow> {
   for (const [a, b] of slicer.slices(lo, hi, () => checkDeadline(deadline))) {
     if (!whole) yield* stmt.iterate(a, b, ...params) as Iterable<IdRow>;
     else for (const raw of stmt.raw(true).iterate(a, b, ...params) as Iterable<unknown[]>) yield unpackRow(raw);
   }
 }
 
-function aggregateRaw(db: Db, dict: ReaderDictionary, labels: StoreAggregateLabels, index: DictionaryIndex, q: AggregateQuery, acc: Accumulator): void {
+/** Counts raw flows of minutes [sinceMinute, untilMinute). */
+function aggregateRaw(db: Db, dict: ReaderDictionary, labels: StoreAggregateLabels, index: DictionaryIndex, q: AggregateQuery, acc: Accumulator, sinceMinute: number, untilMinute: number): void {
   const { where, exact } = q.filters.sql(index);
   const slicer = new AdaptiveSlicer();
-  const since = q.sinceMinute * 60;
-  const until = q.untilMinute * 60;
+  const since = sinceMinute * 60;
+  const until = untilMinute * 60;
   for (const hour of listPartitions(db)) {
     if (hour < partitionOf(since) || hour > partitionOf(until - 1)) continue;
     const lo = rowidOf(hour, since, 0);
@@ -248,7 +270,8 @@ function aggregateRaw(db: Db, dict: ReaderDictionary, labels: StoreAggregateLabe
     if (!stmt) continue;
     let n = 0;
     for (const r of slicedRows(stmt, lo, hi, where.params, slicer, q.deadline, !exact)) {
-      if ((++n & 0xfff) === 0) checkDeadline(q.deadline);
+      // Rows re-checked in JS (CEL, regexes) may cost milliseconds each: check the deadline often then.
+      if ((++n & (exact ? 0xfff : 3)) === 0) checkDeadline(q.deadline);
       const t = timeOfRowid(hour, r.id);
       if (!exact) {
         r.seconds = t.seconds;
@@ -266,11 +289,11 @@ function aggregateRaw(db: Db, dict: ReaderDictionary, labels: StoreAggregateLabe
           eventType: r.event_type ?? 0,
           srcWorkload: labels.workloadOfEndpoint(r.src_ep),
           dstWorkload: labels.workloadOfEndpoint(r.dst_ep),
+          srcLabels: labels.labelSetOfEndpoint(r.src_ep),
+          dstLabels: labels.labelSetOfEndpoint(r.dst_ep),
           port: rollupPort({ bits: r.bits, dstPort: r.dst_port }),
           l4: r.l4,
           deniedBy: r.denied_by ?? 0,
-          srcEp: r.src_ep,
-          dstEp: r.dst_ep,
           node: r.node,
         },
         1,

@@ -29,6 +29,7 @@ class BoundedCache<V> {
 interface EndpointRef {
   id: number;
   workload: number;
+  labelSet: number;
 }
 interface NodeRef {
   id: number;
@@ -51,17 +52,20 @@ export class WriterDictionary implements Interner {
   private readonly endpoints = new ByteKeyCache<EndpointRef>(DICTIONARY_CACHE_LIMIT);
   private readonly nodes = new BoundedCache<NodeRef>(DICTIONARY_CACHE_LIMIT);
   private readonly clusters = new Map<string, number>();
+  private readonly labelSets = new BoundedCache<number>(DICTIONARY_CACHE_LIMIT);
   private readonly stmts;
 
   constructor(db: Db) {
     this.stmts = {
       findValue: db.prepare('SELECT id FROM dict WHERE kind = ? AND value = ?').pluck(),
       insertValue: db.prepare('INSERT INTO dict (kind, value) VALUES (?, ?)'),
-      findEndpoint: db.prepare('SELECT e.id, e.workload_id AS workload FROM endpoints e WHERE raw = ?'),
+      findEndpoint: db.prepare('SELECT id, workload_id AS workload, label_set AS labelSet FROM endpoints WHERE raw = ?'),
       insertEndpoint: db.prepare(
-        `INSERT INTO endpoints (raw, workload_id, identity, namespace, pod_name, cluster_name, labels)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO endpoints (raw, workload_id, identity, namespace, pod_name, cluster_name, labels, label_set)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
+      findLabelSet: db.prepare('SELECT id FROM label_sets WHERE labels = ?').pluck(),
+      insertLabelSet: db.prepare('INSERT INTO label_sets (labels) VALUES (?)'),
       findWorkload: db
         .prepare('SELECT id FROM workloads WHERE cluster = ? AND namespace = ? AND name = ? AND kind = ?')
         .pluck(),
@@ -91,16 +95,10 @@ export class WriterDictionary implements Interner {
     if (!ref) {
       const ep = decodeEndpoint(raw);
       const workload = this.workload(workloadOf(ep));
-      const info = this.stmts.insertEndpoint.run(
-        raw,
-        workload,
-        ep.identity,
-        ep.namespace,
-        ep.pod_name,
-        ep.cluster_name,
-        JSON.stringify(ep.labels),
-      );
-      ref = { id: Number(info.lastInsertRowid), workload };
+      const labels = JSON.stringify(ep.labels);
+      const labelSet = this.labelSet(labels);
+      const info = this.stmts.insertEndpoint.run(raw, workload, ep.identity, ep.namespace, ep.pod_name, ep.cluster_name, labels, labelSet);
+      ref = { id: Number(info.lastInsertRowid), workload, labelSet };
     }
     this.endpoints.set(buf, start, end, ref);
     return ref;
@@ -127,6 +125,15 @@ export class WriterDictionary implements Interner {
     return id;
   }
 
+  /** Id of an endpoint label set (its JSON array), as rollups key it. */
+  private labelSet(labels: string): number {
+    const cached = this.labelSets.get(labels);
+    if (cached !== undefined) return cached;
+    const id = (this.stmts.findLabelSet.get(labels) as number | undefined) ?? Number(this.stmts.insertLabelSet.run(labels).lastInsertRowid);
+    this.labelSets.set(labels, id);
+    return id;
+  }
+
   private workload(w: { cluster: string; namespace: string; name: string; kind: string }): number {
     const found = this.stmts.findWorkload.get(w.cluster, w.namespace, w.name, w.kind) as number | undefined;
     if (found !== undefined) return found;
@@ -139,5 +146,6 @@ export class WriterDictionary implements Interner {
     this.endpoints.clear();
     this.nodes.clear();
     this.clusters.clear();
+    this.labelSets.clear();
   }
 }

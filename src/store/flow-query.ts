@@ -1,3 +1,4 @@
+import type { Deadline } from '../query/deadline.js';
 import type { DictionaryLookup, StoredRow } from '../flows/materialize.js';
 import { rowToRecord } from '../flows/materialize.js';
 import type { FlowRecord } from '../flows/record.js';
@@ -27,8 +28,8 @@ export interface FlowQuery<T = FlowRecord> {
   order: 'asc' | 'desc';
   limit: number;
   after: FlowPosition | null;
-  /** Stop scanning at this performance.now() time and return what was found (with a cursor to go on). */
-  deadline: number;
+  /** Stop scanning when it passes and return what was found (with a cursor to go on). */
+  deadline: Deadline;
   /** What each row becomes; by default its FlowRecord. */
   read?: RowReader<T>;
 }
@@ -80,6 +81,8 @@ function answerOf<T>(q: FlowQuery<T>, r: StoredRow, dict: DictionaryLookup): T |
 
 /** Rows fetched per SQL round trip when rows still need a JS re-check. */
 const RECHECK_CHUNK = 512;
+/** Rows re-checked between deadline checks, minus one (a mask). */
+const RECHECK_DEADLINE_EVERY = 3;
 
 /**
  * Splits a partition's rowid range into time slices sized so one SQL statement
@@ -141,6 +144,7 @@ export function runFlowQuery<T = FlowRecord>(db: Db, dict: ReaderDictionary, q: 
   const slicer = new AdaptiveSlicer();
   let scanned = 0;
   let sliced = false;
+  let rechecked = 0;
   for (const hour of hours) {
     let lo = rowidOf(hour, q.since.seconds, q.since.nanos);
     let hi = rowidOf(hour, q.until.seconds, q.until.nanos + 1);
@@ -152,7 +156,7 @@ export function runFlowQuery<T = FlowRecord>(db: Db, dict: ReaderDictionary, q: 
     if (!stmt) continue;
     while (lo < hi) {
       // Out of time (after at least one slice, so every call makes progress): continue from here.
-      if (sliced && performance.now() > q.deadline) return { flows, next: desc ? { hour, id: hi } : { hour, id: lo - 1 }, scanned, truncated: true };
+      if (sliced && q.deadline.passed()) return { flows, next: desc ? { hour, id: hi } : { hour, id: lo - 1 }, scanned, truncated: true };
       sliced = true;
       const started = performance.now();
       const [sliceLo, sliceHi] = slicer.next(lo, hi, desc);
@@ -163,6 +167,10 @@ export function runFlowQuery<T = FlowRecord>(db: Db, dict: ReaderDictionary, q: 
         const rows = onPartition(() => selectRows(stmt, [a, b, ...q.where.params, want]), []);
         scanned += rows.length;
         for (const r of rows) {
+          // Re-checking rows in JS (CEL, regexes) can cost milliseconds each: keep to the deadline within a chunk too.
+          if (q.recheck && (++rechecked & RECHECK_DEADLINE_EVERY) === 0 && q.deadline.passed()) {
+            return { flows, next: desc ? { hour, id: b } : { hour, id: a - 1 }, scanned, truncated: true };
+          }
           if (desc) b = r.id;
           else a = r.id + 1;
           const t = timeOfRowid(hour, r.id);
@@ -175,7 +183,7 @@ export function runFlowQuery<T = FlowRecord>(db: Db, dict: ReaderDictionary, q: 
           if (flows.length >= q.limit) return { flows, next: { hour, id: r.id }, scanned, truncated: false };
         }
         if (rows.length < want) break;
-        if (performance.now() > q.deadline) {
+        if (q.deadline.passed()) {
           // Mid-slice: the cursor sits after the last row looked at.
           return { flows, next: desc ? { hour, id: b } : { hour, id: a - 1 }, scanned, truncated: true };
         }

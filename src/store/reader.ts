@@ -1,3 +1,4 @@
+import { Deadline } from '../query/deadline.js';
 import type { DictionaryLookup } from '../flows/materialize.js';
 import type { FlowRecord } from '../flows/record.js';
 import type { DictKind } from '../flows/row.js';
@@ -81,7 +82,7 @@ export class FlowReader {
   flows(range: FlowRange): FlowRecord[] {
     return runFlowQuery(this.db, this.dict, {
       where: { sql: '1', params: [] }, recheck: null, since: ALL_TIME.since, until: ALL_TIME.until,
-      order: range.order, limit: range.limit, after: null, deadline: Infinity,
+      order: range.order, limit: range.limit, after: null, deadline: Deadline.NEVER,
     }).flows;
   }
 

@@ -14,7 +14,7 @@ export function rollupPort(row: Pick<FlowRow, 'bits' | 'dstPort'>): number {
 }
 
 /** Flows of one batch with the same metric dimensions (ids; names are resolved by the reader). */
-export type MetricDelta = Omit<AggregateRow, 'minute' | 'port' | 'l4' | 'srcEp' | 'dstEp' | 'node'> & { flows: number };
+export type MetricDelta = Omit<AggregateRow, 'minute' | 'port' | 'l4' | 'srcLabels' | 'dstLabels' | 'node'> & { flows: number };
 
 /**
  * Accumulates per-minute counts for one write batch and upserts them into
@@ -26,21 +26,21 @@ export class RollupAccumulator {
 
   constructor(db: Db) {
     this.upsert = db.prepare(`INSERT INTO rollup_1m
-      (minute, cluster, verdict, drop_reason, direction, event_type, src_workload, dst_workload, dst_port, l4, denied_by, flows)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      (minute, cluster, verdict, drop_reason, direction, event_type, src_workload, dst_workload, src_labels, dst_labels, dst_port, l4, denied_by, flows)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT DO UPDATE SET flows = flows + excluded.flows`);
   }
 
   add(row: FlowRow): void {
     const key =
       `${Math.floor(row.seconds / 60)},${row.cluster},${row.verdict},${row.dropReason},${row.direction},` +
-      `${row.eventType ?? 0},${row.srcWorkload},${row.dstWorkload},${rollupPort(row)},${row.l4},${row.deniedBy ?? 0}`;
+      `${row.eventType ?? 0},${row.srcWorkload},${row.dstWorkload},${row.srcLabels},${row.dstLabels},${rollupPort(row)},${row.l4},${row.deniedBy ?? 0}`;
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
   }
 
   /**
    * Writes the accumulated counts (call inside the batch transaction) and
-   * returns them without minute, port and protocol: the per-batch deltas the
+   * returns them without minute, label sets, port and protocol: the per-batch deltas the
    * Prometheus counters are fed from, so metrics cost nothing per flow.
    */
   flush(): MetricDelta[] {
@@ -48,7 +48,7 @@ export class RollupAccumulator {
     for (const [key, flows] of this.counts) {
       const dims = key.split(',').map(Number);
       this.upsert.run(...dims, flows);
-      const [, cluster, verdict, dropReason, direction, eventType, srcWorkload, dstWorkload, , , deniedBy] = dims;
+      const [, cluster, verdict, dropReason, direction, eventType, srcWorkload, dstWorkload, , , , , deniedBy] = dims;
       const mkey = `${cluster},${verdict},${dropReason},${direction},${eventType},${srcWorkload},${dstWorkload},${deniedBy}`;
       const d = deltas.get(mkey);
       if (d) d.flows += flows;

@@ -35,7 +35,10 @@ function ask<T>(child: ChildProcess, type: string, reply: string): Promise<T> {
  * Sustained end-to-end ingest: feeder process → gRPC → flowkeeper process
  * (decode, store, roll up). Measures flowkeeper's own CPU and peak RSS from /proc.
  */
-export async function benchIngest(seconds: number, extraArgs: string[] = []): Promise<Figure[]> {
+/** Extra work run against the API while ingest is measured; `stop` ends it and reports its figures. */
+export type Load = (apiUrl: string) => { stop: () => Promise<Figure[]> };
+
+export async function benchIngest(seconds: number, extraArgs: string[] = [], load?: Load): Promise<Figure[]> {
   const { dir, cleanup } = tempDir('flowkeeper-bench-');
   const feeder = fork(join(ROOT_DIR, 'dist', 'test', 'bench', 'feeder.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const { port, avgTemplateBytes } = await ask<{ port: number; avgTemplateBytes: number }>(feeder, '', 'listening');
@@ -54,7 +57,9 @@ export async function benchIngest(seconds: number, extraArgs: string[] = []): Pr
     const c0 = cpuSeconds(fk.pid!);
     const f0 = (await ask<{ sent: number }>(feeder, 'stats', 'stats')).sent;
     const t0 = performance.now();
+    const running = load?.(url);
     await sleep(seconds * 1000);
+    const loadFigures = (await running?.stop()) ?? [];
     const s1 = (await status(url)).ingest.stored;
     const c1 = cpuSeconds(fk.pid!);
     const f1 = (await ask<{ sent: number }>(feeder, 'stats', 'stats')).sent;
@@ -74,6 +79,7 @@ export async function benchIngest(seconds: number, extraArgs: string[] = []): Pr
       { name: 'peak RSS of the flowkeeper process', value: peak / 1e6, unit: 'MB', target: { op: '<=', value: 300 } },
       { name: 'disk per stored flow (whole file: rows, indexes, dicts, rollups)', value: bytes / stored, unit: 'B', target: { op: '<=', value: 120 }, note: `${stored.toLocaleString('en-US')} flows, ${(bytes / 1e6).toFixed(1)} MB` },
       { name: 'feeder offered rate (own process)', value: (f1 - f0) / elapsed, unit: 'msg/s', note: `avg encoded flow ${avgTemplateBytes} B` },
+      ...loadFigures,
     ];
   } finally {
     if (fk.exitCode === null) fk.kill('SIGKILL');

@@ -1,5 +1,7 @@
 import { benchIngest } from './ingest.js';
+import { heavyQueries } from './contention.js';
 import { printFigures } from './measure.js';
+import type { Figure } from './measure.js';
 import { benchQueries } from './query.js';
 import { benchLive } from './live.js';
 import { benchSeries } from './series.js';
@@ -10,7 +12,7 @@ import { benchObserver, benchObserverFollow } from './observer.js';
 /** `npm run bench`: prints each figure beside its target (DESIGN.md). Seconds per phase: BENCH_SECONDS. */
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
 const queryFlows = Number(process.env.BENCH_QUERY_FLOWS ?? 10_000_000);
-const only = (process.env.BENCH_ONLY ?? 'ingest,metrics,query,live,series,observer,follow,memory').split(',');
+const only = (process.env.BENCH_ONLY ?? 'ingest,metrics,query,contention,live,series,observer,follow,memory').split(',');
 /** Flows in the store the Observer phase streams from. */
 const observerFlows = Number(process.env.BENCH_OBSERVER_FLOWS ?? 2_000_000);
 /** Relay rate of the live phase (the target is set at 50,000/s). */
@@ -34,6 +36,19 @@ async function main(): Promise<void> {
     ]);
   }
   if (only.includes('query')) printFigures('queries (real HTTP API)', await benchQueries(queryFlows));
+  if (only.includes('contention')) {
+    const alone = await benchIngest(seconds);
+    const loaded = await benchIngest(seconds, [], heavyQueries(8));
+    const inline = await benchIngest(seconds, ['--query-workers', '0'], heavyQueries(8));
+    const vsAlone = (f: Figure[]): string => `${(((f[0].value - alone[0].value) / alone[0].value) * 100).toFixed(1)} % vs alone`;
+    printFigures('ingest while 8 clients run heavy queries back to back', [
+      { name: 'ingest alone', value: alone[0].value, unit: 'flows/s' },
+      { name: 'ingest with 8 query clients', value: loaded[0].value, unit: 'flows/s', note: `${vsAlone(loaded)}; run-to-run spread here is about ±10 %` },
+      ...loaded.slice(5),
+      { name: 'for comparison, --query-workers 0: ingest', value: inline[0].value, unit: 'flows/s', note: vsAlone(inline) },
+      ...inline.slice(5).map((f) => ({ ...f, name: `  … ${f.name}` })),
+    ]);
+  }
   if (only.includes('live')) printFigures(`live stream (WebSocket) while ingesting ${liveRate.toLocaleString('en-US')} flows/s`, await benchLive(liveRate, seconds));
   if (only.includes('series')) printFigures('metric cardinality (default configuration)', benchSeries(1000, 100));
   if (only.includes('observer')) printFigures(`Observer gRPC API on history (${observerFlows.toLocaleString('en-US')} stored flows)`, await benchObserver(observerFlows));

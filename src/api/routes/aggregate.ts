@@ -5,7 +5,9 @@ import { parseGroupBy } from '../../query/aggregate.js';
 import { FilterSet } from '../../query/filter.js';
 import type { QueryParams, RangeLimit } from '../params.js';
 import { filtersFromParams, normalizeQuery, parseRange, rejectUnknown, single } from '../params.js';
-import type { QueryService } from '../../query/service.js';
+import type { QueryPool } from '../../query/pool.js';
+import { clientGone } from '../client-gone.js';
+import type { AggregateAnswer } from '../../query/jobs.js';
 import { errorSchema, filterQueryProperties, timeProperties } from './schemas.js';
 
 export const MAX_TOP = 1000;
@@ -32,9 +34,9 @@ export function parseTop(text: string | undefined, fallback: number): number {
 
 /** Runs an aggregate from query parameters, with extra filters ANDed into every whitelist filter. */
 export function aggregateFromParams(
-  queries: QueryService, params: QueryParams, range: RangeLimit, groupBy: string,
-  extra: Record<string, unknown> = {}, topDefault = 20, exclude: Record<string, unknown>[] = [],
-) {
+  queries: QueryPool, params: QueryParams, range: RangeLimit, groupBy: string,
+  extra: Record<string, unknown> = {}, topDefault = 20, exclude: Record<string, unknown>[] = [], signal?: AbortSignal,
+): Promise<AggregateAnswer> {
   const base = filtersFromParams(params);
   const filters = Object.keys(extra).length === 0 && exclude.length === 0
     ? base
@@ -48,10 +50,10 @@ export function aggregateFromParams(
     ...parseRange(single(params, 'since'), single(params, 'until'), range),
     bucketMinutes: parseBucket(single(params, 'bucket')),
     top: parseTop(single(params, 'top'), topDefault),
-  });
+  }, signal);
 }
 
-export function registerAggregateRoutes(app: FastifyInstance, queries: QueryService, range: RangeLimit): void {
+export function registerAggregateRoutes(app: FastifyInstance, queries: QueryPool, range: RangeLimit): void {
   app.get('/api/v1/aggregate', {
     schema: {
       summary: 'Flow counts per group, optionally per time bucket, top-N plus an "other" row',
@@ -69,9 +71,9 @@ export function registerAggregateRoutes(app: FastifyInstance, queries: QueryServ
       },
       response: { 400: errorSchema, 401: errorSchema },
     },
-  }, async (req) => {
+  }, async (req, reply) => {
     const params = normalizeQuery(req.query);
     rejectUnknown(params, AGG_PARAMETERS);
-    return aggregateFromParams(queries, params, range, single(params, 'group_by') ?? '');
+    return aggregateFromParams(queries, params, range, single(params, 'group_by') ?? '', {}, 20, [], clientGone(reply));
   });
 }

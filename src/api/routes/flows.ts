@@ -1,33 +1,32 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { toResponseJson } from '../../flows/record.js';
 import { FlowkeeperError } from '../../errors.js';
 import { FilterSet } from '../../query/filter.js';
-import type { QueryService } from '../../query/service.js';
+import type { QueryPool } from '../../query/pool.js';
+import type { FlowsAnswer } from '../../query/jobs.js';
 import {
   DEFAULT_LIMIT, encodeCursor, filtersFromParams, normalizeQuery, parseLimit, parsePage, rejectUnknown, single,
 } from '../params.js';
 import type { PageRange } from '../params.js';
-import { summarize } from '../../flows/summary.js';
-import type { FlowPage } from '../../query/service.js';
+import { clientGone } from '../client-gone.js';
 import { errorSchema, filterQueryProperties, flowFilterListSchema, timeProperties } from './schemas.js';
 
 const PAGE_PARAMETERS = ['since', 'until', 'limit', 'order', 'cursor', 'format', 'clamp'];
 
-function send(reply: FastifyReply, page: FlowPage, format: string, range: PageRange, filters: FilterSet): FastifyReply {
+function send(reply: FastifyReply, page: FlowsAnswer, format: string, range: PageRange, filters: FilterSet): FastifyReply {
   const cursor = page.next ? encodeCursor(page.next, range, filters) : null;
   if (format === 'summary') {
-    return reply.send({ flows: page.flows.map(summarize), next_cursor: cursor, truncated: page.truncated, ...(range.clamped ? { range_clamped: true } : {}) });
+    return reply.send({ flows: page.summaries, next_cursor: cursor, truncated: page.truncated, ...(range.clamped ? { range_clamped: true } : {}) });
   }
   if (cursor) reply.header('x-next-cursor', cursor);
   if (range.clamped) reply.header('x-flowkeeper-range-clamped', 'true');
   // Fewer than `limit` flows but a cursor: the scan hit --query-budget; follow the cursor for more.
   if (page.truncated) reply.header('x-flowkeeper-truncated', 'true');
   reply.type('application/x-ndjson');
-  return reply.send(page.flows.map((f) => JSON.stringify(toResponseJson(f)) + '\n').join(''));
+  return reply.send(page.ndjson);
 }
 
-function parseFormat(text: string | undefined): 'jsonpb' | 'summary' {
-  if (text === undefined || text === 'jsonpb' || text === 'ndjson') return 'jsonpb';
+function parseFormat(text: string | undefined): 'ndjson' | 'summary' {
+  if (text === undefined || text === 'jsonpb' || text === 'ndjson') return 'ndjson';
   if (text === 'summary') return 'summary';
   throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', 'format: must be jsonpb (NDJSON, the default) or summary', 'format');
 }
@@ -41,7 +40,7 @@ const pageQuery = {
   clamp: { type: 'string', enum: ['true', 'false'], description: 'true: a range longer than --query-max-range is cut to its newest (desc) or oldest (asc) part instead of refused (x-flowkeeper-range-clamped)' },
 };
 
-export function registerFlowRoutes(app: FastifyInstance, queries: QueryService, maxRangeSeconds: number): void {
+export function registerFlowRoutes(app: FastifyInstance, queries: QueryPool, maxRangeSeconds: number): void {
   app.get('/api/v1/flows', {
     schema: {
       summary: 'Stored flows matching hubble-observe-like filters',
@@ -57,7 +56,7 @@ export function registerFlowRoutes(app: FastifyInstance, queries: QueryService, 
     const clamp = single(params, 'clamp');
     if (clamp !== undefined && clamp !== 'true' && clamp !== 'false') throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', 'clamp: must be true or false', 'clamp');
     const range = parsePage({ since: single(params, 'since'), until: single(params, 'until'), order: single(params, 'order'), cursor: single(params, 'cursor'), clamp: clamp === 'true' }, filters, maxRangeSeconds);
-    const page = queries.flows({ filters, ...range, limit: parseLimit(single(params, 'limit')) });
+    const page = await queries.flows({ filters, ...range, limit: parseLimit(single(params, 'limit')) }, format, clientGone(reply));
     return send(reply, page, format, range, filters);
   });
 
@@ -85,7 +84,8 @@ export function registerFlowRoutes(app: FastifyInstance, queries: QueryService, 
     const body = req.body as { whitelist?: unknown; blacklist?: unknown; since?: string; until?: string; limit?: number; order?: 'asc' | 'desc'; cursor?: string; format?: string; clamp?: boolean };
     const filters = FilterSet.parse(body);
     const range = parsePage(body, filters, maxRangeSeconds);
-    const page = queries.flows({ filters, ...range, limit: parseLimit(body.limit === undefined ? undefined : String(body.limit)) });
-    return send(reply, page, parseFormat(body.format), range, filters);
+    const format = parseFormat(body.format);
+    const page = await queries.flows({ filters, ...range, limit: parseLimit(body.limit === undefined ? undefined : String(body.limit)) }, format, clientGone(reply));
+    return send(reply, page, format, range, filters);
   });
 }

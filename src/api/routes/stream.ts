@@ -6,7 +6,7 @@ import type { LiveHub } from '../../live/hub.js';
 import { WsSubscriber } from '../../live/ws-subscriber.js';
 import { filtersFromParams, normalizeQuery, parseLimit, rejectUnknown, single } from '../params.js';
 import { parseTime } from '../../query/time.js';
-import type { QueryService } from '../../query/service.js';
+import type { QueryPool } from '../../query/pool.js';
 import type { FlowRecord } from '../../flows/record.js';
 import { filterQueryProperties } from './schemas.js';
 
@@ -69,7 +69,7 @@ function checkOrigin(req: FastifyRequest, allowed: string[]): void {
 }
 
 /** GET /api/v1/flows/stream (WebSocket): optional backfill (since or last N), then live flows. */
-export function registerStreamRoute(app: FastifyInstance, hub: LiveHub, queries: QueryService, limits: StreamLimits): void {
+export function registerStreamRoute(app: FastifyInstance, hub: LiveHub, queries: QueryPool, limits: StreamLimits): void {
   const { maxSubscribers } = limits;
   // One client (address) may hold at most a quarter of the slots, so it cannot lock others out.
   const perClient = Math.max(1, Math.floor(maxSubscribers / 4));
@@ -88,8 +88,9 @@ export function registerStreamRoute(app: FastifyInstance, hub: LiveHub, queries:
       if ((byClient.get(req.ip) ?? 0) >= perClient) throw new FlowkeeperError('FLOWKEEPER_ERR_TOO_MANY', `at most ${perClient} live subscribers per client address (a quarter of --ws-max-subscribers)`);
       setups.set(req, parseSetup(req));
     },
-  }, (socket, req) => {
+  }, async (socket, req) => {
     const setup = setups.get(req)!;
+    const gone = new AbortController();
     const sub = new WsSubscriber(socket, setup.filters);
     hub.add(sub);
     byClient.set(req.ip, (byClient.get(req.ip) ?? 0) + 1);
@@ -106,6 +107,7 @@ export function registerStreamRoute(app: FastifyInstance, hub: LiveHub, queries:
     socket.on('pong', () => (alive = true));
     socket.on('message', () => (alive = true));
     socket.on('close', () => {
+      gone.abort();
       clearInterval(timer);
       hub.remove(sub);
       const left = (byClient.get(req.ip) ?? 1) - 1;
@@ -115,16 +117,18 @@ export function registerStreamRoute(app: FastifyInstance, hub: LiveHub, queries:
     let backfill: FlowRecord[] = [];
     try {
       if (setup.since !== undefined) {
-        backfill = queries.flows({ filters: setup.filters, since: parseTime(setup.since, 'since'), until: parseTime('now', 'until'), order: 'asc', limit: MAX_BACKFILL, after: null }).flows;
+        backfill = (await queries.flows({ filters: setup.filters, since: parseTime(setup.since, 'since'), until: parseTime('now', 'until'), order: 'asc', limit: MAX_BACKFILL, after: null }, 'records', gone.signal)).records!;
       } else if (setup.last !== undefined) {
         const now = parseTime('now', 'until');
-        backfill = queries.flows({ filters: setup.filters, since: { seconds: 0, nanos: 0 }, until: now, order: 'desc', limit: setup.last, after: null }).flows.reverse();
+        backfill = (await queries.flows({ filters: setup.filters, since: { seconds: 0, nanos: 0 }, until: now, order: 'desc', limit: setup.last, after: null }, 'records', gone.signal)).records!.reverse();
       }
     } catch (err) {
+      if (gone.signal.aborted) return;
       req.log.warn({ err }, 'live stream backfill failed');
       socket.close(1011, 'backfill failed');
       return;
     }
+    if (gone.signal.aborted) return;
     sub.finishBackfill(backfill);
   });
 }

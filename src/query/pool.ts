@@ -1,0 +1,207 @@
+import { Worker } from 'node:worker_threads';
+import { FlowkeeperError } from '../errors.js';
+import { aggregateJob, flowsJob, fromJobError, runJob } from './jobs.js';
+import type { AggregateAnswer, FlowsAnswer, FlowsOutput, JobAnswer, QueryJob } from './jobs.js';
+import type { AggregateRequest, FlowsRequest, QueryLimits, QueryService } from './service.js';
+import type { QueryWorkerMessage, QueryWorkerSettings } from './worker.js';
+
+export interface QueryPoolOptions {
+  dbPath: string;
+  budgetMs: number;
+  limits: QueryLimits;
+  /** Query worker threads (0: queries run on the main thread, through its gate). */
+  workers: number;
+  /** Queries that may wait for a worker; more are refused with 429. */
+  queueLimit: number;
+  /** Scheduling priority (nice) of the query threads. */
+  nice: number;
+}
+
+interface Pending {
+  job: QueryJob;
+  resolve: (answer: unknown) => void;
+  reject: (err: Error) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | null;
+}
+
+interface Slot {
+  worker: Worker;
+  cancel: Int32Array;
+  running: (Pending & { id: number }) | null;
+  idleSince: number;
+}
+
+/** A slot idle this long is stopped (one stays): an idle flowkeeper keeps one query thread's memory. */
+const IDLE_MS = 60_000;
+const RETIRE_CHECK_MS = 10_000;
+
+export interface QueryPoolStats {
+  workers: number;
+  running: number;
+  queued: number;
+  refused: number;
+  cancelled: number;
+}
+
+/**
+ * Runs queries in worker threads, each on its own read-only connection, so a
+ * heavy query never stalls ingest, the live stream or the probes: at most
+ * `workers` run at once, up to `queueLimit` wait, the rest get 429. A query
+ * whose client went away is dropped from the queue or cancelled where it runs.
+ */
+export class QueryPool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Pending[] = [];
+  private nextId = 1;
+  private closed = false;
+  private refused = 0;
+  private cancelled = 0;
+  private readonly retireTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly options: QueryPoolOptions,
+    /** Runs queries inline when options.workers is 0. */
+    private readonly inline: QueryService,
+  ) {
+    if (options.workers > 0) {
+      this.retireTimer = setInterval(() => this.retireIdle(), RETIRE_CHECK_MS);
+      this.retireTimer.unref();
+    }
+  }
+
+  stats(): QueryPoolStats {
+    return { workers: this.slots.length, running: this.slots.filter((s) => s.running).length, queued: this.queue.length, refused: this.refused, cancelled: this.cancelled };
+  }
+
+  flows(req: FlowsRequest, output: FlowsOutput, signal?: AbortSignal): Promise<FlowsAnswer> {
+    return this.run(flowsJob(req, output), signal);
+  }
+
+  aggregate(req: AggregateRequest, signal?: AbortSignal): Promise<AggregateAnswer> {
+    return this.run(aggregateJob(req), signal);
+  }
+
+  /** Runs a job; `signal` aborts it when the client goes away. */
+  run<J extends QueryJob>(job: J, signal?: AbortSignal): Promise<JobAnswer<J>> {
+    if (this.closed) return Promise.reject(new FlowkeeperError('FLOWKEEPER_ERR_NOT_READY', 'flowkeeper is stopping'));
+    if (this.options.workers === 0) {
+      try {
+        return Promise.resolve(runJob(this.inline, job) as JobAnswer<J>);
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    }
+    return new Promise<JobAnswer<J>>((resolve, reject) => {
+      const pending: Pending = { job, resolve: resolve as (a: unknown) => void, reject, signal, onAbort: null };
+      if (signal?.aborted) {
+        this.cancelled++;
+        reject(new Error('query cancelled: the client went away'));
+        return;
+      }
+      const slot = this.idleSlot();
+      if (slot) {
+        this.start(slot, pending);
+        return;
+      }
+      if (this.queue.length >= this.options.queueLimit) {
+        this.refused++;
+        reject(new FlowkeeperError('FLOWKEEPER_ERR_BUSY', `all ${this.options.workers} query workers are busy and ${this.queue.length} queries wait; retry in a second (narrower queries finish sooner)`, undefined, 1));
+        return;
+      }
+      pending.onAbort = () => {
+        const at = this.queue.indexOf(pending);
+        if (at < 0) return;
+        this.queue.splice(at, 1);
+        this.cancelled++;
+        reject(new Error('query cancelled: the client went away'));
+      };
+      signal?.addEventListener('abort', pending.onAbort, { once: true });
+      this.queue.push(pending);
+    });
+  }
+
+  private idleSlot(): Slot | null {
+    const idle = this.slots.find((s) => s.running === null);
+    if (idle) return idle;
+    return this.slots.length < this.options.workers ? this.spawn() : null;
+  }
+
+  private spawn(): Slot {
+    const cancel = new SharedArrayBuffer(4);
+    const settings: QueryWorkerSettings = { dbPath: this.options.dbPath, budgetMs: this.options.budgetMs, limits: this.options.limits, cancel, nice: this.options.nice };
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: settings });
+    worker.unref();
+    const slot: Slot = { worker, cancel: new Int32Array(cancel), running: null, idleSince: performance.now() };
+    worker.on('message', (msg: QueryWorkerMessage) => this.finish(slot, msg));
+    worker.on('error', (err) => this.lose(slot, err));
+    worker.on('exit', (code) => this.lose(slot, new Error(`query worker exited (code ${code})`)));
+    this.slots.push(slot);
+    return slot;
+  }
+
+  private start(slot: Slot, pending: Pending): void {
+    if (pending.onAbort) pending.signal?.removeEventListener('abort', pending.onAbort);
+    const running = { ...pending, id: this.nextId++ };
+    running.onAbort = () => {
+      if (slot.running?.id !== running.id) return;
+      this.cancelled++;
+      Atomics.store(slot.cancel, 0, 1);
+    };
+    pending.signal?.addEventListener('abort', running.onAbort, { once: true });
+    Atomics.store(slot.cancel, 0, 0);
+    slot.running = running;
+    slot.worker.postMessage({ id: running.id, job: pending.job });
+  }
+
+  private finish(slot: Slot, msg: QueryWorkerMessage): void {
+    const running = slot.running;
+    if (!running || running.id !== msg.id) return;
+    if (running.onAbort) running.signal?.removeEventListener('abort', running.onAbort);
+    slot.running = null;
+    slot.idleSince = performance.now();
+    if ('error' in msg) running.reject(fromJobError(msg.error));
+    else running.resolve(msg.answer);
+    this.next(slot);
+  }
+
+  private next(slot: Slot): void {
+    const pending = this.queue.shift();
+    if (pending) this.start(slot, pending);
+  }
+
+  /** A worker failed or exited: its query fails, the slot goes, and a new one serves the queue. */
+  private lose(slot: Slot, err: Error): void {
+    const at = this.slots.indexOf(slot);
+    if (at < 0) return;
+    this.slots.splice(at, 1);
+    const running = slot.running;
+    slot.running = null;
+    if (running) {
+      if (running.onAbort) running.signal?.removeEventListener('abort', running.onAbort);
+      running.reject(new FlowkeeperError('FLOWKEEPER_ERR_INTERNAL', `the query worker failed: ${err.message}`));
+    }
+    void slot.worker.terminate();
+    if (!this.closed && this.queue.length > 0) this.next(this.spawn());
+  }
+
+  private retireIdle(): void {
+    const now = performance.now();
+    for (const slot of [...this.slots]) {
+      if (this.slots.length <= 1) break;
+      if (slot.running === null && now - slot.idleSince > IDLE_MS) {
+        this.slots.splice(this.slots.indexOf(slot), 1);
+        void slot.worker.terminate();
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retireTimer) clearInterval(this.retireTimer);
+    for (const p of this.queue.splice(0)) p.reject(new FlowkeeperError('FLOWKEEPER_ERR_NOT_READY', 'flowkeeper is stopping'));
+    const slots = this.slots.splice(0);
+    for (const s of slots) s.running?.reject(new FlowkeeperError('FLOWKEEPER_ERR_NOT_READY', 'flowkeeper is stopping'));
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+}
