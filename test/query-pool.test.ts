@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { get } from 'node:http';
 import type { ClientRequest } from 'node:http';
+import type { Worker } from 'node:worker_threads';
 import { ALL_TIME, populatedApp } from './helpers/populated.js';
 import type { Populated } from './helpers/populated.js';
 import { waitFor } from './helpers/harness.js';
@@ -90,4 +91,14 @@ test('a running query whose client goes away is cancelled: its thread is free lo
   assert.equal(env.app.queryPool.stats().cancelled - cancelledBefore, 2);
   const fast = await fetch(`${env.app.url}${FAST}`);
   assert.equal(fast.status, 200, 'the freed threads answer the next query');
+});
+
+test('a query thread that dies (e.g. over its heap cap) fails its query with 500; the next query gets a new thread', async () => {
+  const slow = start(SLOW);
+  await untilRunning(1);
+  const slots = (env.app.queryPool as unknown as { slots: { worker: Worker; running: unknown }[] }).slots;
+  await slots.find((s) => s.running)!.worker.terminate();
+  assert.equal(await slow.done, 500);
+  assert.equal((await fetch(`${env.app.url}${FAST}`)).status, 200);
+  assert.equal((await fetch(`${env.app.url}/healthz`)).status, 200);
 });
