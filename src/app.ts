@@ -154,7 +154,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   });
   const observer = config.observerListen
     ? new ObserverServer(
-      observerSources({ queries, hub, reader, relays, pipeline, version: VERSION, maxRangeSeconds: config.queryMaxRange, flowsPerSecond: () => status.ingestRate() }),
+      observerSources({ queries: queryPool, hub, reader, relays, pipeline, version: VERSION, maxRangeSeconds: config.queryMaxRange, flowsPerSecond: () => status.ingestRate() }),
       {
         listen: config.observerListen, apiToken: config.apiToken, maxStreams: config.observerMaxStreams,
         tls: config.observerTlsCert || config.observerTlsKey ? { cert: config.observerTlsCert, key: config.observerTlsKey, clientCa: config.observerTlsClientCa } : null,

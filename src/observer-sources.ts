@@ -1,7 +1,7 @@
 import type { IngestPipeline } from './ingest/pipeline.js';
 import type { LiveHub } from './live/hub.js';
 import type { ObserverSources, ObserverStatus } from './observer/server.js';
-import type { QueryService } from './query/service.js';
+import type { QueryPool } from './query/pool.js';
 import type { RelayClient } from './relay/client.js';
 import type { FlowReader } from './store/reader.js';
 
@@ -13,7 +13,7 @@ const SETTLE_WAIT_MS = 5000;
  * the store and the relays (the face itself knows none of them).
  */
 export function observerSources(deps: {
-  queries: QueryService;
+  queries: QueryPool;
   hub: LiveHub;
   reader: FlowReader;
   relays: RelayClient[];
@@ -37,7 +37,7 @@ export function observerSources(deps: {
     hub: deps.hub,
     settled: () => Promise.race([deps.pipeline.flush(), new Promise<void>((resolve) => setTimeout(resolve, SETTLE_WAIT_MS).unref())]),
     maxRangeSeconds: deps.maxRangeSeconds,
-    flows: (req, read) => deps.queries.flows(req, read),
+    history: (job, signal) => deps.queries.history(job, signal),
     serverStatus: (): ObserverStatus => {
       const nodes = relayNodes();
       const unavailable = [...nodes].filter(([, n]) => n.state !== 'NODE_CONNECTED').map(([name]) => name);

@@ -206,10 +206,14 @@ for (const [kind, whitelist] of [['unfiltered (relay bytes as they are)', []], [
       const c = client(app.observerAddress!);
       try {
         let pushed = 50;
-        const feeding = setInterval(() => {
-          for (let k = 0; k < 10 && pushed < 150; k++, pushed++) push(sim, followFlow(pushed, Date.now()));
-        }, 5);
-        const got = await getFlows(c, { number: 50, follow: true, whitelist }, (s) => s.flows.length >= 150 || s.flows.some((f) => f.uuid === followUuid(149)));
+        let feeding: NodeJS.Timeout | undefined;
+        // Live flows start once the stream has begun: "the last 50" are those stored when the request arrived.
+        const got = await getFlows(c, { number: 50, follow: true, whitelist }, (s) => {
+          feeding ??= setInterval(() => {
+            for (let k = 0; k < 10 && pushed < 150; k++, pushed++) push(sim, followFlow(pushed, Date.now()));
+          }, 5);
+          return s.flows.length >= 150 || s.flows.some((f) => f.uuid === followUuid(149));
+        });
         clearInterval(feeding);
         const ids = got.flows.map((f) => String(f.uuid));
         assert.equal(new Set(ids).size, ids.length, 'no flow twice');

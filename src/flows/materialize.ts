@@ -3,6 +3,7 @@ import { FlowType, lookupType } from './schema.js';
 import { DictKind, L4, L4_NAMES, RowBits, TCP_FLAG_NAMES } from './row.js';
 import { formatTimestamp, messageToJsonpb } from './jsonpb.js';
 import type { FlowRecord } from './record.js';
+import { flowKey } from './record.js';
 import { unpackUuid } from './scan.js';
 import { normalizeRecord } from './normalize.js';
 
@@ -176,4 +177,10 @@ export function rowToRecord(row: StoredRow, dict: DictionaryLookup): FlowRecord 
   const json = messageToJsonpb(FlowType, rowToFlowMessage(row, dict)) as FlowRecord;
   json.time = formatTimestamp(row.seconds, row.nanos);
   return normalizeRecord(json);
+}
+
+/** flowKey of a stored flow: its uuid when it has one (no decoding), else the key of its record. */
+export function storedFlowKey(row: StoredRow, dict: DictionaryLookup): string {
+  const uuid = row.uuid === null ? '' : unpackUuid(row.uuid);
+  return uuid !== '' ? uuid : flowKey(rowToRecord(row, dict));
 }

@@ -93,6 +93,25 @@ export class FramedWriter {
     }
   }
 
+  /**
+   * Queues complete gRPC frames (flag byte, 32-bit length, message) encoded
+   * elsewhere, e.g. a history page from a query thread: one copy, no per-message work.
+   */
+  pushFrames(frames: Buffer): void {
+    if (!this.http2) {
+      for (let at = 0; at + 5 <= frames.length; at += 5 + frames.readUInt32BE(at + 1)) {
+        this.call.write(frames.subarray(at + 5, at + 5 + frames.readUInt32BE(at + 1)));
+      }
+      return;
+    }
+    this.batch.raw(frames);
+    if (this.batch.length >= FramedWriter.BATCH_BYTES) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
   /** Hands what is queued to HTTP/2 as one write. */
   flush(): void {
     this.scheduled = false;

@@ -2,24 +2,22 @@ import * as grpc from '@grpc/grpc-js';
 import { FlowkeeperError } from '../errors.js';
 import { parseTimestamp } from '../flows/jsonpb.js';
 import type { JsonObject } from '../flows/jsonpb.js';
-import type { DictionaryLookup, StoredRow } from '../flows/materialize.js';
-import { rowToRecord } from '../flows/materialize.js';
 import { flowKey } from '../flows/record.js';
 import { decodeFlowRecord } from '../flows/normalize.js';
 import type { FlowRecord, FlowTime } from '../flows/record.js';
-import { unpackUuid } from '../flows/scan.js';
 import { checkRange, fromMs, isBefore } from '../query/time.js';
 import type { LiveHub, Subscriber } from '../live/hub.js';
 import { FilterSet } from '../query/filter.js';
-import type { FlowPage, FlowPosition, FlowsRequest, RowReader } from '../query/service.js';
-import { compileFieldMask } from './field-mask.js';
+import type { FlowPosition } from '../query/service.js';
+import type { HistoryAnswer, HistoryJob } from '../query/jobs.js';
+import { compileFieldMask } from '../flows/field-mask.js';
 import { FramedWriter } from './framed-writer.js';
-import { lostEventsResponse, recordResponse, writeStoredResponse } from './responses.js';
-import type { WireWriter } from '../flows/wire-writer.js';
+import { lostEventsResponse, recordResponse } from '../flows/responses.js';
 
-/** What GetFlows reads: the query engine's flow pages and the live hub. */
+/** What GetFlows reads: history pages from the query engine and the live hub. */
 export interface FlowSources {
-  flows<T>(req: FlowsRequest, read: RowReader<T>): FlowPage<T>;
+  /** One budgeted history page, encoded where it is read (a query thread); `signal` cancels it. */
+  history(job: HistoryJob, signal: AbortSignal): Promise<HistoryAnswer>;
   hub: LiveHub;
   /** Resolves once every flow received so far is stored (bounded wait): flows that reached the live hub before a follower subscribed are then in the store. */
   settled(): Promise<void>;
@@ -38,13 +36,11 @@ const ALL = 2 ** 53;
 
 type Call = grpc.ServerWritableStream<JsonObject, Buffer>;
 
-/** A stored flow, encoded for the wire, with what the live hand-over needs to know of it. */
+/** What the live hand-over needs to know of a stored flow that was sent. */
 interface HistoryFlow {
-  /** Writes the flow's GetFlowsResponse. */
-  write(w: WireWriter): void;
   time: FlowTime;
-  /** flowKey of the flow (computed only when a follower needs it). */
-  key(): string;
+  /** flowKey of the flow ('' unless the stream follows). */
+  key: string;
 }
 
 /** flowKey of a live flow; a raw response is decoded for it (only those held during a hand-over are). */
@@ -56,11 +52,6 @@ function liveKey(flow: FlowRecord | Buffer): string {
   } catch {
     return '';
   }
-}
-
-function keyOfRow(row: StoredRow, dict: DictionaryLookup): string {
-  const uuid = row.uuid === null ? '' : unpackUuid(row.uuid);
-  return uuid !== '' ? uuid : flowKey(rowToRecord(row, dict));
 }
 
 function timeOf(json: unknown, name: string): FlowTime | null {
@@ -76,6 +67,8 @@ const now = (): FlowTime => fromMs(Date.now());
 export interface FlowsPlan {
   filters: FilterSet;
   mask: ((flow: JsonObject) => JsonObject) | null;
+  /** The field-mask paths behind `mask` (history is encoded in a query thread, which compiles them again). */
+  maskPaths: string[] | null;
   since: FlowTime;
   until: FlowTime;
   /** 0 = every flow of the range. */
@@ -99,7 +92,8 @@ export function planGetFlows(req: JsonObject, maxRangeSeconds: number): FlowsPla
   const since = explicitSince ?? { seconds: until.seconds - maxRangeSeconds, nanos: until.nanos };
   checkRange(since, until, maxRangeSeconds);
   const history = !follow || number > 0 || explicitSince !== null;
-  return { filters, mask: compileFieldMask(paths), since, until, number: number >= ALL ? 0 : number, first, follow, history };
+  const mask = compileFieldMask(paths);
+  return { filters, mask, maskPaths: mask ? paths : null, since, until, number: number >= ALL ? 0 : number, first, follow, history };
 }
 
 /**
@@ -114,6 +108,8 @@ export class FlowStream implements Subscriber {
   private lost = 0;
 
   private closed = false;
+  /** Aborted when the stream ends: a history page being read for it is cancelled. */
+  private readonly gone = new AbortController();
   /** Where responses go: batches of gRPC frames on the call's HTTP/2 stream. */
   private readonly out: FramedWriter;
   /** An unfiltered, unmasked follower takes the relay's responses as they are: no decoding, no re-encoding. */
@@ -171,7 +167,7 @@ export class FlowStream implements Subscriber {
       const sent = (flow: HistoryFlow): void => {
         if (!this.plan.follow) return;
         const t = flow.time;
-        const key = flow.key();
+        const key = flow.key;
         if (t.seconds >= subscribedAt.seconds - OVERLAP_SECONDS) recent.add(key);
         if (!last.time || isBefore(last.time, t)) {
           last.time = t;
@@ -187,7 +183,7 @@ export class FlowStream implements Subscriber {
         await this.sources.settled();
         const fromTime = last.time ?? this.plan.since;
         const atFrom = last.keys;
-        await this.sendHistory(fromTime, now(), sent, (f) => !atFrom.has(f.key()) && !recent.has(f.key()));
+        await this.sendHistory(fromTime, now(), sent, (f) => !atFrom.has(f.key) && !recent.has(f.key));
       }
       const held = this.held ?? [];
       this.held = null;
@@ -205,6 +201,7 @@ export class FlowStream implements Subscriber {
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.gone.abort();
     this.sources.hub.remove(this);
   }
 
@@ -214,28 +211,12 @@ export class FlowStream implements Subscriber {
     this.lost = 0;
   }
 
-  /** Encodes a stored row: from its bytes, or through its record when a field mask applies. */
-  private readonly readRow = (row: StoredRow, dict: DictionaryLookup): HistoryFlow => ({
-    write: this.plan.mask ? (w) => w.raw(recordResponse(rowToRecord(row, dict), this.plan.mask)) : (w) => writeStoredResponse(w, row, dict),
-    time: { seconds: row.seconds, nanos: row.nanos },
-    key: () => keyOfRow(row, dict),
-  });
-
-  /** Queues one history flow; false when its row cannot be read back (it is skipped: a damaged row never fails the stream). */
-  private write(flow: HistoryFlow): boolean {
-    try {
-      this.out.pushWith(flow.write);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
   /** One budgeted page of the query engine, waiting out a busy engine instead of failing the stream. */
-  private async page<T>(req: Omit<FlowsRequest, 'filters'>, read: RowReader<T>): Promise<FlowPage<T>> {
+  private async page(req: Pick<HistoryJob, 'since' | 'until' | 'order' | 'limit' | 'after'>, output: HistoryJob['output']): Promise<HistoryAnswer> {
+    const job: HistoryJob = { kind: 'history', filters: this.plan.filters.source(), ...req, maskPaths: this.plan.maskPaths, output, keys: this.plan.follow };
     for (;;) {
       try {
-        return this.sources.flows({ ...req, filters: this.plan.filters }, read);
+        return await this.sources.history(job, this.gone.signal);
       } catch (err) {
         if (!(err instanceof FlowkeeperError) || err.code !== 'FLOWKEEPER_ERR_BUSY' || this.closed) throw err;
         await new Promise((r) => setTimeout(r, 1000 * (err.retryAfterSeconds ?? 1)));
@@ -248,35 +229,59 @@ export class FlowStream implements Subscriber {
     let remaining = this.plan.number;
     let after: FlowPosition | null = null;
     while (remaining > 0 && !this.closed) {
-      const page: FlowPage<true> = await this.page({ since: this.plan.since, until: this.plan.until, order: 'desc', limit: Math.min(remaining, PAGE), after }, () => true as const);
-      remaining -= page.flows.length;
+      const page = await this.page({ since: this.plan.since, until: this.plan.until, order: 'desc', limit: Math.min(remaining, PAGE), after }, 'count');
+      remaining -= page.count;
       if (!page.next) return null;
       after = page.next;
-      await new Promise((r) => setImmediate(r));
     }
     // Ascending pages start after a position: one row id before the oldest of the last N.
     return after ? { hour: after.hour, id: after.id - 1 } : null;
   }
 
-  /** Stored flows of [since, until] in time order (the plan's last/first N on the first pass), each passed to `sent`. */
+  /**
+   * Stored flows of [since, until] in time order (the plan's last/first N on the
+   * first pass), each passed to `sent`. The next page is read (in a query thread)
+   * while this one is written.
+   */
   private async sendHistory(since: FlowTime, until: FlowTime, sent: (flow: HistoryFlow) => void, wanted?: (flow: HistoryFlow) => boolean): Promise<void> {
     const { first, number } = this.plan;
     const catchUp = wanted !== undefined;
-    let after: FlowPosition | null = number > 0 && !first && !catchUp ? await this.lastStart() : null;
+    const after: FlowPosition | null = number > 0 && !first && !catchUp ? await this.lastStart() : null;
     let remaining = number > 0 && first && !catchUp ? number : Infinity;
-    while (!this.closed && remaining > 0) {
-      const page = await this.page({ since, until, order: 'asc', limit: Math.min(PAGE, remaining), after }, this.readRow);
-      for (const flow of page.flows) {
-        if (this.closed) return;
-        if (wanted && !wanted(flow)) continue;
-        if (this.write(flow)) sent(flow);
-        // History is never dropped: wait while the client's buffer is full.
-        if (this.out.needsRoom) await this.out.room();
+    const read = (from: FlowPosition | null): Promise<HistoryAnswer> => this.page({ since, until, order: 'asc', limit: Math.min(PAGE, remaining), after: from }, 'wire');
+    let next: Promise<HistoryAnswer> | null = this.closed ? null : read(after);
+    try {
+      while (next && !this.closed) {
+        const page: HistoryAnswer = await next;
+        remaining -= page.count;
+        next = page.next && remaining > 0 && !this.closed ? read(page.next) : null;
+        const frames = Buffer.from(page.bytes!.buffer, page.bytes!.byteOffset, page.bytes!.byteLength);
+        if (!wanted && !this.plan.follow) {
+          // Nothing to look at per flow: the page's frames go out as they are, in chunks the client can take.
+          for (let i = 0, start = 0; i < page.count && !this.closed; ) {
+            let end = i;
+            while (end < page.count && page.ends[end] - start < FramedWriter.BATCH_BYTES) end++;
+            end = Math.max(end, i + 1);
+            this.out.pushFrames(frames.subarray(start, page.ends[end - 1]));
+            start = page.ends[end - 1];
+            i = end;
+            if (this.out.needsRoom) await this.out.room();
+          }
+          continue;
+        }
+        for (let i = 0, start = 0; i < page.count; start = page.ends[i], i++) {
+          if (this.closed) return;
+          const flow: HistoryFlow = { time: { seconds: page.seconds[i], nanos: page.nanos[i] }, key: page.keys?.[i] ?? '' };
+          if (wanted && !wanted(flow)) continue;
+          this.out.pushFrames(frames.subarray(start, page.ends[i]));
+          sent(flow);
+          // History is never dropped: wait while the client's buffer is full.
+          if (this.out.needsRoom) await this.out.room();
+        }
       }
-      remaining -= page.flows.length;
-      if (!page.next) return;
-      after = page.next;
-      await new Promise((r) => setImmediate(r));
+    } finally {
+      // A page read ahead for a stream that ended is not needed (and may fail as cancelled).
+      next?.catch(() => undefined);
     }
   }
 }

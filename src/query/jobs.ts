@@ -5,6 +5,11 @@ import type { JsonObject } from '../flows/jsonpb.js';
 import { ErrorCodes, FlowkeeperError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { parseGroupBy } from './aggregate.js';
+import { compileFieldMask } from '../flows/field-mask.js';
+import { rowToRecord, storedFlowKey } from '../flows/materialize.js';
+import type { DictionaryLookup, StoredRow } from '../flows/materialize.js';
+import { recordResponse, writeStoredResponse } from '../flows/responses.js';
+import { WireWriter } from '../flows/wire-writer.js';
 import { FilterSet } from './filter.js';
 import type { AggregateRequest, AggregateResult, FlowPosition, FlowsRequest, QueryService } from './service.js';
 
@@ -43,7 +48,24 @@ export interface AggregateJob {
   top: number;
 }
 
-export type QueryJob = FlowsJob | AggregateJob;
+/** A page of the Observer API's history: GetFlowsResponse bytes, or (output 'count') positions only. */
+export interface HistoryJob {
+  kind: 'history';
+  filters: FilterSource;
+  since: FlowTime;
+  until: FlowTime;
+  order: 'asc' | 'desc';
+  limit: number;
+  after: FlowPosition | null;
+  /** Field-mask paths (null: flows exactly as stored). */
+  maskPaths: string[] | null;
+  /** 'count': how many flows and where the page ends (finding where the last N begin); 'wire': their responses. */
+  output: 'count' | 'wire';
+  /** Whether each flow's flowKey is needed (a follower's live hand-over). */
+  keys: boolean;
+}
+
+export type QueryJob = FlowsJob | AggregateJob | HistoryJob;
 
 export interface FlowsAnswer {
   next: FlowPosition | null;
@@ -58,7 +80,20 @@ export interface FlowsAnswer {
 
 export type AggregateAnswer = AggregateResult & { since: string; until: string };
 
-export type JobAnswer<J extends QueryJob> = J extends FlowsJob ? FlowsAnswer : AggregateAnswer;
+export interface HistoryAnswer {
+  next: FlowPosition | null;
+  truncated: boolean;
+  /** Flows in the page (unreadable rows are skipped, not counted). */
+  count: number;
+  /** output 'wire': each GetFlowsResponse as a gRPC frame (flag byte, 32-bit length, message), back to back; frame i ends at ends[i]. */
+  bytes: Uint8Array | null;
+  ends: number[];
+  seconds: number[];
+  nanos: number[];
+  keys: string[] | null;
+}
+
+export type JobAnswer<J extends QueryJob> = J extends FlowsJob ? FlowsAnswer : J extends HistoryJob ? HistoryAnswer : AggregateAnswer;
 
 export function flowsJob(req: FlowsRequest, output: FlowsOutput): FlowsJob {
   return { kind: 'flows', filters: req.filters.source(), since: req.since, until: req.until, order: req.order, limit: req.limit, after: req.after, output };
@@ -72,8 +107,9 @@ export function aggregateJob(req: AggregateRequest): AggregateJob {
 }
 
 /** Runs a job on the engine; `cancelFlag` (shared with the pool) stops it early once set. */
-export function runJob(service: QueryService, job: QueryJob, cancelFlag: Int32Array | null = null): FlowsAnswer | AggregateAnswer {
+export function runJob(service: QueryService, job: QueryJob, cancelFlag: Int32Array | null = null): FlowsAnswer | AggregateAnswer | HistoryAnswer {
   const filters = FilterSet.parse(job.filters);
+  if (job.kind === 'history') return runHistory(service, job, filters, cancelFlag);
   if (job.kind === 'aggregate') {
     return service.aggregate({ filters, dims: parseGroupBy(job.groupBy), since: job.since, until: job.until, bucketMinutes: job.bucketMinutes, top: job.top }, cancelFlag);
   }
@@ -83,6 +119,37 @@ export function runJob(service: QueryService, job: QueryJob, cancelFlag: Int32Ar
   else if (job.output === 'summary') answer.summaries = page.flows.map(summarize);
   else answer.ndjson = page.flows.map((f) => JSON.stringify(toResponseJson(f)) + '\n').join('');
   return answer;
+}
+
+/** Encodes a history page where it is read (a query thread), so the main thread only frames bytes. */
+function runHistory(service: QueryService, job: HistoryJob, filters: FilterSet, cancelFlag: Int32Array | null): HistoryAnswer {
+  const req = { filters, since: job.since, until: job.until, order: job.order, limit: job.limit, after: job.after };
+  const answer: HistoryAnswer = { next: null, truncated: false, count: 0, bytes: null, ends: [], seconds: [], nanos: [], keys: job.keys ? [] : null };
+  if (job.output === 'count') {
+    const page = service.flows(req, () => true, cancelFlag);
+    return { ...answer, next: page.next, truncated: page.truncated, count: page.flows.length };
+  }
+  const mask = job.maskPaths ? compileFieldMask(job.maskPaths) : null;
+  const w = new WireWriter();
+  const read = (row: StoredRow, dict: DictionaryLookup): true => {
+    const at = w.reserve(5);
+    try {
+      if (mask) w.raw(recordResponse(rowToRecord(row, dict), mask));
+      else writeStoredResponse(w, row, dict);
+      answer.keys?.push(storedFlowKey(row, dict));
+    } catch (err) {
+      w.pos = at; // an unreadable row leaves nothing behind (the engine skips it)
+      throw err;
+    }
+    w.setByte(at, 0); // not compressed
+    w.setUInt32BE(at + 1, w.length - at - 5);
+    answer.ends.push(w.length);
+    answer.seconds.push(row.seconds);
+    answer.nanos.push(row.nanos);
+    return true;
+  };
+  const page = service.flows(req, read, cancelFlag);
+  return { ...answer, next: page.next, truncated: page.truncated, count: page.flows.length, bytes: w.finish() };
 }
 
 /** An error as it crosses a thread boundary. */

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { FlowkeeperError } from '../errors.js';
 import { aggregateJob, flowsJob, fromJobError, runJob } from './jobs.js';
-import type { AggregateAnswer, FlowsAnswer, FlowsOutput, JobAnswer, QueryJob } from './jobs.js';
+import type { AggregateAnswer, FlowsAnswer, FlowsOutput, HistoryAnswer, HistoryJob, JobAnswer, QueryJob } from './jobs.js';
 import type { AggregateRequest, FlowsRequest, QueryLimits, QueryService } from './service.js';
 import type { QueryWorkerMessage, QueryWorkerSettings } from './worker.js';
 
@@ -37,7 +37,7 @@ interface Slot {
  * aggregate's groups, so they need little; a thread over its limit dies and
  * only its query fails (500), never the service.
  */
-const QUERY_THREAD_HEAP = { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 8 };
+const QUERY_THREAD_HEAP = { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 48 };
 
 /**
  * A query thread idle this long is stopped, so an idle flowkeeper holds no query
@@ -90,6 +90,10 @@ export class QueryPool {
 
   aggregate(req: AggregateRequest, signal?: AbortSignal): Promise<AggregateAnswer> {
     return this.run(aggregateJob(req), signal);
+  }
+
+  history(job: HistoryJob, signal?: AbortSignal): Promise<HistoryAnswer> {
+    return this.run(job, signal);
   }
 
   /** Runs a job; `signal` aborts it when the client goes away. */

@@ -1,12 +1,12 @@
-import { encodeJsonpb, formatTimestamp } from '../flows/jsonpb.js';
-import type { JsonObject } from '../flows/jsonpb.js';
-import type { DictionaryLookup, StoredRow } from '../flows/materialize.js';
-import { asSent } from '../flows/normalize.js';
-import { toResponseJson } from '../flows/record.js';
-import type { FlowRecord, FlowTime } from '../flows/record.js';
-import { writeFlowRow } from '../flows/row-wire.js';
-import { GetFlowsResponseType } from '../flows/schema.js';
-import type { WireWriter } from '../flows/wire-writer.js';
+import { encodeJsonpb, formatTimestamp } from './jsonpb.js';
+import type { JsonObject } from './jsonpb.js';
+import type { DictionaryLookup, StoredRow } from './materialize.js';
+import { asSent } from './normalize.js';
+import { toResponseJson } from './record.js';
+import type { FlowRecord, FlowTime } from './record.js';
+import { writeFlowRow } from './row-wire.js';
+import { GetFlowsResponseType } from './schema.js';
+import type { WireWriter } from './wire-writer.js';
 
 /** GetFlowsResponse fields (observer.proto). */
 const R_FLOW = 1;

@@ -1,4 +1,4 @@
-import type { JsonObject, JsonValue } from '../flows/jsonpb.js';
+import type { JsonObject, JsonValue } from './jsonpb.js';
 
 /** A tree of kept fields: a leaf (true) keeps the whole field. */
 type Tree = { [field: string]: Tree | true };
