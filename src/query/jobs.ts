@@ -27,14 +27,18 @@ interface FilterSource {
   blacklist: unknown[];
 }
 
-export interface FlowsJob {
-  kind: 'flows';
+/** One page of flows in time order, as FlowsRequest has it (filters as given). */
+interface PageJob {
   filters: FilterSource;
   since: FlowTime;
   until: FlowTime;
   order: 'asc' | 'desc';
   limit: number;
   after: FlowPosition | null;
+}
+
+export interface FlowsJob extends PageJob {
+  kind: 'flows';
   output: FlowsOutput;
 }
 
@@ -49,14 +53,8 @@ export interface AggregateJob {
 }
 
 /** A page of the Observer API's history: GetFlowsResponse bytes, or (output 'count') positions only. */
-export interface HistoryJob {
+export interface HistoryJob extends PageJob {
   kind: 'history';
-  filters: FilterSource;
-  since: FlowTime;
-  until: FlowTime;
-  order: 'asc' | 'desc';
-  limit: number;
-  after: FlowPosition | null;
   /** Field-mask paths (null: flows exactly as stored). */
   maskPaths: string[] | null;
   /** 'count': how many flows and where the page ends (finding where the last N begin); 'wire': their responses. */
