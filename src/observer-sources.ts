@@ -53,6 +53,7 @@ export function observerSources(deps: {
     },
     nodes: () => {
       const reported = relayNodes();
+      const stored = deps.reader.flowsPerNode();
       const names = new Set([...deps.reader.nodeNames(), ...reported.keys()]);
       return [...names].sort().map((name) => ({
         name,
@@ -60,7 +61,7 @@ export function observerSources(deps: {
         state: reported.get(name)?.state ?? 'UNKNOWN_NODE_STATE',
         version: reported.get(name)?.version ?? '',
         address: reported.get(name)?.address ?? '',
-        numFlows: 0,
+        numFlows: stored.get(name) ?? 0,
       }));
     },
     namespaces: () => deps.reader.namespacesSince(Math.floor(Date.now() / 60_000) - 60),

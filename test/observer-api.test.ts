@@ -167,9 +167,11 @@ test('ServerStatus, GetNodes, GetNamespaces and grpc.health.v1 answer from what 
     assert.equal(Number(status.num_flows), env.records.length);
     assert.ok(Number(status.seen_flows) >= env.records.length);
     assert.match(status.version, /^flowkeeper /);
-    const nodes = await unary<{ nodes: { name: string }[] }>(c, 'GetNodes');
-    const stored = new Set(env.records.map((f) => String(f.node_name ?? '')).filter(Boolean));
-    assert.deepEqual(new Set(nodes.nodes.map((n) => n.name)), stored);
+    const nodes = await unary<{ nodes: { name: string; num_flows: string }[] }>(c, 'GetNodes');
+    const perNode = new Map<string, number>();
+    for (const f of env.records) if (f.node_name) perNode.set(String(f.node_name), (perNode.get(String(f.node_name)) ?? 0) + 1);
+    assert.deepEqual(new Set(nodes.nodes.map((n) => n.name)), new Set(perNode.keys()));
+    assert.deepEqual(Object.fromEntries(nodes.nodes.map((n) => [n.name, Number(n.num_flows)])), Object.fromEntries(perNode), 'num_flows: the flows stored from each node');
     const namespaces = await unary<{ namespaces: { cluster: string; namespace: string }[] }>(c, 'GetNamespaces');
     const names = namespaces.namespaces.map((n) => `${n.cluster}/${n.namespace}`);
     assert.ok(names.includes('prod-eu1/payments'), `the simulator's recent namespaces: ${names.join(', ')}`);

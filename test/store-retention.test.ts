@@ -77,6 +77,9 @@ test('size retention drops the oldest partitions until the store fits, never the
     assert.deepEqual(dropped, [...dropped].sort((a, b) => a - b), 'oldest first');
     // Rollups outlive raw flows.
     assert.ok((db.prepare('SELECT sum(flows) FROM rollup_1m').pluck().get() as number) > reader.count());
+    // Per-node counts (GetNodes num_flows) go with their partitions.
+    assert.equal(db.prepare('SELECT sum(flows) FROM partition_nodes').pluck().get(), reader.count());
+    assert.equal(db.prepare('SELECT count(*) FROM partition_nodes WHERE hour NOT IN (SELECT hour FROM partitions)').pluck().get(), 0);
   } finally {
     close();
     cleanup();

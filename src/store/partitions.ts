@@ -48,6 +48,7 @@ export function dropPartition(db: Db, hour: number): void {
   db.transaction(() => {
     db.exec(`DROP TABLE IF EXISTS ${tableName(hour)}`);
     db.prepare('DELETE FROM partitions WHERE hour = ?').run(hour);
+    db.prepare('DELETE FROM partition_nodes WHERE hour = ?').run(hour);
   })();
 }
 

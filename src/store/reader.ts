@@ -115,6 +115,12 @@ export class FlowReader {
       ORDER BY cluster, namespace`).all(minute, minute) as { cluster: string; namespace: string }[];
   }
 
+  /** Stored flows per node name (partitions written before migration 004 are not counted). */
+  flowsPerNode(): Map<string, number> {
+    const rows = this.db.prepare('SELECT n.name AS name, sum(p.flows) AS flows FROM partition_nodes p JOIN nodes n ON n.id = p.node GROUP BY n.name').all() as { name: string; flows: number }[];
+    return new Map(rows.map((r) => [r.name, r.flows]));
+  }
+
   /** Every node name flows were stored from. */
   nodeNames(): string[] {
     return this.db.prepare('SELECT name FROM nodes ORDER BY name').pluck().all() as string[];

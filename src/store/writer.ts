@@ -99,6 +99,8 @@ export class FlowWriter {
         WHERE excluded.seconds > checkpoints.seconds
            OR (excluded.seconds = checkpoints.seconds AND excluded.nanos > checkpoints.nanos)`),
       countFlows: db.prepare('UPDATE partitions SET flows = flows + ? WHERE hour = ?'),
+      countNodeFlows: db.prepare(`INSERT INTO partition_nodes (hour, node, flows) VALUES (?, ?, ?)
+        ON CONFLICT DO UPDATE SET flows = flows + excluded.flows`),
       lost: db.prepare(`INSERT INTO lost_events (minute, relay, source, node, events) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT DO UPDATE SET events = events + excluded.events`),
     };
@@ -159,6 +161,8 @@ export class FlowWriter {
     const window = this.windows.get(relay);
     const lost = new Map<string, LostEventCount>();
     const perHour = new Map<number, number>();
+    /** Flows per "hour,node" (GetNodes counts them per partition, so retention takes them along). */
+    const perHourNode = new Map<string, number>();
     const remembered: string[] = [];
     const latestPlausible = Date.now() / 1000 + MAX_FUTURE_SKEW_SECONDS;
     try {
@@ -207,6 +211,8 @@ export class FlowWriter {
             continue;
           }
           perHour.set(hour, (perHour.get(hour) ?? 0) + 1);
+          const hourNode = `${hour},${row.node ?? 0}`;
+          perHourNode.set(hourNode, (perHourNode.get(hourNode) ?? 0) + 1);
           this.rollup.add(row);
           result.stored++;
           if (row.seconds > latestPlausible) {
@@ -221,6 +227,7 @@ export class FlowWriter {
         }
         result.metrics = this.rollup.flush();
         for (const [hour, n] of perHour) this.stmts.countFlows.run(n, hour);
+        for (const [key, n] of perHourNode) this.stmts.countNodeFlows.run(...key.split(',').map(Number), n);
         const minute = Math.floor(Date.now() / 60_000);
         for (const l of lost.values()) this.stmts.lost.run(minute, relay, l.source, l.node, l.events);
         if (result.newest) this.stmts.saveCheckpoint.run(relay, result.newest.seconds, result.newest.nanos, Date.now());
