@@ -24,11 +24,15 @@ export function observerSources(deps: {
 }): ObserverSources {
   const startedAt = Date.now();
   /** Node name → state, as the relays last reported them (GetNodes, polled). */
-  const relayNodes = (): Map<string, { state: string; version: string; address: string }> => {
-    const out = new Map<string, { state: string; version: string; address: string }>();
+  type RelayNode = { state: string; version: string; address: string; uptimeNs: number; seenFlows: number };
+  const relayNodes = (): Map<string, RelayNode> => {
+    const out = new Map<string, RelayNode>();
     for (const r of deps.relays) {
       for (const n of r.status.nodes) {
-        out.set(String(n.name), { state: String(n.state ?? 'UNKNOWN_NODE_STATE'), version: String(n.version ?? ''), address: String(n.address ?? '') });
+        out.set(String(n.name), {
+          state: String(n.state ?? 'UNKNOWN_NODE_STATE'), version: String(n.version ?? ''), address: String(n.address ?? ''),
+          uptimeNs: Number(n.uptime_ns ?? 0), seenFlows: Number(n.seen_flows ?? 0),
+        });
       }
     }
     return out;
@@ -61,6 +65,9 @@ export function observerSources(deps: {
         state: reported.get(name)?.state ?? 'UNKNOWN_NODE_STATE',
         version: reported.get(name)?.version ?? '',
         address: reported.get(name)?.address ?? '',
+        // The node's own uptime and seen flows, as its relay reports them (hubble list nodes shows age and flows/s from them).
+        uptimeNs: reported.get(name)?.uptimeNs ?? 0,
+        seenFlows: reported.get(name)?.seenFlows ?? 0,
         numFlows: stored.get(name) ?? 0,
       }));
     },

@@ -22,7 +22,8 @@ export interface ObserverStatus {
 export interface ObserverSources extends FlowSources {
   serverStatus(): ObserverStatus;
   /** Nodes seen, with the state their relay last reported (relay.NodeState name). */
-  nodes(): { name: string; state: string; version: string; address: string; numFlows: number }[];
+  /** Nodes, with the flows stored from each (num_flows; flowkeeper keeps what retention allows, so max_flows is the same). */
+  nodes(): { name: string; state: string; version: string; address: string; uptimeNs: number; seenFlows: number; numFlows: number }[];
   /** (cluster, namespace) with flows in the last hour, sorted. */
   namespaces(): { cluster: string; namespace: string }[];
 }
@@ -74,7 +75,7 @@ export class ObserverServer {
       GetAgentEvents: (call: grpc.ServerWritableStream<unknown, unknown>) => this.emptyStream(call),
       GetDebugEvents: (call: grpc.ServerWritableStream<unknown, unknown>) => this.emptyStream(call),
       ServerStatus: (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => this.unary(call, cb, () => this.serverStatus()),
-      GetNodes: (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => this.unary(call, cb, () => ({ nodes: this.sources.nodes().map((n) => ({ name: n.name, version: n.version, address: n.address, state: n.state, num_flows: String(n.numFlows) })) })),
+      GetNodes: (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => this.unary(call, cb, () => ({ nodes: this.sources.nodes().map((n) => ({ name: n.name, version: n.version, address: n.address, state: n.state, uptime_ns: String(n.uptimeNs), seen_flows: String(n.seenFlows), num_flows: String(n.numFlows), max_flows: String(n.numFlows) })) })),
       GetNamespaces: (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => this.unary(call, cb, () => ({ namespaces: this.sources.namespaces() })),
     });
     this.server.addService(HealthDefinition, {
