@@ -70,8 +70,8 @@ export interface FlowsAnswer {
   truncated: boolean;
   /** output 'records' */
   records?: FlowRecord[];
-  /** output 'ndjson': one jsonpb response line per flow */
-  ndjson?: string;
+  /** output 'ndjson': one jsonpb response line per flow, as UTF-8 bytes (they cross threads without a copy and go to the socket as they are) */
+  ndjson?: Uint8Array;
   /** output 'summary' */
   summaries?: JsonObject[];
 }
@@ -115,7 +115,7 @@ export function runJob(service: QueryService, job: QueryJob, cancelFlag: Int32Ar
   const answer: FlowsAnswer = { next: page.next, truncated: page.truncated };
   if (job.output === 'records') answer.records = page.flows;
   else if (job.output === 'summary') answer.summaries = page.flows.map(summarize);
-  else answer.ndjson = page.flows.map((f) => JSON.stringify(toResponseJson(f)) + '\n').join('');
+  else answer.ndjson = Buffer.from(page.flows.map((f) => JSON.stringify(toResponseJson(f)) + '\n').join(''));
   return answer;
 }
 
@@ -148,6 +148,13 @@ function runHistory(service: QueryService, job: HistoryJob, filters: FilterSet, 
   };
   const page = service.flows(req, read, cancelFlag);
   return { ...answer, next: page.next, truncated: page.truncated, count: page.flows.length, bytes: w.finish() };
+}
+
+/** The answer's byte buffers that may be moved, not copied, to the main thread (those that own their whole ArrayBuffer). */
+export function transferables(answer: FlowsAnswer | AggregateAnswer | HistoryAnswer): ArrayBuffer[] {
+  const bytes = 'ndjson' in answer ? answer.ndjson : 'bytes' in answer ? answer.bytes : null;
+  if (!bytes || bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength) return [];
+  return [bytes.buffer as ArrayBuffer];
 }
 
 /** An error as it crosses a thread boundary. */

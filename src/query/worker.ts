@@ -3,7 +3,7 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { FlowReader } from '../store/reader.js';
 import { openDatabase } from '../store/sqlite.js';
-import { runJob, toJobError } from './jobs.js';
+import { runJob, toJobError, transferables } from './jobs.js';
 import type { QueryJob } from './jobs.js';
 import { QueryService } from './service.js';
 import type { QueryLimits } from './service.js';
@@ -45,10 +45,13 @@ const cancel = new Int32Array(settings.cancel);
 
 port.on('message', (msg: { id: number; job: QueryJob }) => {
   let reply: QueryWorkerMessage;
+  let transfer: ArrayBuffer[] = [];
   try {
-    reply = { id: msg.id, answer: runJob(service, msg.job, cancel) };
+    const answer = runJob(service, msg.job, cancel);
+    transfer = transferables(answer);
+    reply = { id: msg.id, answer };
   } catch (err) {
     reply = { id: msg.id, error: toJobError(err) };
   }
-  port.postMessage(reply);
+  port.postMessage(reply, transfer);
 });

@@ -22,7 +22,8 @@ function send(reply: FastifyReply, page: FlowsAnswer, format: string, range: Pag
   // Fewer than `limit` flows but a cursor: the scan hit --query-budget; follow the cursor for more.
   if (page.truncated) reply.header('x-flowkeeper-truncated', 'true');
   reply.type('application/x-ndjson');
-  return reply.send(page.ndjson);
+  const ndjson = page.ndjson!;
+  return reply.send(Buffer.from(ndjson.buffer, ndjson.byteOffset, ndjson.byteLength));
 }
 
 function parseFormat(text: string | undefined): 'ndjson' | 'summary' {
