@@ -70,6 +70,8 @@ export class SimRelay {
   private server: grpc.Server | null = null;
   private timer: NodeJS.Timeout | null = null;
   private seen = 0;
+  /** Flows seen per node name (GetNodes seen_flows, as a relay reports its nodes'). */
+  private readonly seenPerNode = new Map<string, number>();
   private readonly started = Date.now();
 
   constructor(
@@ -110,6 +112,7 @@ export class SimRelay {
   /** Encodes a protobufjs plain GetFlowsResponse and pushes it. */
   pushResponse(response: Record<string, unknown>, seconds: number, nanos: number): void {
     const bytes = Buffer.from(GetFlowsResponseType.encode(GetFlowsResponseType.fromObject(response)).finish());
+    if (response.flow && typeof response.node_name === 'string') this.seenPerNode.set(response.node_name, (this.seenPerNode.get(response.node_name) ?? 0) + 1);
     this.push({ seconds, nanos, bytes });
   }
 
@@ -223,6 +226,8 @@ export class SimRelay {
   }
 
   private nodes(): Record<string, unknown>[] {
-    return NODES.map((name) => ({ name, version: 'v1.19.4', address: name, state: 'NODE_CONNECTED', uptime_ns: String((Date.now() - this.started) * 1e6) }));
+    return NODES.map((name) => ({
+      name, version: 'v1.19.4', address: name, state: 'NODE_CONNECTED', uptime_ns: String((Date.now() - this.started) * 1e6), seen_flows: String(this.seenPerNode.get(name) ?? 0),
+    }));
   }
 }
