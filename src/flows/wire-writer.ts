@@ -8,7 +8,7 @@ import { WIRE_BYTES, WIRE_VARINT } from './wire.js';
  */
 export class WireWriter {
   private buf = Buffer.allocUnsafe(4096);
-  pos = 0;
+  private pos = 0;
 
   /** Starts a new message, reusing the buffer. */
   reset(): this {
@@ -26,20 +26,23 @@ export class WireWriter {
     return this.pos;
   }
 
-  /** Reserves `n` bytes to be filled in later (see setUInt32BE); returns their offset. */
-  reserve(n: number): number {
-    this.ensure(n);
+  /**
+   * Writes one gRPC frame: a flag byte (0, not compressed), the 32-bit length,
+   * then the message `encode` writes. When `encode` throws, nothing of the frame
+   * is left behind.
+   */
+  grpcFrame(encode: () => void): void {
+    this.ensure(5);
     const at = this.pos;
-    this.pos += n;
-    return at;
-  }
-
-  setByte(at: number, value: number): void {
-    this.buf[at] = value;
-  }
-
-  setUInt32BE(at: number, value: number): void {
-    this.buf.writeUInt32BE(value, at);
+    this.pos += 5;
+    try {
+      encode();
+    } catch (err) {
+      this.pos = at;
+      throw err;
+    }
+    this.buf[at] = 0;
+    this.buf.writeUInt32BE(this.pos - at - 5, at + 1);
   }
 
   private ensure(n: number): void {

@@ -65,32 +65,8 @@ export class FramedWriter {
       this.call.write(message);
       return;
     }
-    this.pushWith((w) => w.raw(message));
-  }
-
-  /** Queues the message `encode` writes, encoded in place in the batch (no copy of its own). */
-  pushWith(encode: (w: WireWriter) => void): void {
-    if (!this.http2) {
-      const w = new WireWriter();
-      encode(w);
-      this.call.write(w.finish());
-      return;
-    }
-    const b = this.batch;
-    const at = b.reserve(5);
-    try {
-      encode(b);
-    } catch (err) {
-      b.pos = at; // no half-written frame
-      throw err;
-    }
-    b.setByte(at, 0); // not compressed
-    b.setUInt32BE(at + 1, b.length - at - 5);
-    if (b.length >= FramedWriter.BATCH_BYTES) this.flush();
-    else if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.batch.grpcFrame(() => this.batch.raw(message));
+    this.queued();
   }
 
   /**
@@ -105,6 +81,11 @@ export class FramedWriter {
       return;
     }
     this.batch.raw(frames);
+    this.queued();
+  }
+
+  /** After something was added to the batch: hand it over when full, else at the end of the tick. */
+  private queued(): void {
     if (this.batch.length >= FramedWriter.BATCH_BYTES) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;

@@ -130,17 +130,12 @@ function runHistory(service: QueryService, job: HistoryJob, filters: FilterSet, 
   const mask = job.maskPaths ? compileFieldMask(job.maskPaths) : null;
   const w = new WireWriter();
   const read = (row: StoredRow, dict: DictionaryLookup): true => {
-    const at = w.reserve(5);
-    try {
+    // An unreadable row throws, leaving no frame behind (the engine skips it).
+    w.grpcFrame(() => {
       if (mask) w.raw(recordResponse(rowToRecord(row, dict), mask));
       else writeStoredResponse(w, row, dict);
       answer.keys?.push(storedFlowKey(row, dict));
-    } catch (err) {
-      w.pos = at; // an unreadable row leaves nothing behind (the engine skips it)
-      throw err;
-    }
-    w.setByte(at, 0); // not compressed
-    w.setUInt32BE(at + 1, w.length - at - 5);
+    });
     answer.ends.push(w.length);
     answer.seconds.push(row.seconds);
     answer.nanos.push(row.nanos);
