@@ -40,10 +40,8 @@ export interface AggregateLabels {
 
 export interface GroupDimension {
   name: string;
-  /** Answerable from rollup_1m (label dimensions: from the minutes whose rollups know label sets). */
+  /** Answerable from rollup_1m (label dimensions, which read srcLabels/dstLabels: from the minutes whose rollups know label sets). */
   rollup: boolean;
-  /** Groups by label sets, which rollups written before migration 003 do not know. */
-  label?: boolean;
   /** AggregateRow fields value() reads (rollup queries GROUP BY exactly these). */
   reads: (keyof AggregateRow)[];
   value(row: AggregateRow, labels: AggregateLabels): string | number;
@@ -110,7 +108,6 @@ function labelDimension(name: string, side: 'srcLabels' | 'dstLabels', key: stri
   return {
     name,
     rollup: true,
-    label: true,
     reads: [side],
     value: (r, l) => {
       if (!r[side]) return '';

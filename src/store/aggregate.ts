@@ -9,7 +9,7 @@ import { listPartitions, partitionOf, rowidOf, tableName, timeOfRowid } from './
 import type { ReaderDictionary } from './reader.js';
 import type { Db } from './sqlite.js';
 import type { Statement } from 'better-sqlite3';
-import { AdaptiveSlicer, prepareOnPartition, readableRecord } from './flow-query.js';
+import { AdaptiveSlicer, RECHECK_DEADLINE_EVERY, prepareOnPartition, readableRecord } from './flow-query.js';
 import { ROW_SELECT, unpackRow } from './row-select.js';
 import type { IdRow } from './row-select.js';
 import { FlowType } from '../flows/schema.js';
@@ -51,6 +51,8 @@ function memo<V>(map: Map<number, V>, id: number, load: () => V): V {
 }
 
 type WorkloadNames = { cluster: string; namespace: string; name: string; kind: string };
+type EndpointGroups = { workload: number; labelSet: number };
+const NO_ENDPOINT: EndpointGroups = { workload: 0, labelSet: 0 };
 const NO_WORKLOAD: WorkloadNames = { cluster: '', namespace: '', name: '', kind: '' };
 
 /** Id → name lookups for aggregate keys and metric labels, cached; entries never change once written. */
@@ -59,8 +61,7 @@ export class StoreAggregateLabels implements AggregateLabels {
   private readonly clusters = new Map<number, string>();
   private readonly policyNames = new Map<number, string>();
   private readonly labelSets = new Map<number, string[]>();
-  private readonly endpointLabelSets = new Map<number, number>();
-  private readonly endpointWorkloads = new Map<number, number>();
+  private readonly endpoints = new Map<number, EndpointGroups>();
   private readonly nodeClusters = new Map<number, number>();
   private readonly stmts;
 
@@ -72,8 +73,7 @@ export class StoreAggregateLabels implements AggregateLabels {
       workload: db.prepare('SELECT cluster, namespace, name, kind FROM workloads WHERE id = ?'),
       cluster: db.prepare('SELECT name FROM clusters WHERE id = ?').pluck(),
       labelSet: db.prepare('SELECT labels FROM label_sets WHERE id = ?').pluck(),
-      endpointLabelSet: db.prepare('SELECT label_set FROM endpoints WHERE id = ?').pluck(),
-      endpointWorkload: db.prepare('SELECT workload_id FROM endpoints WHERE id = ?').pluck(),
+      endpoint: db.prepare('SELECT workload_id AS workload, label_set AS labelSet FROM endpoints WHERE id = ?'),
       nodeCluster: db.prepare('SELECT cluster_id FROM nodes WHERE id = ?').pluck(),
     };
   }
@@ -112,12 +112,9 @@ export class StoreAggregateLabels implements AggregateLabels {
     return this.dict.nodeName(id);
   }
 
-  workloadOfEndpoint(id: number | null): number {
-    return id === null ? 0 : memo(this.endpointWorkloads, id, () => (this.stmts.endpointWorkload.get(id) as number | undefined) ?? 0);
-  }
-
-  labelSetOfEndpoint(id: number | null): number {
-    return id === null ? 0 : memo(this.endpointLabelSets, id, () => (this.stmts.endpointLabelSet.get(id) as number | undefined) ?? 0);
+  /** The workload and label set an endpoint is rolled up under (0s for no endpoint). */
+  endpointGroups(id: number | null): EndpointGroups {
+    return id === null ? NO_ENDPOINT : memo(this.endpoints, id, () => (this.stmts.endpoint.get(id) as EndpointGroups | undefined) ?? NO_ENDPOINT);
   }
 
   clusterOfNode(id: number | null): number {
@@ -207,7 +204,7 @@ export function runAggregate(db: Db, dict: ReaderDictionary, labels: StoreAggreg
   const acc = new Accumulator(q, labels);
   const rollup = rollupFilter(q.dims, q.filters);
   let rawUntil = rollup ? q.sinceMinute : q.untilMinute;
-  if (rollup && q.dims.some((d) => d.label)) rawUntil = Math.min(q.untilMinute, Math.max(q.sinceMinute, labelRollupsFrom(db) ?? q.sinceMinute));
+  if (rollup && q.dims.some((d) => d.reads.includes('srcLabels') || d.reads.includes('dstLabels'))) rawUntil = Math.min(q.untilMinute, Math.max(q.sinceMinute, labelRollupsFrom(db) ?? q.sinceMinute));
   if (rawUntil > q.sinceMinute) aggregateRaw(db, dict, labels, index, q, acc, q.sinceMinute, rawUntil);
   if (rollup && rawUntil < q.untilMinute) aggregateRollups(db, q, rollup, acc, rawUntil, q.untilMinute);
   const series = q.bucketMinutes
@@ -271,7 +268,7 @@ function aggregateRaw(db: Db, dict: ReaderDictionary, labels: StoreAggregateLabe
     let n = 0;
     for (const r of slicedRows(stmt, lo, hi, where.params, slicer, q.deadline, !exact)) {
       // Rows re-checked in JS (CEL, regexes) may cost milliseconds each: check the deadline often then.
-      if ((++n & (exact ? 0xfff : 3)) === 0) checkDeadline(q.deadline);
+      if ((++n & (exact ? 0xfff : RECHECK_DEADLINE_EVERY)) === 0) checkDeadline(q.deadline);
       const t = timeOfRowid(hour, r.id);
       if (!exact) {
         r.seconds = t.seconds;
@@ -279,6 +276,8 @@ function aggregateRaw(db: Db, dict: ReaderDictionary, labels: StoreAggregateLabe
         const flow = readableRecord(r, dict);
         if (flow === null || !q.filters.match(flow)) continue;
       }
+      const src = labels.endpointGroups(r.src_ep);
+      const dst = labels.endpointGroups(r.dst_ep);
       acc.add(
         {
           minute: Math.floor(t.seconds / 60),
@@ -287,10 +286,10 @@ function aggregateRaw(db: Db, dict: ReaderDictionary, labels: StoreAggregateLabe
           dropReason: r.drop_reason,
           direction: r.direction,
           eventType: r.event_type ?? 0,
-          srcWorkload: labels.workloadOfEndpoint(r.src_ep),
-          dstWorkload: labels.workloadOfEndpoint(r.dst_ep),
-          srcLabels: labels.labelSetOfEndpoint(r.src_ep),
-          dstLabels: labels.labelSetOfEndpoint(r.dst_ep),
+          srcWorkload: src.workload,
+          dstWorkload: dst.workload,
+          srcLabels: src.labelSet,
+          dstLabels: dst.labelSet,
           port: rollupPort({ bits: r.bits, dstPort: r.dst_port }),
           l4: r.l4,
           deniedBy: r.denied_by ?? 0,

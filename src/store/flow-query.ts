@@ -81,8 +81,8 @@ function answerOf<T>(q: FlowQuery<T>, r: StoredRow, dict: DictionaryLookup): T |
 
 /** Rows fetched per SQL round trip when rows still need a JS re-check. */
 const RECHECK_CHUNK = 512;
-/** Rows re-checked between deadline checks, minus one (a mask). */
-const RECHECK_DEADLINE_EVERY = 3;
+/** Rows re-checked in JS (CEL, regexes) between deadline checks, minus one (a mask); raw aggregates use it too. */
+export const RECHECK_DEADLINE_EVERY = 3;
 
 /**
  * Splits a partition's rowid range into time slices sized so one SQL statement

@@ -160,8 +160,7 @@ export class FlowWriter {
     };
     const window = this.windows.get(relay);
     const lost = new Map<string, LostEventCount>();
-    const perHour = new Map<number, number>();
-    /** Flows per "hour,node" (GetNodes counts them per partition, so retention takes them along). */
+    /** Flows per "hour,node": the partitions' counters and GetNodes' (per partition, so retention takes them along). */
     const perHourNode = new Map<string, number>();
     const remembered: string[] = [];
     const latestPlausible = Date.now() / 1000 + MAX_FUTURE_SKEW_SECONDS;
@@ -210,7 +209,6 @@ export class FlowWriter {
             result.malformedSample ??= `not storable: ${(err as Error).message}`;
             continue;
           }
-          perHour.set(hour, (perHour.get(hour) ?? 0) + 1);
           const hourNode = `${hour},${row.node ?? 0}`;
           perHourNode.set(hourNode, (perHourNode.get(hourNode) ?? 0) + 1);
           this.rollup.add(row);
@@ -226,8 +224,13 @@ export class FlowWriter {
           }
         }
         result.metrics = this.rollup.flush();
+        const perHour = new Map<number, number>();
+        for (const [key, n] of perHourNode) {
+          const [hour, node] = key.split(',').map(Number);
+          this.stmts.countNodeFlows.run(hour, node, n);
+          perHour.set(hour, (perHour.get(hour) ?? 0) + n);
+        }
         for (const [hour, n] of perHour) this.stmts.countFlows.run(n, hour);
-        for (const [key, n] of perHourNode) this.stmts.countNodeFlows.run(...key.split(',').map(Number), n);
         const minute = Math.floor(Date.now() / 60_000);
         for (const l of lost.values()) this.stmts.lost.run(minute, relay, l.source, l.node, l.events);
         if (result.newest) this.stmts.saveCheckpoint.run(relay, result.newest.seconds, result.newest.nanos, Date.now());
