@@ -104,6 +104,10 @@ export function aggregateJob(req: AggregateRequest): AggregateJob {
   };
 }
 
+function pageRequest(job: PageJob, filters: FilterSet): FlowsRequest {
+  return { filters, since: job.since, until: job.until, order: job.order, limit: job.limit, after: job.after };
+}
+
 /** Runs a job on the engine; `cancelFlag` (shared with the pool) stops it early once set. */
 export function runJob(service: QueryService, job: QueryJob, cancelFlag: Int32Array | null = null): FlowsAnswer | AggregateAnswer | HistoryAnswer {
   const filters = FilterSet.parse(job.filters);
@@ -111,7 +115,7 @@ export function runJob(service: QueryService, job: QueryJob, cancelFlag: Int32Ar
   if (job.kind === 'aggregate') {
     return service.aggregate({ filters, dims: parseGroupBy(job.groupBy), since: job.since, until: job.until, bucketMinutes: job.bucketMinutes, top: job.top }, cancelFlag);
   }
-  const page = service.flows({ filters, since: job.since, until: job.until, order: job.order, limit: job.limit, after: job.after }, undefined, cancelFlag);
+  const page = service.flows(pageRequest(job, filters), undefined, cancelFlag);
   const answer: FlowsAnswer = { next: page.next, truncated: page.truncated };
   if (job.output === 'records') answer.records = page.flows;
   else if (job.output === 'summary') answer.summaries = page.flows.map(summarize);
@@ -121,7 +125,7 @@ export function runJob(service: QueryService, job: QueryJob, cancelFlag: Int32Ar
 
 /** Encodes a history page where it is read (a query thread), so the main thread only frames bytes. */
 function runHistory(service: QueryService, job: HistoryJob, filters: FilterSet, cancelFlag: Int32Array | null): HistoryAnswer {
-  const req = { filters, since: job.since, until: job.until, order: job.order, limit: job.limit, after: job.after };
+  const req = pageRequest(job, filters);
   const answer: HistoryAnswer = { next: null, truncated: false, count: 0, bytes: null, ends: [], seconds: [], nanos: [], keys: job.keys ? [] : null };
   if (job.output === 'count') {
     const page = service.flows(req, () => true, cancelFlag);

@@ -46,6 +46,11 @@ const QUERY_THREAD_HEAP = { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb
 const IDLE_MS = 60_000;
 const RETIRE_CHECK_MS = 10_000;
 
+/** Stops listening for the client going away (the query left the queue or finished). */
+function detach(p: Pending): void {
+  if (p.onAbort) p.signal?.removeEventListener('abort', p.onAbort);
+}
+
 export interface QueryPoolStats {
   workers: number;
   running: number;
@@ -155,7 +160,7 @@ export class QueryPool {
   }
 
   private start(slot: Slot, pending: Pending): void {
-    if (pending.onAbort) pending.signal?.removeEventListener('abort', pending.onAbort);
+    detach(pending);
     const running = { ...pending, id: this.nextId++ };
     running.onAbort = () => {
       if (slot.running?.id !== running.id) return;
@@ -171,7 +176,7 @@ export class QueryPool {
   private finish(slot: Slot, msg: QueryWorkerMessage): void {
     const running = slot.running;
     if (!running || running.id !== msg.id) return;
-    if (running.onAbort) running.signal?.removeEventListener('abort', running.onAbort);
+    detach(running);
     slot.running = null;
     slot.idleSince = performance.now();
     if ('error' in msg) running.reject(fromJobError(msg.error));
@@ -192,7 +197,7 @@ export class QueryPool {
     const running = slot.running;
     slot.running = null;
     if (running) {
-      if (running.onAbort) running.signal?.removeEventListener('abort', running.onAbort);
+      detach(running);
       running.reject(new FlowkeeperError('FLOWKEEPER_ERR_INTERNAL', `the query worker failed: ${err.message}`));
     }
     void slot.worker.terminate();
