@@ -6,6 +6,7 @@ import { createLogger } from './log.js';
 import { SimRelay } from './sim/relay-server.js';
 import { FlowkeeperError } from './errors.js';
 import { QUERY_USAGE, runQuery } from './cli/query.js';
+import { POLICY_USAGE, runPolicy } from './cli/policy.js';
 
 const USAGE = `flowkeeper ${VERSION} — flow history for Cilium Hubble
 
@@ -14,6 +15,8 @@ Usage:
   flowkeeper demo [options]    start a built-in relay simulator and a flowkeeper consuming it
   flowkeeper sim [options]     run only the relay simulator (a stand-in hubble-relay)
   flowkeeper query [flags]     print stored/live flows from a running flowkeeper, like hubble observe
+  flowkeeper policy replay -f FILE [flags]
+                               replay stored flows against proposed network policies: what would break?
   flowkeeper --help | --version
 
 Every option can also be set with its environment variable.
@@ -39,6 +42,11 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'query') {
     if (rest.includes('--help') || rest.includes('-h')) process.stdout.write(QUERY_USAGE);
     else await runQuery(rest, process.env);
+    return;
+  }
+  if (command === 'policy') {
+    if (rest.length === 0 || rest.includes('--help') || rest.includes('-h')) process.stdout.write(POLICY_USAGE);
+    else process.exitCode = await runPolicy(rest, process.env);
     return;
   }
   if (!['serve', 'demo', 'sim'].includes(command)) throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `unknown command "${command}" (see flowkeeper --help)`);

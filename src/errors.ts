@@ -8,6 +8,7 @@ export const ErrorCodes = {
   FLOWKEEPER_ERR_BAD_PARAMETER: { status: 400, message: 'bad request parameter' },
   FLOWKEEPER_ERR_BAD_FILTER: { status: 400, message: 'bad flow filter' },
   FLOWKEEPER_ERR_BAD_REQUEST: { status: 400, message: 'malformed request' },
+  FLOWKEEPER_ERR_BAD_POLICY: { status: 400, message: 'policy document cannot be read' },
   FLOWKEEPER_ERR_TOO_LARGE: { status: 413, message: 'request body too large' },
   FLOWKEEPER_ERR_INTERNAL: { status: 500, message: 'internal error' },
   FLOWKEEPER_ERR_NOT_FOUND: { status: 404, message: 'no such route' },

@@ -12,6 +12,7 @@ import { registerAggregateRoutes } from './routes/aggregate.js';
 import { registerFlowRoutes } from './routes/flows.js';
 import { registerStreamRoute } from './routes/stream.js';
 import { registerViewRoutes } from './routes/views.js';
+import { registerPolicyRoutes } from './routes/policies.js';
 import type { StatusSource } from './status.js';
 
 /** Largest request body accepted (a filter list is a few KB). */
@@ -43,6 +44,7 @@ function tagOf(url: string): string {
   if (url.startsWith('/api/v1/flows')) return 'flows';
   if (url.startsWith('/api/v1/aggregate') || url === '/api/v1/drops' || url === '/api/v1/policy-denials') return 'aggregates';
   if (url === '/metrics') return 'metrics';
+  if (url.startsWith('/api/v1/policies')) return 'policies';
   return 'health and status';
 }
 
@@ -95,6 +97,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const aggregateRange = { defaultSeconds: deps.maxRangeSeconds, maxSeconds: Math.max(deps.maxRangeSeconds, deps.rollupRetentionSeconds), option: '--rollup-retention' };
   registerAggregateRoutes(app, deps.queries, aggregateRange);
   registerViewRoutes(app, deps.queries, aggregateRange);
+  registerPolicyRoutes(app, deps.queries, { defaultSeconds: Math.min(86_400, deps.maxRangeSeconds), maxSeconds: deps.maxRangeSeconds });
   registerStreamRoute(app, deps.hub, deps.queries, { maxSubscribers: deps.wsMaxSubscribers, allowedOrigins: deps.allowedOrigins });
   deps.extraRoutes?.(app);
   return app;

@@ -11,7 +11,7 @@ import type { DictionaryLookup, StoredRow } from '../flows/materialize.js';
 import { recordResponse, writeStoredResponse } from '../flows/responses.js';
 import { WireWriter } from '../flows/wire-writer.js';
 import { FilterSet } from './filter.js';
-import type { AggregateRequest, AggregateResult, FlowPosition, FlowsRequest, QueryService } from './service.js';
+import type { AggregateRequest, AggregateResult, FlowClasses, FlowClassesRequest, FlowPosition, FlowsRequest, QueryService } from './service.js';
 
 /**
  * Queries as plain data, so they can run in a query worker: filters travel as
@@ -63,7 +63,18 @@ export interface HistoryJob extends PageJob {
   keys: boolean;
 }
 
-export type QueryJob = FlowsJob | AggregateJob | HistoryJob;
+/** Flow classes for policy replay (FlowClassesRequest with its filters as given). */
+export interface ClassesJob {
+  kind: 'classes';
+  filters: FilterSource;
+  since: FlowTime;
+  until: FlowTime;
+  withHeaders: boolean;
+  maxClasses: number;
+  budgetMs: number;
+}
+
+export type QueryJob = FlowsJob | AggregateJob | HistoryJob | ClassesJob;
 
 export interface FlowsAnswer {
   next: FlowPosition | null;
@@ -91,7 +102,7 @@ export interface HistoryAnswer {
   keys: string[] | null;
 }
 
-export type JobAnswer<J extends QueryJob> = J extends FlowsJob ? FlowsAnswer : J extends HistoryJob ? HistoryAnswer : AggregateAnswer;
+export type JobAnswer<J extends QueryJob> = J extends FlowsJob ? FlowsAnswer : J extends HistoryJob ? HistoryAnswer : J extends ClassesJob ? FlowClasses : AggregateAnswer;
 
 export function flowsJob(req: FlowsRequest, output: FlowsOutput): FlowsJob {
   return { kind: 'flows', filters: req.filters.source(), since: req.since, until: req.until, order: req.order, limit: req.limit, after: req.after, output };
@@ -104,13 +115,18 @@ export function aggregateJob(req: AggregateRequest): AggregateJob {
   };
 }
 
+export function classesJob(req: FlowClassesRequest): ClassesJob {
+  return { kind: 'classes', filters: req.filters.source(), since: req.since, until: req.until, withHeaders: req.withHeaders, maxClasses: req.maxClasses, budgetMs: req.budgetMs };
+}
+
 function pageRequest(job: PageJob, filters: FilterSet): FlowsRequest {
   return { filters, since: job.since, until: job.until, order: job.order, limit: job.limit, after: job.after };
 }
 
 /** Runs a job on the engine; `cancelFlag` (shared with the pool) stops it early once set. */
-export function runJob(service: QueryService, job: QueryJob, cancelFlag: Int32Array | null = null): FlowsAnswer | AggregateAnswer | HistoryAnswer {
+export function runJob(service: QueryService, job: QueryJob, cancelFlag: Int32Array | null = null): FlowsAnswer | AggregateAnswer | HistoryAnswer | FlowClasses {
   const filters = FilterSet.parse(job.filters);
+  if (job.kind === 'classes') return service.flowClasses({ ...job, filters }, cancelFlag);
   if (job.kind === 'history') return runHistory(service, job, filters, cancelFlag);
   if (job.kind === 'aggregate') {
     return service.aggregate({ filters, dims: parseGroupBy(job.groupBy), since: job.since, until: job.until, bucketMinutes: job.bucketMinutes, top: job.top }, cancelFlag);
@@ -150,7 +166,7 @@ function runHistory(service: QueryService, job: HistoryJob, filters: FilterSet, 
 }
 
 /** The answer's byte buffers that may be moved, not copied, to the main thread (those that own their whole ArrayBuffer). */
-export function transferables(answer: FlowsAnswer | AggregateAnswer | HistoryAnswer): ArrayBuffer[] {
+export function transferables(answer: FlowsAnswer | AggregateAnswer | HistoryAnswer | FlowClasses): ArrayBuffer[] {
   const bytes = 'ndjson' in answer ? answer.ndjson : 'bytes' in answer ? answer.bytes : null;
   if (!bytes || bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength) return [];
   return [bytes.buffer as ArrayBuffer];

@@ -109,7 +109,35 @@ export function parseLabelSelector(text: string, parameter: string): LabelSelect
   if (text.length > MAX_SELECTOR_LENGTH) bad(parameter, `label selector longer than ${MAX_SELECTOR_LENGTH} characters`);
   // The empty selector selects everything (Kubernetes' labels.Everything()).
   if (text.trim() === '') return () => true;
-  const reqs = splitTopLevel(text).map((p) => (p === '' ? bad(parameter, 'empty requirement between commas') : parseRequirement(p, parameter)));
+  return selectorOf(splitTopLevel(text).map((p) => (p === '' ? bad(parameter, 'empty requirement between commas') : parseRequirement(p, parameter))));
+}
+
+/** Operators of a Kubernetes LabelSelector's matchExpressions. */
+export type ExpressionOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+
+/** One matchLabels entry or matchExpressions item, as a policy's YAML writes it. */
+export interface LabelExpression {
+  key: string;
+  operator: ExpressionOperator;
+  values: string[];
+}
+
+/**
+ * A structured selector (matchLabels plus matchExpressions, ANDed), with the
+ * same key rules as the text form: a key may carry a Cilium source prefix, and
+ * without one (or with `any:`) matches labels of any source.
+ */
+export function selectorFromExpressions(expressions: readonly LabelExpression[], parameter: string): LabelSelector {
+  const ops = { In: 'in', NotIn: 'notin', Exists: 'exists', DoesNotExist: 'notexists' } as const;
+  return selectorOf(expressions.map((e): Requirement => {
+    const key = splitKey(e.key, parameter);
+    const op = ops[e.operator];
+    if (op === 'exists' || op === 'notexists') return { op, ...key };
+    return { op, ...key, values: e.values.map((v) => value(v, parameter)) };
+  }));
+}
+
+function selectorOf(reqs: Requirement[]): LabelSelector {
   return (labels) => {
     const parsed = labels.map(parseLabel);
     return reqs.every((r) => {

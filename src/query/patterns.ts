@@ -55,6 +55,35 @@ function fqdnPatternRegex(raw: string, parameter: string): string {
   return out;
 }
 
+/**
+ * Cilium's DNS `matchPattern` (toFQDNs and DNS proxy rules): `*` alone matches
+ * every name; otherwise `*` matches within one label (`[-a-zA-Z0-9_]*`), and a
+ * leading `**.` any number of labels. Names compare case-insensitively without
+ * the trailing dot. `matchName` is the same with no wildcards.
+ */
+export function compileDnsPattern(raw: string, wildcards: boolean, parameter: string): Pattern {
+  if (raw.length > MAX_GLOB_LENGTH) bad(parameter, `pattern longer than ${MAX_GLOB_LENGTH} characters`);
+  const pattern = raw.trim().replace(/\.$/, '').toLowerCase();
+  if (pattern === '') bad(parameter, 'empty DNS name');
+  const normal = (name: string): string => name.replace(/\.$/, '').toLowerCase();
+  if (wildcards && pattern === '*') return { test: () => true };
+  if (pattern.split('*').length - 1 > MAX_GLOB_STARS) bad(parameter, `more than ${MAX_GLOB_STARS} "*" in one pattern`);
+  let body = pattern;
+  let out = '';
+  if (wildcards && body.startsWith('**.')) {
+    out = '(?:[-a-z0-9_]+\\.)+';
+    body = body.slice(3);
+  }
+  for (const ch of body) {
+    if (ch === '.') out += '\\.';
+    else if (ch === '*' && wildcards) out += '[-a-z0-9_]*';
+    else if (/^[-0-9_a-z]$/.test(ch)) out += ch;
+    else bad(parameter, `${JSON.stringify(raw)}: ${JSON.stringify(ch)} is not allowed in a DNS ${wildcards ? 'pattern' : 'name'}`);
+  }
+  const re = compileRe2(`\\A${out}\\z`, parameter);
+  return { test: (name) => re.test(normal(name)) };
+}
+
 /** Any FQDN (what an empty half of a node-name pattern matches). */
 const ANY_FQDN = '(?:[-0-9_a-z]+(?:\\.[-0-9_a-z]+)*)';
 

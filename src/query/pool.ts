@@ -1,8 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { FlowkeeperError } from '../errors.js';
-import { aggregateJob, flowsJob, fromJobError, runJob } from './jobs.js';
+import { aggregateJob, classesJob, flowsJob, fromJobError, runJob } from './jobs.js';
 import type { AggregateAnswer, FlowsAnswer, FlowsOutput, HistoryAnswer, HistoryJob, JobAnswer, QueryJob } from './jobs.js';
-import type { AggregateRequest, FlowsRequest, QueryLimits, QueryService } from './service.js';
+import type { AggregateRequest, FlowClasses, FlowClassesRequest, FlowsRequest, QueryLimits, QueryService } from './service.js';
 import type { QueryWorkerMessage, QueryWorkerSettings } from './worker.js';
 
 export interface QueryPoolOptions {
@@ -99,6 +99,10 @@ export class QueryPool {
 
   history(job: HistoryJob, signal?: AbortSignal): Promise<HistoryAnswer> {
     return this.run(job, signal);
+  }
+
+  flowClasses(req: FlowClassesRequest, signal?: AbortSignal): Promise<FlowClasses> {
+    return this.run(classesJob(req), signal);
   }
 
   /** Runs a job; `signal` aborts it when the client goes away. */

@@ -10,10 +10,13 @@ import { StoreDictionaryIndex } from '../store/dictionary-index.js';
 import { runFlowQuery } from '../store/flow-query.js';
 import type { FlowPage, FlowPosition, RowReader } from '../store/flow-query.js';
 import type { FlowReader } from '../store/reader.js';
+import { scanFlowClasses } from '../store/flow-classes.js';
+import type { FlowClasses } from '../store/flow-classes.js';
 import type { Db } from '../store/sqlite.js';
 
 export type { FlowPage, FlowPosition, RowReader } from '../store/flow-query.js';
 export type { AggregateResult } from '../store/aggregate.js';
+export type { FlowClass, FlowClasses } from '../store/flow-classes.js';
 
 export interface FlowsRequest {
   filters: FilterSet;
@@ -31,6 +34,18 @@ export interface AggregateRequest {
   until: FlowTime;
   bucketMinutes: number | null;
   top: number;
+}
+
+/** Flows of a range grouped into classes a policy judges alike (policy replay). */
+export interface FlowClassesRequest {
+  filters: FilterSet;
+  since: FlowTime;
+  until: FlowTime;
+  /** Keep HTTP headers in the class (when a rule matches on them) */
+  withHeaders: boolean;
+  maxClasses: number;
+  /** Longest the scan may take: replay reads far more than one page */
+  budgetMs: number;
 }
 
 export interface QueryLimits {
@@ -84,6 +99,21 @@ export class QueryService {
 
   aggregate(req: AggregateRequest, cancelFlag: Int32Array | null = null): AggregateResult & { since: string; until: string } {
     return this.run(() => this.runAggregate(req, cancelFlag));
+  }
+
+  flowClasses(req: FlowClassesRequest, cancelFlag: Int32Array | null = null): FlowClasses {
+    return this.run(() => {
+      const { where, exact } = req.filters.sql(this.index);
+      return scanFlowClasses(this.db, this.reader.dict, {
+        where,
+        recheck: exact ? null : (f: FlowRecord) => req.filters.match(f),
+        since: req.since,
+        until: req.until,
+        withHeaders: req.withHeaders,
+        maxClasses: req.maxClasses,
+        deadline: Deadline.in(req.budgetMs, cancelFlag),
+      });
+    });
   }
 
   private runFlows<T>(req: FlowsRequest, read: RowReader<T> | undefined, cancelFlag: Int32Array | null): FlowPage<T> {

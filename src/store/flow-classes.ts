@@ -1,0 +1,155 @@
+import type { Deadline } from '../query/deadline.js';
+import type { SqlFragment } from '../query/model.js';
+import type { FlowRecord, FlowTime } from '../flows/record.js';
+import type { StoredRow } from '../flows/materialize.js';
+import { RowBits } from '../flows/row.js';
+import { listPartitions, partitionOf, rowidOf, tableName, timeOfRowid } from './partitions.js';
+import { onPartition, prepareOnPartition, readableRecord } from './flow-query.js';
+import { ROW_SELECT, unpackRow } from './row-select.js';
+import type { ReaderDictionary } from './reader.js';
+import type { Db } from './sqlite.js';
+import type { Statement } from 'better-sqlite3';
+
+/**
+ * Flows grouped into classes that any policy judges alike: same endpoints,
+ * addresses, protocol, service port (the destination port, or the source port
+ * of a reply), ICMP type, L7 record, DNS names, services, verdict and event.
+ * Policy replay evaluates one sample per class instead of every flow; SQLite
+ * does the grouping, so a million flows cost one GROUP BY per hour.
+ */
+
+/** Columns that make a class (headers only when some rule looks at them: they are unique per request). */
+function classColumns(withHeaders: boolean): string[] {
+  const reply = `(bits & ${RowBits.IsReplyPresent | RowBits.IsReplyValue}) = ${RowBits.IsReplyPresent | RowBits.IsReplyValue}`;
+  return [
+    'verdict', 'drop_reason', 'event_type', 'direction', `bits & ${RowBits.IsReplyPresent | RowBits.IsReplyValue}`, 'src_ep', 'dst_ep',
+    'src_ip', 'dst_ip', 'l4', `CASE WHEN ${reply} THEN src_port ELSE dst_port END`, 'icmp_type', 'l7_type', 'l7_record',
+    'src_names', 'dst_names', 'src_service', 'dst_service', ...(withHeaders ? ['hex(l7_headers)'] : []),
+  ];
+}
+
+/** The JS twin of classColumns, for scans that re-check rows in JS. */
+function classKeyOf(r: StoredRow, withHeaders: boolean): string {
+  const replyBits = r.bits & (RowBits.IsReplyPresent | RowBits.IsReplyValue);
+  const port = replyBits === (RowBits.IsReplyPresent | RowBits.IsReplyValue) ? r.src_port : r.dst_port;
+  return JSON.stringify([
+    r.verdict, r.drop_reason, r.event_type, r.direction, replyBits, r.src_ep, r.dst_ep, r.src_ip, r.dst_ip, r.l4, port, r.icmp_type,
+    r.l7_type, r.l7_record, r.src_names, r.dst_names, r.src_service, r.dst_service, ...(withHeaders ? [r.l7_headers?.toString('hex') ?? ''] : []),
+  ]);
+}
+
+export interface FlowClass {
+  /** One flow of the class, as stored */
+  sample: FlowRecord;
+  flows: number;
+  first: FlowTime;
+  last: FlowTime;
+}
+
+export interface FlowClassQuery {
+  where: SqlFragment;
+  /** Re-check of each row when `where` is only a superset of the answer (rows are then grouped in JS). */
+  recheck: ((flow: FlowRecord) => boolean) | null;
+  since: FlowTime;
+  until: FlowTime;
+  withHeaders: boolean;
+  /** Most classes kept; beyond it the scan stops and says so */
+  maxClasses: number;
+  deadline: Deadline;
+}
+
+export interface FlowClasses {
+  classes: FlowClass[];
+  flows: number;
+  /** Why the scan stopped early: out of time, or too many classes (null: complete) */
+  truncated: 'deadline' | 'classes' | null;
+  /** Flows after this time were not read (when truncated) */
+  readUntil: FlowTime | null;
+}
+
+interface Pending {
+  hour: number;
+  id: number;
+  flows: number;
+  first: FlowTime;
+  last: FlowTime;
+  record: FlowRecord | null;
+}
+
+const RECHECK_DEADLINE_ROWS = 256;
+
+export function scanFlowClasses(db: Db, dict: ReaderDictionary, q: FlowClassQuery): FlowClasses {
+  const hours = listPartitions(db).filter((h) => h >= partitionOf(q.since.seconds) && h <= partitionOf(q.until.seconds));
+  const byKey = new Map<string, Pending>();
+  let flows = 0;
+  const columns = classColumns(q.withHeaders);
+  const add = (key: string, hour: number, firstId: number, lastId: number, n: number, record: FlowRecord | null): boolean => {
+    const seen = byKey.get(key);
+    if (seen) {
+      seen.flows += n;
+      seen.last = timeOfRowid(hour, lastId);
+      return true;
+    }
+    if (byKey.size >= q.maxClasses) return false;
+    byKey.set(key, { hour, id: firstId, flows: n, first: timeOfRowid(hour, firstId), last: timeOfRowid(hour, lastId), record });
+    return true;
+  };
+  let truncated: FlowClasses['truncated'] = null;
+  let readUntil: FlowTime | null = null;
+  for (const hour of hours) {
+    if (q.deadline.passed()) {
+      truncated = 'deadline';
+      readUntil = { seconds: hour * 3600, nanos: 0 };
+      break;
+    }
+    const lo = rowidOf(hour, q.since.seconds, q.since.nanos);
+    const hi = rowidOf(hour, q.until.seconds, q.until.nanos + 1);
+    const params = [lo, hi, ...q.where.params];
+    if (q.recheck === null) {
+      const stmt = prepareOnPartition(db, `SELECT min(id), max(id), count(*), json_array(${columns.join(', ')}) FROM ${tableName(hour)} WHERE id >= ? AND id < ? AND ${q.where.sql} GROUP BY ${columns.join(', ')} ORDER BY min(id)`);
+      if (!stmt) continue;
+      const rows = onPartition(() => stmt.raw(true).all(...params) as [number, number, number, string][], []);
+      for (const [firstId, lastId, n, key] of rows) {
+        flows += n;
+        if (!add(key, hour, firstId, lastId, n, null)) truncated = 'classes';
+      }
+    } else {
+      const stmt = prepareOnPartition(db, `SELECT ${ROW_SELECT} FROM ${tableName(hour)} WHERE id >= ? AND id < ? AND ${q.where.sql} ORDER BY id`);
+      if (!stmt) continue;
+      let rowsSeen = 0;
+      for (const raw of onPartition(() => stmt.raw(true).iterate(...params) as IterableIterator<unknown[]>, [][Symbol.iterator]())) {
+        const r = unpackRow(raw);
+        if (++rowsSeen % RECHECK_DEADLINE_ROWS === 0 && q.deadline.passed()) {
+          truncated = 'deadline';
+          readUntil = timeOfRowid(hour, r.id);
+          break;
+        }
+        Object.assign(r, timeOfRowid(hour, r.id));
+        const record = readableRecord(r, dict);
+        if (record === null || !q.recheck(record)) continue;
+        flows++;
+        if (!add(classKeyOf(r, q.withHeaders), hour, r.id, r.id, 1, record)) truncated = 'classes';
+      }
+    }
+    if (truncated) {
+      readUntil ??= { seconds: (hour + 1) * 3600, nanos: 0 };
+      break;
+    }
+  }
+  const classes: FlowClass[] = [];
+  const samples = new Map<number, Statement | null>();
+  const sampleOf = (c: Pending): FlowRecord | null => {
+    if (!samples.has(c.hour)) samples.set(c.hour, prepareOnPartition(db, `SELECT ${ROW_SELECT} FROM ${tableName(c.hour)} WHERE id = ?`));
+    const stmt = samples.get(c.hour);
+    const raw = stmt ? onPartition(() => stmt.raw(true).get(c.id) as unknown[] | undefined, undefined) : undefined;
+    if (!raw) return null;
+    const r = unpackRow(raw);
+    Object.assign(r, timeOfRowid(c.hour, r.id));
+    return readableRecord(r, dict);
+  };
+  for (const c of byKey.values()) {
+    const sample = c.record ?? sampleOf(c);
+    if (sample) classes.push({ sample, flows: c.flows, first: c.first, last: c.last });
+  }
+  return { classes, flows, truncated, readUntil };
+}

@@ -1,0 +1,407 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import type { App } from '../src/app.js';
+import type { JsonObject } from '../src/flows/jsonpb.js';
+import type { SimRelay } from '../src/sim/relay-server.js';
+import type { ReplayGroup, ReplayReport } from '../src/policy/replay.js';
+import { pushJsonLine, startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
+
+/**
+ * Policy replay over a real store: hand-made flows of known connections go
+ * through the relay into SQLite, then real YAML policies of each kind are
+ * replayed through POST /api/v1/policies/replay, and each connection's
+ * predicted outcome and deciding rule are checked.
+ */
+
+const NS_LABELS: Record<string, string[]> = {
+  'team-a': ['team=blue'], 'team-b': ['team=blue'], 'team-c': ['team=red'], empire: [], 'kube-system': [],
+};
+
+function pod(namespace: string, app: string, ip: string): JsonObject {
+  return {
+    identity: 20000 + ip.split('.').map(Number).reduce((a, b) => a + b, 0),
+    cluster_name: 'test',
+    namespace,
+    pod_name: `${app}-0`,
+    labels: [
+      `k8s:app=${app}`,
+      `k8s:io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name=${namespace}`,
+      ...NS_LABELS[namespace].map((l) => `k8s:io.cilium.k8s.namespace.labels.${l}`),
+      'k8s:io.cilium.k8s.policy.cluster=test',
+      `k8s:io.kubernetes.pod.namespace=${namespace}`,
+    ],
+    workloads: [{ name: app, kind: 'Deployment' }],
+  };
+}
+
+const WORLD = { identity: 2, labels: ['reserved:world'] };
+const P = {
+  aApi: ['10.0.0.10', pod('team-a', 'api', '10.0.0.10')],
+  aWeb: ['10.0.0.11', pod('team-a', 'web', '10.0.0.11')],
+  bWeb: ['10.0.0.20', pod('team-b', 'web', '10.0.0.20')],
+  cWeb: ['10.0.0.30', pod('team-c', 'web', '10.0.0.30')],
+  deathstar: ['10.0.0.40', pod('empire', 'deathstar', '10.0.0.40')],
+  tiefighter: ['10.0.0.41', pod('empire', 'tiefighter', '10.0.0.41')],
+  dns: ['10.0.0.53', pod('kube-system', 'kube-dns', '10.0.0.53')],
+} as const;
+
+let seq = 0;
+const base = Date.now() - 5 * 60_000;
+
+interface FlowSpec {
+  src: readonly [string, JsonObject] | [string, JsonObject];
+  dst: readonly [string, JsonObject] | [string, JsonObject];
+  port: number;
+  proto?: 'TCP' | 'UDP' | 'ICMPv4';
+  verdict?: 'FORWARDED' | 'DROPPED' | 'REDIRECTED';
+  reply?: boolean;
+  http?: { method: string; url: string };
+  dns?: { query: string; ips?: string[] };
+  names?: string[];
+  direction?: 'INGRESS' | 'EGRESS';
+}
+
+function flow(s: FlowSpec): JsonObject {
+  seq++;
+  const time = new Date(base + seq * 7).toISOString().replace('Z', '123456Z');
+  const [srcIp, src] = s.reply ? s.dst : s.src;
+  const [dstIp, dst] = s.reply ? s.src : s.dst;
+  const proto = s.proto ?? 'TCP';
+  const ports = s.reply ? { source_port: s.port, destination_port: 40000 + seq } : { source_port: 40000 + seq, destination_port: s.port };
+  const l4 = proto === 'ICMPv4' ? { ICMPv4: { type: s.port, code: 0 } } : { [proto]: ports };
+  const dropped = s.verdict === 'DROPPED';
+  const l7: JsonObject = s.http ? { l7: { type: s.reply ? 'RESPONSE' : 'REQUEST', http: { ...s.http, protocol: 'HTTP/1.1' } } }
+    : s.dns ? { l7: { type: s.reply ? 'RESPONSE' : 'REQUEST', dns: { query: s.dns.query, ips: s.dns.ips ?? [] } } } : {};
+  const f: JsonObject = {
+    time,
+    uuid: `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`,
+    verdict: s.verdict ?? 'FORWARDED',
+    ...(dropped ? { drop_reason_desc: 'POLICY_DENIED' } : {}),
+    IP: { source: srcIp, destination: dstIp, ipVersion: 'IPv4' },
+    l4,
+    source: src,
+    destination: dst,
+    Type: s.http || s.dns ? 'L7' : 'L3_L4',
+    node_name: 'test/node-1',
+    is_reply: s.reply ?? false,
+    traffic_direction: s.direction ?? 'INGRESS',
+    event_type: { type: s.http || s.dns ? 129 : dropped ? 1 : 4 },
+    ...(s.names ? { [s.reply ? 'source_names' : 'destination_names']: s.names } : {}),
+    ...l7,
+  };
+  return { flow: f, node_name: 'test/node-1', time };
+}
+
+const world = (ip: string): [string, JsonObject] => [ip, WORLD];
+
+/** The recorded traffic: every connection the tests judge, each with a distinct port or address. */
+const CORPUS: JsonObject[] = [
+  // Namespaces and CNP/CCNP scoping: web pods of three namespaces call team-a's api.
+  flow({ src: P.aWeb, dst: P.aApi, port: 8080 }),
+  flow({ src: P.aWeb, dst: P.aApi, port: 8080, reply: true }),
+  flow({ src: P.bWeb, dst: P.aApi, port: 8080 }),
+  flow({ src: P.cWeb, dst: P.aApi, port: 8080 }),
+  flow({ src: P.cWeb, dst: P.aApi, port: 8080, verdict: 'DROPPED' }),
+  // L7: the deathstar takes landing requests; someone also tried the exhaust port (it was let through).
+  flow({ src: P.tiefighter, dst: P.deathstar, port: 80, http: { method: 'POST', url: 'http://deathstar.empire.svc.cluster.local/v1/request-landing' } }),
+  flow({ src: P.tiefighter, dst: P.deathstar, port: 80, http: { method: 'PUT', url: 'http://deathstar.empire.svc.cluster.local/v1/exhaust-port' } }),
+  flow({ src: P.tiefighter, dst: P.deathstar, port: 80, verdict: 'REDIRECTED' }),
+  // DNS: team-a/api resolves api.github.com through kube-dns; the answer is in the history.
+  flow({ src: P.aApi, dst: P.dns, port: 53, proto: 'UDP', dns: { query: 'api.github.com.' }, direction: 'EGRESS' }),
+  flow({ src: P.aApi, dst: P.dns, port: 53, proto: 'UDP', dns: { query: 'api.github.com.', ips: ['140.82.121.4'] }, reply: true, direction: 'EGRESS' }),
+  flow({ src: P.aApi, dst: P.dns, port: 53, proto: 'UDP', dns: { query: 'evil.example.org.' }, direction: 'EGRESS' }),
+  // World egress: named by Hubble, named only by the DNS answer above, and unnamed.
+  flow({ src: P.aApi, dst: world('52.84.12.33'), port: 443, names: ['api.stripe.com'], direction: 'EGRESS' }),
+  flow({ src: P.aApi, dst: world('140.82.121.4'), port: 443, direction: 'EGRESS' }),
+  flow({ src: P.aApi, dst: world('198.51.100.23'), port: 443, direction: 'EGRESS' }),
+  // CIDRs and denies: team-b/web reaches out to addresses inside and outside an except, and to a blocked range.
+  flow({ src: P.bWeb, dst: world('192.0.2.10'), port: 443, direction: 'EGRESS' }),
+  flow({ src: P.bWeb, dst: world('192.0.2.200'), port: 443, direction: 'EGRESS' }),
+  flow({ src: P.bWeb, dst: world('203.0.113.77'), port: 443, direction: 'EGRESS' }),
+  // ICMP: pings from team-b/web to the world, and a timestamp request.
+  flow({ src: P.bWeb, dst: world('192.0.2.10'), port: 8, proto: 'ICMPv4', direction: 'EGRESS' }),
+  flow({ src: P.bWeb, dst: world('192.0.2.10'), port: 13, proto: 'ICMPv4', direction: 'EGRESS' }),
+];
+
+let app: App;
+let sim: SimRelay;
+let cleanup: () => void;
+
+before(async () => {
+  const dir = tempDir();
+  cleanup = dir.cleanup;
+  const started = await startSim();
+  sim = started.sim;
+  for (const line of CORPUS) pushJsonLine(sim, line);
+  app = await startTestApp(started.port, join(dir.dir, 'fk.db'));
+  await waitFor('the corpus stored', () => app.pipeline.stats.stored === CORPUS.length, 20_000);
+});
+
+after(async () => {
+  await app?.stop();
+  await sim?.close();
+  cleanup?.();
+});
+
+async function post(body: string | object, contentType = 'application/yaml', query = 'since=1h&top=1000'): Promise<Response> {
+  return fetch(`${app.url}/api/v1/policies/replay?${query}`, {
+    method: 'POST',
+    headers: { 'content-type': contentType },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+async function replay(yaml: string, inForce?: string): Promise<ReplayReport> {
+  const res = inForce === undefined ? await post(yaml) : await post({ policies: yaml, in_force: inForce }, 'application/json');
+  const text = await res.text();
+  assert.equal(res.status, 200, text);
+  return JSON.parse(text) as ReplayReport;
+}
+
+/** The one group for a connection (source → destination, port, L7), in whichever section it landed. */
+function groupOf(r: ReplayReport, source: string, destination: string, port: string, l7 = ''): ReplayGroup {
+  const all = [...r.newlyDenied, ...r.newlyAllowed, ...r.undecidable, ...r.unchanged];
+  const found = all.filter((g) => g.source === source && g.destination === destination && g.port === port && g.l7 === l7);
+  assert.equal(found.length, 1, `one group for ${source} → ${destination} ${port} ${l7}; groups: ${all.map((g) => `${g.source}→${g.destination} ${g.port} ${g.l7} [${g.change}]`).join('; ')}`);
+  return found[0];
+}
+
+test('namespace isolation between teams (CNP): same namespace allowed by the rule, other teams newly denied by default deny', async () => {
+  const r = await replay(`
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: isolate, namespace: team-a}
+spec:
+  endpointSelector: {}
+  ingress:
+    - fromEndpoints: [{}]
+`);
+  const same = groupOf(r, 'team-a/web', 'team-a/api', 'TCP/8080');
+  assert.equal(same.change, 'unchanged');
+  assert.match(same.decidedBy, /ingress: CiliumNetworkPolicy team-a\/isolate spec\.ingress\[0\]/);
+  // The reply of that connection is judged as its request: same group, two flows.
+  assert.equal(same.flows, 2);
+  const other = groupOf(r, 'team-b/web', 'team-a/api', 'TCP/8080');
+  assert.equal(other.change, 'newly-denied');
+  assert.equal(other.decidedBy, 'ingress default deny (selected by CiliumNetworkPolicy team-a/isolate)');
+  // team-c's flows: one observed allowed (newly denied), one observed denied (unchanged).
+  const c = [...r.newlyDenied, ...r.unchanged].filter((g) => g.source === 'team-c/web');
+  assert.deepEqual(c.map((g) => g.change).sort(), ['newly-denied', 'unchanged']);
+  assert.equal(r.summary['newly-denied'], 2, 'only team-b\'s and team-c\'s allowed calls to team-a change; team-a\'s egress is not selected');
+});
+
+test('L7 allow-list: only POST /v1/request-landing reaches the deathstar; the exhaust port request is newly denied by the L7 rule', async () => {
+  const r = await replay(`
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: rule1, namespace: empire}
+spec:
+  endpointSelector: {matchLabels: {app: deathstar}}
+  ingress:
+    - fromEndpoints: [{matchLabels: {app: tiefighter}}]
+      toPorts:
+        - ports: [{port: "80", protocol: TCP}]
+          rules:
+            http: [{method: POST, path: /v1/request-landing}]
+`);
+  const landing = groupOf(r, 'empire/tiefighter', 'empire/deathstar', 'TCP/80', 'POST /v1/request-landing');
+  assert.equal(landing.change, 'unchanged');
+  assert.equal(landing.predicted, 'allowed');
+  assert.match(landing.decidedBy, /ingress: CiliumNetworkPolicy empire\/rule1 spec\.ingress\[0\]/);
+  const exhaust = groupOf(r, 'empire/tiefighter', 'empire/deathstar', 'TCP/80', 'PUT /v1/exhaust-port');
+  assert.equal(exhaust.change, 'newly-denied');
+  assert.equal(exhaust.decidedBy, 'ingress request refused by the L7 rules of CiliumNetworkPolicy empire/rule1 spec.ingress[0]');
+  // The L3/L4 flow of the connection goes to the proxy: allowed.
+  assert.equal(groupOf(r, 'empire/tiefighter', 'empire/deathstar', 'TCP/80').predicted, 'allowed');
+});
+
+const FQDN_POLICY = `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api-egress, namespace: team-a}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  egress:
+    - toEndpoints:
+        - matchLabels: {k8s:io.kubernetes.pod.namespace: kube-system, app: kube-dns}
+      toPorts:
+        - ports: [{port: "53", protocol: ANY}]
+          rules:
+            dns: [{matchPattern: "*.stripe.com"}, {matchName: api.github.com}]
+    - toFQDNs:
+        - matchPattern: "*.stripe.com"
+        - matchName: api.github.com
+      toPorts:
+        - ports: [{port: "443"}]
+`;
+
+test('toFQDNs: names recorded by Hubble or learned from a DNS answer in the history decide; an address no name is known for is undecidable', async () => {
+  const r = await replay(FQDN_POLICY);
+  const stripe = groupOf(r, 'team-a/api', 'world api.stripe.com', 'TCP/443');
+  assert.equal(stripe.predicted, 'allowed');
+  assert.match(stripe.decidedBy, /egress: CiliumNetworkPolicy team-a\/api-egress spec\.egress\[1\]/);
+  const github = groupOf(r, 'team-a/api', 'world api.github.com.', 'TCP/443');
+  assert.equal(github.predicted, 'allowed', 'the DNS answer in the history names 140.82.121.4');
+  const unnamed = groupOf(r, 'team-a/api', 'world 198.51.100.23', 'TCP/443');
+  assert.equal(unnamed.change, 'undecidable');
+  assert.match(unnamed.why ?? '', /DNS/);
+  // DNS rules judge the queries themselves: api.github.com passes, evil.example.org is refused by the proxy.
+  assert.equal(groupOf(r, 'team-a/api', 'kube-system/kube-dns', 'UDP/53', 'DNS api.github.com.').predicted, 'allowed');
+  const evil = groupOf(r, 'team-a/api', 'kube-system/kube-dns', 'UDP/53', 'DNS evil.example.org.');
+  assert.equal(evil.change, 'newly-denied');
+  assert.match(evil.decidedBy, /egress request refused by the L7 rules of CiliumNetworkPolicy team-a\/api-egress spec\.egress\[0\]/);
+});
+
+test('entities, CIDR with except, ICMP types, and a deny rule that wins over an allow', async () => {
+  const r = await replay(`
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: web-egress, namespace: team-b}
+spec:
+  endpointSelector: {matchLabels: {app: web}}
+  egress:
+    - toEntities: [cluster]
+    - toCIDRSet:
+        - cidr: 192.0.2.0/24
+          except: [192.0.2.128/25]
+      toPorts:
+        - ports: [{port: "443", protocol: TCP}]
+    - toEntities: [world]
+      icmps:
+        - fields: [{type: EchoRequest, family: IPv4}]
+    - toCIDR: [203.0.113.0/24]
+  egressDeny:
+    - toCIDRSet: [{cidr: 203.0.113.64/26}]
+`);
+  assert.match(groupOf(r, 'team-b/web', 'team-a/api', 'TCP/8080').decidedBy, /egress: CiliumNetworkPolicy team-b\/web-egress spec\.egress\[0\]/);
+  assert.match(groupOf(r, 'team-b/web', 'world 192.0.2.10', 'TCP/443').decidedBy, /spec\.egress\[1\]/);
+  const excepted = groupOf(r, 'team-b/web', 'world 192.0.2.200', 'TCP/443');
+  assert.equal(excepted.change, 'newly-denied');
+  assert.equal(excepted.decidedBy, 'egress default deny (selected by CiliumNetworkPolicy team-b/web-egress)');
+  assert.match(groupOf(r, 'team-b/web', 'world 192.0.2.10', 'ICMPv4 type 8').decidedBy, /spec\.egress\[2\]/);
+  assert.equal(groupOf(r, 'team-b/web', 'world 192.0.2.10', 'ICMPv4 type 13').change, 'newly-denied');
+  const denied = groupOf(r, 'team-b/web', 'world 203.0.113.77', 'TCP/443');
+  assert.equal(denied.change, 'newly-denied');
+  assert.equal(denied.decidedBy, 'egress denied by CiliumNetworkPolicy team-b/web-egress spec.egressDeny[0]', 'the deny rule wins over spec.egress[3], which allows the range');
+});
+
+test('default deny in one direction only: an ingress policy leaves the pod\'s egress alone', async () => {
+  const r = await replay(`
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api-ingress, namespace: team-a}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  ingress:
+    - fromEndpoints: [{matchLabels: {app: web}}]
+`);
+  const egress = groupOf(r, 'team-a/api', 'world 198.51.100.23', 'TCP/443');
+  assert.equal(egress.change, 'unchanged');
+  assert.equal(egress.decidedBy, 'allowed (egress: no policy selects it)');
+  // CNP scoping: app=web means team-a's web only.
+  assert.equal(groupOf(r, 'team-a/web', 'team-a/api', 'TCP/8080').predicted, 'allowed');
+  assert.equal(groupOf(r, 'team-b/web', 'team-a/api', 'TCP/8080').change, 'newly-denied');
+  assert.deepEqual(r.deadRules, []);
+});
+
+test('CCNP selectors span namespaces where a CNP\'s are scoped to its own; an unmatched rule is reported dead', async () => {
+  const r = await replay(`
+apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: api-from-any-web}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  ingress:
+    - fromEndpoints: [{matchLabels: {app: web}}]
+    - fromEndpoints: [{matchLabels: {app: nobody}}]
+`);
+  for (const ns of ['team-a', 'team-b', 'team-c']) {
+    const g = [...r.unchanged, ...r.newlyAllowed].find((x) => x.source === `${ns}/web` && x.destination === 'team-a/api');
+    assert.ok(g, `${ns}/web → team-a/api allowed`);
+    assert.match(g.decidedBy, /CiliumClusterwideNetworkPolicy api-from-any-web spec\.ingress\[0\]/);
+  }
+  // team-c's flow that was dropped would now pass.
+  assert.equal(r.newlyAllowed.filter((g) => g.source === 'team-c/web').length, 1);
+  assert.deepEqual(r.deadRules, [{ policy: 'CiliumClusterwideNetworkPolicy api-from-any-web', path: 'spec.ingress[1]' }]);
+});
+
+test('Kubernetes NetworkPolicy with namespaceSelector: namespaces labelled team=blue get in, team=red does not', async () => {
+  const r = await replay(`
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: blue-only, namespace: team-a}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  ingress:
+    - from:
+        - namespaceSelector: {matchLabels: {team: blue}}
+      ports:
+        - port: 8080
+`);
+  assert.match(groupOf(r, 'team-b/web', 'team-a/api', 'TCP/8080').decidedBy, /ingress: NetworkPolicy team-a\/blue-only spec\.ingress\[0\]/);
+  assert.match(groupOf(r, 'team-a/web', 'team-a/api', 'TCP/8080').decidedBy, /NetworkPolicy team-a\/blue-only/);
+  const red = r.newlyDenied.find((g) => g.source === 'team-c/web');
+  assert.ok(red);
+  assert.equal(red.decidedBy, 'ingress default deny (selected by NetworkPolicy team-a/blue-only)');
+  // policyTypes defaults to Ingress only: the api's egress is untouched.
+  assert.equal(groupOf(r, 'team-a/api', 'world 198.51.100.23', 'TCP/443').decidedBy, 'allowed (egress: no policy selects it)');
+});
+
+test('in-force policies: the proposed set replaces a policy of the same name and is added to the others', async () => {
+  const inForce = `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: isolate, namespace: team-a}
+spec:
+  endpointSelector: {}
+  ingress:
+    - fromEndpoints: [{}]
+---
+${FQDN_POLICY}`;
+  const proposed = `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: isolate, namespace: team-a}
+spec:
+  endpointSelector: {}
+  ingress:
+    - fromEndpoints: [{}]
+    - fromEndpoints: [{matchLabels: {k8s:io.kubernetes.pod.namespace: team-b}}]
+`;
+  const r = await replay(proposed, inForce);
+  assert.deepEqual(r.policies.sort(), ['CiliumNetworkPolicy team-a/api-egress', 'CiliumNetworkPolicy team-a/isolate']);
+  assert.match(groupOf(r, 'team-b/web', 'team-a/api', 'TCP/8080').decidedBy, /team-a\/isolate spec\.ingress\[1\]/);
+  // The in-force FQDN policy still judges the api's egress.
+  assert.equal(groupOf(r, 'team-a/api', 'world 198.51.100.23', 'TCP/443').change, 'undecidable');
+});
+
+test('bad policies get a 400 naming the document, the path and the problem; bad requests are refused clearly', async () => {
+  const cases: [string, RegExp][] = [
+    ['kind: CiliumNetworkPolicy\nmetadata: {name: a}\nspec:\n  endpointSelector: {}\n---\nkind: CiliumNetworkPolicy\nmetadata: {name: b, namespace: x}\nspec:\n  endpointSelector: {}\n  ingress:\n    - toPorts:\n        - ports: [{port: "99999"}]\n',
+      /policies document 2 \(CiliumNetworkPolicy x\/b\): spec\.ingress\[0\]\.toPorts\[0\]\.ports\[0\]\.port: 99999 is not a port/],
+    ['kind: CiliumNetworkPolicy\nmetadata: {name: a}\nspec:\n  endpointSelector: {}\n  ingress:\n    - fromEntitys: [world]\n', /spec\.ingress\[0\]\.fromEntitys: unknown field/],
+    ['kind: CiliumNetworkPolicy\nmetadata: {name: a}\nspec:\n  endpointSelector: {}\n  egress:\n    - toEntities: [moon]\n', /toEntities\[0\]: "moon" is not an entity/],
+    ['kind: CiliumNetworkPolicy\nmetadata: {name: a}\nspec:\n  endpointSelector: {}\n  ingressDeny:\n    - toPorts:\n        - ports: [{port: "80"}]\n          rules: {http: [{method: GET}]}\n', /deny rules cannot carry L7 rules/],
+    ['kind: CiliumNetworkPolicy\nmetadata: {name: a}\nspec:\n  endpointSelector: {}\n  ingress:\n    - toPorts:\n        - ports: [{port: "80"}]\n          rules: {http: [{path: "(unclosed"}]}\n', /http\[0\]\.path: /],
+    ['kind: CiliumNetworkPolicy\nmetadata: {name: a}\nspec: [\n', /policies document 1 line \d+/],
+    ['kind: Deployment\nmetadata: {name: a}\n', /no CiliumNetworkPolicy/],
+    ['kind: NetworkPolicy\nmetadata: {name: a}\nspec:\n  podSelector: {matchExpressions: [{key: app, operator: Near, values: [x]}]}\n', /matchExpressions\[0\]\.operator: "Near" is not In/],
+  ];
+  for (const [yaml, message] of cases) {
+    const res = await post(yaml);
+    const body = (await res.json()) as { error: string; message: string };
+    assert.equal(res.status, 400, yaml);
+    assert.equal(body.error, 'FLOWKEEPER_ERR_BAD_POLICY', body.message);
+    assert.match(body.message, message);
+  }
+  const json = await post({ nothing: true }, 'application/json');
+  assert.equal(json.status, 400);
+  const range = await post('kind: CiliumNetworkPolicy\nmetadata: {name: a}\nspec: {endpointSelector: {}}\n', 'application/yaml', 'since=nonsense');
+  assert.equal(range.status, 400);
+  assert.match(((await range.json()) as { message: string }).message, /since/);
+  // A YAML alias bomb is refused, and the server keeps answering.
+  const bomb = `a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n`;
+  assert.equal((await post(bomb)).status, 400);
+  assert.equal((await fetch(`${app.url}/healthz`)).status, 200);
+});
