@@ -169,8 +169,7 @@ export async function buildReplayReport(set: PolicySet, scan: FlowClasses, range
     flows: scan.flows,
     classes: scan.classes.length,
     incomplete: scan.truncated === null ? null
-      : scan.truncated === 'deadline' ? `ran out of time: flows after ${scan.readUntil ? rfc3339(scan.readUntil) : 'the start'} were not read; narrow the range or the filters`
-        : `more than ${scan.classes.length} distinct kinds of flow: flows after ${scan.readUntil ? rfc3339(scan.readUntil) : 'the start'} were not read; narrow the range or the filters`,
+      : `${scan.truncated === 'deadline' ? 'ran out of time' : `more than ${scan.classes.length} distinct kinds of flow`}: not every flow from ${scan.readUntil ? rfc3339(scan.readUntil) : 'the start'} on was read; narrow the range or the filters`,
     summary,
     newlyDenied, newlyAllowed, undecidable, unchanged,
     omitted: { newlyDenied: od, newlyAllowed: oa, undecidable: ou, unchanged: oc },

@@ -101,6 +101,11 @@ export class QueryPool {
     return this.run(job, signal);
   }
 
+  /** Query threads that can run at once (1 when queries run inline). */
+  get parallelism(): number {
+    return Math.max(1, this.options.workers);
+  }
+
   flowClasses(req: FlowClassesRequest, signal?: AbortSignal): Promise<FlowClasses> {
     return this.run(classesJob(req), signal);
   }

@@ -10,13 +10,14 @@ import { StoreDictionaryIndex } from '../store/dictionary-index.js';
 import { runFlowQuery } from '../store/flow-query.js';
 import type { FlowPage, FlowPosition, RowReader } from '../store/flow-query.js';
 import type { FlowReader } from '../store/reader.js';
-import { scanFlowClasses } from '../store/flow-classes.js';
+import { mergeFlowClasses, scanFlowClasses } from '../store/flow-classes.js';
 import type { FlowClasses } from '../store/flow-classes.js';
 import type { Db } from '../store/sqlite.js';
 
 export type { FlowPage, FlowPosition, RowReader } from '../store/flow-query.js';
 export type { AggregateResult } from '../store/aggregate.js';
 export type { FlowClass, FlowClasses } from '../store/flow-classes.js';
+export { mergeFlowClasses };
 
 export interface FlowsRequest {
   filters: FilterSet;

@@ -70,15 +70,9 @@ export async function benchQueries(flows: number): Promise<Figure[]> {
   const dbPath = join(dir, 'q.db');
   const buildSeconds = buildStore(dbPath, flows);
   const rollups = rollupSize(dbPath);
-  const apiPort = await freePort();
-  const deadRelay = await freePort();
-  const fk = spawn(process.execPath, [CLI, 'serve', '--relay', `none=127.0.0.1:${deadRelay}`, '--db', dbPath, '--listen', `127.0.0.1:${apiPort}`, '--observer-listen', '127.0.0.1:0', '--log-level', 'error', '--backoff-initial', '30s'], { stdio: 'inherit' });
-  const base = `http://127.0.0.1:${apiPort}`;
+  const fk = await serveStore(dbPath);
+  const base = fk.base;
   try {
-    for (let i = 0; i < 100; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;
-    }
     const drops = await timeRequests(`${base}/api/v1/flows?verdict=DROPPED&namespace=payments&since=24h&limit=100`, 50);
     const dropsAsc = await timeRequests(`${base}/api/v1/flows?verdict=DROPPED&namespace=payments&since=24h&limit=100&order=asc`, 50);
     const agg = await timeRequests(`${base}/api/v1/aggregate?group_by=drop_reason,source_namespace&verdict=DROPPED&since=24h`, 30);
@@ -94,7 +88,20 @@ export async function benchQueries(flows: number): Promise<Figure[]> {
       { name: 'rollup bytes per stored flow', value: rollups.bytes / flows, unit: 'B', note: `${rollups.rows.toLocaleString('en-US')} rollup rows, ${(rollups.bytes / 1e6).toFixed(1)} MB, ${rollups.labelSets} label sets` },
     ];
   } finally {
-    fk.kill('SIGKILL');
+    fk.stop();
     cleanup();
   }
+}
+
+/** `flowkeeper serve` over a built store (its relay never answers), once /healthz answers. */
+export async function serveStore(dbPath: string, extra: string[] = []): Promise<{ base: string; stop: () => void }> {
+  const apiPort = await freePort();
+  const deadRelay = await freePort();
+  const fk = spawn(process.execPath, [CLI, 'serve', '--relay', `none=127.0.0.1:${deadRelay}`, '--db', dbPath, '--listen', `127.0.0.1:${apiPort}`, '--observer-listen', '127.0.0.1:0', '--log-level', 'error', '--backoff-initial', '30s', ...extra], { stdio: 'inherit' });
+  const base = `http://127.0.0.1:${apiPort}`;
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;
+  }
+  return { base, stop: () => fk.kill('SIGKILL') };
 }

@@ -3,6 +3,7 @@ import { heavyQueries } from './contention.js';
 import { printFigures } from './measure.js';
 import type { Figure } from './measure.js';
 import { benchQueries } from './query.js';
+import { benchReplay } from './replay.js';
 import { benchLive } from './live.js';
 import { benchSeries } from './series.js';
 import { benchMetricsCost } from './metrics-cost.js';
@@ -12,7 +13,7 @@ import { benchObserver, benchObserverFollow } from './observer.js';
 /** `npm run bench`: prints each figure beside its target (DESIGN.md). Seconds per phase: BENCH_SECONDS. */
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
 const queryFlows = Number(process.env.BENCH_QUERY_FLOWS ?? 10_000_000);
-const only = (process.env.BENCH_ONLY ?? 'ingest,metrics,query,contention,live,series,observer,follow,memory').split(',');
+const only = (process.env.BENCH_ONLY ?? 'ingest,metrics,query,replay,contention,live,series,observer,follow,memory').split(',');
 /** Flows in the store the Observer phase streams from. */
 const observerFlows = Number(process.env.BENCH_OBSERVER_FLOWS ?? 2_000_000);
 /** Relay rate of the live phase (the target is set at 50,000/s). */
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
     ]);
   }
   if (only.includes('query')) printFigures('queries (real HTTP API)', await benchQueries(queryFlows));
+  if (only.includes('replay')) printFigures('policy replay (real HTTP API)', await benchReplay(Number(process.env.BENCH_REPLAY_FLOWS ?? 1_000_000)));
   if (only.includes('contention')) {
     const alone = await benchIngest(seconds);
     const loaded = await benchIngest(seconds, [], heavyQueries(8));
