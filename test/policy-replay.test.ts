@@ -405,3 +405,47 @@ test('bad policies get a 400 naming the document, the path and the problem; bad 
   assert.equal((await post(bomb)).status, 400);
   assert.equal((await fetch(`${app.url}/healthz`)).status, 200);
 });
+
+test('flowkeeper policy replay prints the report and exits 1 when something allowed would be denied, 0 when nothing would', async () => {
+  const { execFile } = await import('node:child_process');
+  const { writeFileSync } = await import('node:fs');
+  const { ROOT_DIR } = await import('../src/paths.js');
+  const dir = tempDir();
+  try {
+    const breaking = join(dir.dir, 'isolate.yaml');
+    writeFileSync(breaking, 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: isolate, namespace: team-a}\nspec:\n  endpointSelector: {}\n  ingress:\n    - fromEndpoints: [{}]\n');
+    const harmless = join(dir.dir, 'harmless.yaml');
+    writeFileSync(harmless, 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: open, namespace: team-a}\nspec:\n  endpointSelector: {}\n  ingress:\n    - fromEntities: [all]\n');
+    const run = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => new Promise((resolve) => {
+      execFile(process.execPath, [join(ROOT_DIR, 'dist', 'src', 'cli.js'), 'policy', 'replay', '--server', app.url, '--since', '1h', ...args], (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr });
+      });
+    });
+    const broken = await run(['-f', breaking]);
+    assert.equal(broken.code, 1, broken.stderr);
+    assert.match(broken.stdout, /WOULD NEWLY BE DENIED \(2 flows in 2 groups\)/);
+    assert.match(broken.stdout, /team-b\/web → team-a\/api\s+TCP\/8080/);
+    const fine = await run(['-f', harmless, '-o', 'json']);
+    assert.equal(fine.code, 0, fine.stderr);
+    assert.equal((JSON.parse(fine.stdout) as ReplayReport).summary['newly-denied'], 0);
+    const missing = await run(['-f', join(dir.dir, 'nope.yaml')]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /cannot read .*nope\.yaml/);
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('every policy under examples/policies reads without error or warning', async () => {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const { ROOT_DIR } = await import('../src/paths.js');
+  const { parsePolicies } = await import('../src/policy/parse.js');
+  const dir = join(ROOT_DIR, 'examples', 'policies');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+  assert.ok(files.length >= 5, files.join(', '));
+  for (const f of files) {
+    const set = parsePolicies(readFileSync(join(dir, f), 'utf8'), f);
+    assert.ok(set.rules.length > 0, f);
+    assert.deepEqual(set.warnings, [], f);
+  }
+});
