@@ -97,7 +97,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const aggregateRange = { defaultSeconds: deps.maxRangeSeconds, maxSeconds: Math.max(deps.maxRangeSeconds, deps.rollupRetentionSeconds), option: '--rollup-retention' };
   registerAggregateRoutes(app, deps.queries, aggregateRange);
   registerViewRoutes(app, deps.queries, aggregateRange);
-  registerPolicyRoutes(app, deps.queries, { defaultSeconds: Math.min(86_400, deps.maxRangeSeconds), maxSeconds: deps.maxRangeSeconds });
+  registerPolicyRoutes(app, deps.queries, { defaultSeconds: Math.min(86_400, deps.maxRangeSeconds), maxSeconds: deps.maxRangeSeconds, option: '--query-max-range' });
   registerStreamRoute(app, deps.hub, deps.queries, { maxSubscribers: deps.wsMaxSubscribers, allowedOrigins: deps.allowedOrigins });
   deps.extraRoutes?.(app);
   return app;

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { FlowkeeperError } from '../../errors.js';
 import type { QueryPool } from '../../query/pool.js';
 import { replayPolicies } from '../../policy/run.js';
-import type { QueryParams } from '../params.js';
+import type { QueryParams, RangeLimit } from '../params.js';
 import { filtersFromParams, normalizeQuery, parseRange, rejectUnknown, single } from '../params.js';
 import { clientGone } from '../client-gone.js';
 import { parseTop } from './aggregate.js';
@@ -30,8 +30,9 @@ function readBody(body: unknown): ReplayBody {
   throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_REQUEST', 'send the proposed policies as a YAML body (Content-Type: application/yaml), or as JSON {"policies": "<yaml>", "in_force": "<yaml>"}');
 }
 
-export function registerPolicyRoutes(app: FastifyInstance, queries: QueryPool, range: { defaultSeconds: number; maxSeconds: number }): void {
-  app.addContentTypeParser(YAML_TYPES, { parseAs: 'string', bodyLimit: POLICY_BODY_LIMIT_BYTES }, (_req, body, done) => done(null, body));
+export function registerPolicyRoutes(app: FastifyInstance, queries: QueryPool, range: RangeLimit): void {
+  // The parser keeps the server's body limit; only the replay route raises its own.
+  app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) => done(null, body));
   app.post('/api/v1/policies/replay', {
     bodyLimit: POLICY_BODY_LIMIT_BYTES,
     schema: {
@@ -58,7 +59,7 @@ export function registerPolicyRoutes(app: FastifyInstance, queries: QueryPool, r
       proposed: body.policies,
       inForce: body.in_force ?? null,
       filters: filtersFromParams(params),
-      ...parseRange(single(params, 'since'), single(params, 'until'), { ...range, option: '--query-max-range' }),
+      ...parseRange(single(params, 'since'), single(params, 'until'), range),
       top: parseTop(single(params, 'top'), DEFAULT_TOP),
     }, clientGone(reply));
   });
