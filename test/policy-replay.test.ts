@@ -122,6 +122,9 @@ const CORPUS: JsonObject[] = [
   // ICMP: pings from team-b/web to the world, and a timestamp request.
   flow({ src: P.bWeb, dst: world('192.0.2.10'), port: 8, proto: 'ICMPv4', direction: 'EGRESS' }),
   flow({ src: P.bWeb, dst: world('192.0.2.10'), port: 13, proto: 'ICMPv4', direction: 'EGRESS' }),
+  // One connection made twice (two source ports): two flows of one class.
+  flow({ src: P.tiefighter, dst: world('192.0.2.99'), port: 8443, direction: 'EGRESS' }),
+  flow({ src: P.tiefighter, dst: world('192.0.2.99'), port: 8443, direction: 'EGRESS' }),
 ];
 
 let app: App;
@@ -447,5 +450,26 @@ test('every policy under examples/policies reads without error or warning', asyn
     const set = parsePolicies(readFileSync(join(dir, f), 'utf8'), f);
     assert.ok(set.rules.length > 0, f);
     assert.deepEqual(set.warnings, [], f);
+  }
+});
+
+test('a filter SQL cannot answer (CEL, re-checked per row) gives the same report as one it can', async () => {
+  const yaml = 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: isolate, namespace: team-a}\nspec:\n  endpointSelector: {}\n  ingress:\n    - fromEndpoints: [{}]\n';
+  const bySql = await post(yaml, 'application/yaml', 'since=1h&top=1000&from_namespace=empire');
+  const byCel = await post(yaml, 'application/yaml', `since=1h&top=1000&cel_expression=${encodeURIComponent("_flow.source.namespace == 'empire'")}`);
+  assert.equal(bySql.status, 200);
+  assert.equal(byCel.status, 200);
+  const [a, b] = [(await bySql.json()) as ReplayReport, (await byCel.json()) as ReplayReport];
+  assert.ok(a.classes < a.flows, `some class holds several flows (${a.classes} classes, ${a.flows} flows)`);
+  assert.deepEqual({ ...b, since: a.since, until: a.until }, a);
+});
+
+test('policy bodies may be up to 4 MB on the replay route only; other routes keep the small limit for YAML and text too', async () => {
+  const padding = `# ${'x'.repeat(1000)}\n`.repeat(1000);
+  const big = await post(`${padding}apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: a, namespace: team-a}\nspec: {endpointSelector: {}}\n`);
+  assert.equal(big.status, 200, await big.clone().text());
+  for (const type of ['text/plain', 'application/yaml']) {
+    const res = await fetch(`${app.url}/api/v1/flows/query`, { method: 'POST', headers: { 'content-type': type }, body: 'x'.repeat(300 * 1024) });
+    assert.equal(res.status, 413, type);
   }
 });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { FILTER_PARAMETERS } from '../query/shorthands.js';
+import { readFlags } from './flags.js';
 import type { ReplayGroup, ReplayReport } from '../policy/replay.js';
 
 export const POLICY_USAGE = `Usage: flowkeeper policy replay -f FILE [flags]   (against a running flowkeeper)
@@ -31,35 +31,23 @@ interface ReplayArgs {
   params: URLSearchParams;
 }
 
-const ALIASES: Record<string, string> = { f: 'file', n: 'namespace', t: 'type', l: 'label', o: 'output' };
+const ALIASES: Record<string, string> = { f: 'file', o: 'output' };
 
 export function parseReplayArgs(argv: string[], env: NodeJS.ProcessEnv): ReplayArgs {
   const out: ReplayArgs = { files: [], inForce: null, output: 'table', server: env.FLOWKEEPER_SERVER ?? 'http://localhost:8080', token: env.FLOWKEEPER_API_TOKEN ?? '', params: new URLSearchParams() };
-  let negate = false;
-  for (let i = 0; i < argv.length; i++) {
-    const raw = argv[i];
-    const bare = raw.replace(/^--?/, '');
-    const name = (ALIASES[bare] ?? bare).replace(/-/g, '_');
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${raw} needs a value`);
-      return v;
-    };
+  readFlags(argv, ALIASES, out.params, (name, _raw, value) => {
     if (name === 'file') out.files.push(value());
     else if (name === 'in_force') out.inForce = value();
     else if (name === 'server') out.server = value();
     else if (name === 'token') out.token = value();
-    else if (name === 'not') negate = true;
     else if (name === 'output') {
       const o = value();
       if (o !== 'table' && o !== 'json') throw new Error(`--output: "${o}" is not table or json`);
       out.output = o;
     } else if (name === 'since' || name === 'until' || name === 'top') out.params.set(name, value());
-    else if (FILTER_PARAMETERS.includes(name)) {
-      out.params.append(negate ? `not_${name}` : name, value());
-      negate = false;
-    } else throw new Error(`unknown flag ${raw} (see flowkeeper policy --help)`);
-  }
+    else return false;
+    return true;
+  }, 'policy');
   if (out.files.length === 0) throw new Error('policy replay needs the proposed policies: -f FILE');
   return out;
 }

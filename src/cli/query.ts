@@ -2,6 +2,7 @@ import WebSocket from 'ws';
 import { FILTER_PARAMETERS } from '../query/shorthands.js';
 import type { FlowRecord } from '../flows/record.js';
 import { compactLine } from './compact.js';
+import { readFlags } from './flags.js';
 import { summarize } from '../flows/summary.js';
 
 export const QUERY_USAGE = `Usage: flowkeeper query [flags]   (like hubble observe, against a running flowkeeper)
@@ -25,12 +26,7 @@ export const QUERY_USAGE = `Usage: flowkeeper query [flags]   (like hubble obser
 /** What `hubble observe` prints with no --last/--first/--since. */
 const DEFAULT_LAST = 20;
 
-const ALIASES: Record<string, string> = { n: 'namespace', t: 'type', l: 'label', f: 'follow', o: 'output', A: 'all_namespaces' };
-/** hubble observe's boolean filter flags (no value) → query parameter and value. */
-const BOOLEAN_FILTERS: Record<string, [string, string]> = {
-  all_namespaces: ['all_namespaces', 'true'], from_all_namespaces: ['from_all_namespaces', 'true'], to_all_namespaces: ['to_all_namespaces', 'true'],
-  encrypted: ['encrypted', 'true'], unencrypted: ['encrypted', 'false'],
-};
+const ALIASES: Record<string, string> = { f: 'follow', o: 'output' };
 
 interface QueryArgs {
   server: string;
@@ -57,21 +53,11 @@ export function parseQueryArgs(argv: string[], env: NodeJS.ProcessEnv): QueryArg
     server: env.FLOWKEEPER_SERVER ?? 'http://localhost:8080', token: env.FLOWKEEPER_API_TOKEN ?? '', output: 'compact', follow: false,
     params: new URLSearchParams(), history: { kind: 'none' },
   };
-  let negate = false;
   let last: number | null = null;
   let first: number | null = null;
   let all = false;
-  for (let i = 0; i < argv.length; i++) {
-    const raw = argv[i];
-    const name0 = raw.replace(/^--?/, '');
-    const name = (ALIASES[name0] ?? name0).replace(/-/g, '_');
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${raw} needs a value`);
-      return v;
-    };
-    if (name === 'not') negate = true;
-    else if (name === 'follow') out.follow = true;
+  readFlags(argv, ALIASES, out.params, (name, raw, value) => {
+    if (name === 'follow') out.follow = true;
     else if (name === 'server') out.server = value();
     else if (name === 'token') out.token = value();
     else if (name === 'output') {
@@ -82,15 +68,9 @@ export function parseQueryArgs(argv: string[], env: NodeJS.ProcessEnv): QueryArg
     else if (name === 'last') last = count(raw, value());
     else if (name === 'first') first = count(raw, value());
     else if (name === 'all') all = true;
-    else if (BOOLEAN_FILTERS[name]) {
-      const [param, v] = BOOLEAN_FILTERS[name];
-      out.params.append(negate ? `not_${param}` : param, v);
-      negate = false;
-    } else if (FILTER_PARAMETERS.includes(name)) {
-      out.params.append(negate ? `not_${name}` : name, value());
-      negate = false;
-    } else throw new Error(`unknown flag ${raw} (see flowkeeper query --help)`);
-  }
+    else return false;
+    return true;
+  }, 'query');
   // hubble observe's rules: these three choose one history; --first cannot follow.
   if ([last !== null, first !== null, all].filter(Boolean).length > 1) throw new Error('--last, --first and --all exclude each other');
   if (first !== null && out.follow) throw new Error('--first cannot be combined with --follow');

@@ -31,7 +31,7 @@ function strings(v: unknown): string[] {
 }
 
 /** A reply: is_reply says so, or an L7 response. */
-export function isReply(f: FlowRecord): boolean {
+function isReply(f: FlowRecord): boolean {
   return f.is_reply === true || obj(f.l7).type === 'RESPONSE';
 }
 
@@ -40,6 +40,7 @@ export type NameLookup = (ip: string) => string[] | null;
 
 function endpoint(f: FlowRecord, side: 'source' | 'destination', names: NameLookup): EndpointView {
   const ep = obj(f[side]);
+  const workloads = Array.isArray(ep.workloads) ? ep.workloads : [];
   const ip = String(obj(f.IP)[side] ?? '');
   const recorded = strings(f[`${side}_names`]);
   const svc = obj(f[`${side}_service`]);
@@ -50,6 +51,7 @@ function endpoint(f: FlowRecord, side: 'source' | 'destination', names: NameLook
     labels: [...labels, ...hostLabels],
     identity: Number(ep.identity ?? 0),
     namespace: String(ep.namespace ?? ''),
+    workload: String(obj(workloads[0]).name ?? ep.pod_name ?? ''),
     ip,
     names: recorded.length > 0 ? recorded : ip ? names(ip) : null,
     service: typeof svc.name === 'string' && svc.name !== '' ? { name: svc.name, namespace: String(svc.namespace ?? '') } : null,

@@ -26,6 +26,8 @@ export interface EndpointView {
   labels: string[];
   identity: number;
   namespace: string;
+  /** The endpoint's first workload, else its pod (how reports name it) */
+  workload: string;
   ip: string;
   /** DNS names known for the IP: what Hubble recorded on the flow, else answers seen in the history */
   names: string[] | null;

@@ -7,8 +7,9 @@ import type { Pattern } from '../query/patterns.js';
 import type {
   Direction, HttpRule, IcmpSpec, L7Rules, PeerMatcher, PolicyKind, PolicyName, PolicyRule, PolicySet, PortRule, PortSpec,
 } from './model.js';
-import { policyLabel } from './model.js';
-import { ENTITIES, undecidablePeer, cidrPeer, entityPeer, fqdnPeer, readPrefix, selectorPeer, servicePeer } from './peers.js';
+import { policyLabel, samePolicy } from './model.js';
+import { ENTITIES, NAMESPACE_LABEL, undecidablePeer, cidrPeer, entityPeer, fqdnPeer, selectorPeer, servicePeer } from './peers.js';
+import { parseAddrOrPrefix } from '../query/addresses.js';
 import type { CidrSpec } from './peers.js';
 import { ICMP_TYPES } from './icmp.js';
 
@@ -22,7 +23,6 @@ import { ICMP_TYPES } from './icmp.js';
 export const MAX_POLICY_RULES = 10_000;
 const MAX_DOCUMENTS = 2_000;
 
-const NAMESPACE_KEY = 'k8s:io.kubernetes.pod.namespace';
 const NAMESPACE_LABELS_PREFIX = 'k8s:io.cilium.k8s.namespace.labels.';
 
 type Json = Record<string, unknown>;
@@ -108,6 +108,11 @@ function expressions(v: unknown, at: Place, keyOf: (k: string) => string = (k) =
   return out;
 }
 
+/** Pods of one namespace, or (null) of any namespace: what a policy's selectors are scoped to. */
+function inNamespace(namespace: string | null): LabelExpression {
+  return namespace === null ? { key: NAMESPACE_LABEL, operator: 'Exists', values: [] } : { key: NAMESPACE_LABEL, operator: 'In', values: [namespace] };
+}
+
 function compileSelector(exprs: LabelExpression[], at: Place): LabelSelector {
   return at.compile(() => selectorFromExpressions(exprs, at.path));
 }
@@ -119,13 +124,11 @@ function bareKey(key: string): string {
 
 /** Cilium scopes a CNP's peer selector to the policy's namespace unless it names namespaces itself or a reserved identity. */
 function scopedToNamespace(exprs: LabelExpression[], namespace: string | null): LabelExpression[] {
-  if (namespace === null) {
-    // A clusterwide policy's selectors select pods of every namespace (never the reserved identities).
-    return [...exprs, { key: NAMESPACE_KEY, operator: 'Exists', values: [] }];
-  }
-  const namesNamespaces = exprs.some((e) => bareKey(e.key) === 'io.kubernetes.pod.namespace' || bareKey(e.key).startsWith('io.cilium.k8s.namespace.labels.'));
+  // A clusterwide policy's selectors select pods of every namespace (never the reserved identities).
+  if (namespace === null) return [...exprs, inNamespace(null)];
+  const namesNamespaces = exprs.some((e) => bareKey(e.key) === bareKey(NAMESPACE_LABEL) || bareKey(e.key).startsWith(bareKey(NAMESPACE_LABELS_PREFIX)));
   if (namesNamespaces || exprs.some((e) => e.key.startsWith('reserved:'))) return exprs;
-  return [...exprs, { key: NAMESPACE_KEY, operator: 'In', values: [namespace] }];
+  return [...exprs, inNamespace(namespace)];
 }
 
 function readCidrs(v: unknown, at: Place): CidrSpec[] {
@@ -142,7 +145,7 @@ function readCidrs(v: unknown, at: Place): CidrSpec[] {
 }
 
 function prefixAt(text: string, at: Place): CidrSpec['prefix'] {
-  return readPrefix(text) ?? at.fail(`"${clip(text)}" is not a CIDR or IP address`);
+  return parseAddrOrPrefix(text) ?? at.fail(`"${clip(text)}" is not a CIDR or IP address`);
 }
 
 function readPort(v: unknown, at: Place, defaultProtocol: PortSpec['protocol']): PortSpec {
@@ -268,8 +271,7 @@ function readPeers(o: Json, direction: Direction, at: Place, scope: Scope): Peer
     } else if (base === 'CIDR' || base === 'CIDRSet') {
       peers.push(cidrPeer(readCidrs(o[f], p)));
     } else if (base === 'FQDNs') {
-      const patterns = list(o[f], p).flatMap((x, i) => readDns([x], p.at(i)));
-      peers.push(fqdnPeer(patterns));
+      peers.push(fqdnPeer(readDns(o[f], p)));
     } else if (base === 'Services') {
       const names: { name: string; namespace: string }[] = [];
       list(o[f], p).forEach((s, i) => {
@@ -297,7 +299,7 @@ function readCiliumRules(v: unknown, direction: Direction, deny: boolean, at: Pl
     const o = obj(r ?? {}, p);
     onlyKeys(o, [...PEER_FIELDS[direction], 'toPorts', 'icmps', 'authentication'], p);
     if (o.authentication !== undefined) scope.warnings.push(`${p.at('authentication')}: mutual authentication is not evaluated`);
-    const ports = [...readToPorts(o.toPorts, p.at('toPorts'), deny, scope.warnings)];
+    const ports = readToPorts(o.toPorts, p.at('toPorts'), deny, scope.warnings);
     const icmps = readIcmps(o.icmps, p.at('icmps'));
     if (icmps.length) ports.push({ ports: [], icmps, l7: null });
     let peers = readPeers(o, direction, p, scope);
@@ -316,10 +318,8 @@ function readCiliumSpec(spec: Json, at: Place, scope: Scope, out: PolicySet): vo
     subject = (labels) => labels.includes('reserved:host') && sel(labels);
   } else {
     if (spec.endpointSelector === undefined) at.fail('needs an endpointSelector or a nodeSelector');
-    const exprs = expressions(spec.endpointSelector, at.at('endpointSelector'));
-    const scoped = scope.namespace === null ? exprs : [...exprs, { key: NAMESPACE_KEY, operator: 'In' as const, values: [scope.namespace] }];
-    const sel = compileSelector(scoped, at.at('endpointSelector'));
-    subject = (labels) => labels.some((l) => l.startsWith(`${NAMESPACE_KEY}=`)) && sel(labels);
+    // An endpointSelector selects pods only: of the policy's namespace, or of any for a clusterwide policy.
+    subject = compileSelector([...expressions(spec.endpointSelector, at.at('endpointSelector')), inNamespace(scope.namespace)], at.at('endpointSelector'));
   }
   const defaultDeny = obj(spec.enableDefaultDeny ?? {}, at.at('enableDefaultDeny'));
   for (const direction of ['ingress', 'egress'] as const) {
@@ -334,8 +334,7 @@ function readCiliumSpec(spec: Json, at: Place, scope: Scope, out: PolicySet): vo
 function readNetworkPolicy(spec: Json, at: Place, scope: Scope, out: PolicySet): void {
   onlyKeys(spec, ['podSelector', 'policyTypes', 'ingress', 'egress'], at);
   const namespace = scope.namespace!;
-  const podExprs = [...expressions(spec.podSelector, at.at('podSelector')), { key: NAMESPACE_KEY, operator: 'In' as const, values: [namespace] }];
-  const subject = compileSelector(podExprs, at.at('podSelector'));
+  const subject = compileSelector([...expressions(spec.podSelector, at.at('podSelector')), inNamespace(namespace)], at.at('podSelector'));
   const types = spec.policyTypes === undefined
     ? ['Ingress', ...(spec.egress !== undefined ? ['Egress'] : [])]
     : list(spec.policyTypes, at.at('policyTypes')).map((t, i) => (t === 'Ingress' || t === 'Egress' ? t : at.at('policyTypes').at(i).fail('must be Ingress or Egress')));
@@ -363,11 +362,8 @@ function networkPolicyPeer(v: unknown, at: Place, namespace: string): PeerMatche
     return cidrPeer(readCidrs([o.ipBlock], at.at('ipBlock')));
   }
   const exprs = o.podSelector === undefined ? [] : expressions(o.podSelector, at.at('podSelector'));
-  if (o.namespaceSelector === undefined) exprs.push({ key: NAMESPACE_KEY, operator: 'In', values: [namespace] });
-  else {
-    exprs.push(...expressions(o.namespaceSelector, at.at('namespaceSelector'), (k) => `${NAMESPACE_LABELS_PREFIX}${k}`));
-    exprs.push({ key: NAMESPACE_KEY, operator: 'Exists', values: [] });
-  }
+  if (o.namespaceSelector === undefined) exprs.push(inNamespace(namespace));
+  else exprs.push(...expressions(o.namespaceSelector, at.at('namespaceSelector'), (k) => `${NAMESPACE_LABELS_PREFIX}${k}`), inNamespace(null));
   return selectorPeer(compileSelector(exprs, at));
 }
 
@@ -393,7 +389,7 @@ function readDocument(doc: Json, label: string, out: PolicySet): void {
   const name = str(meta.name, top.at('metadata').at('name'));
   const namespace = kind === 'CiliumClusterwideNetworkPolicy' ? null : meta.namespace === undefined ? 'default' : str(meta.namespace, top.at('metadata').at('namespace'));
   const policy: PolicyName = { kind, namespace, name };
-  if (out.policies.some((p) => policyLabel(p) === policyLabel(policy))) top.fail(`${policyLabel(policy)} is defined twice`);
+  if (out.policies.some((p) => samePolicy(p, policy))) top.fail(`${policyLabel(policy)} is defined twice`);
   out.policies.push(policy);
   const at = new Place(`${label} (${policyLabel(policy)})`, '');
   const scope: Scope = { policy, namespace, warnings: out.warnings };
@@ -435,7 +431,7 @@ export function parsePolicies(text: string, source: string): PolicySet {
 
 /** The policies in force with the proposed ones added, a proposed policy replacing one of the same kind, namespace and name. */
 export function mergePolicySets(inForce: PolicySet, proposed: PolicySet): PolicySet {
-  const replaced = (p: PolicyName): boolean => proposed.policies.some((q) => policyLabel(q) === policyLabel(p));
+  const replaced = (p: PolicyName): boolean => proposed.policies.some((q) => samePolicy(q, p));
   return {
     policies: [...inForce.policies.filter((p) => !replaced(p)), ...proposed.policies],
     rules: [...inForce.rules.filter((r) => !replaced(r.policy)), ...proposed.rules],

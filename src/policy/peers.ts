@@ -1,5 +1,5 @@
 import { RESERVED_IDENTITY_NAMES } from '../flows/row.js';
-import { parseAddr, parsePrefix, prefixContains } from '../query/addresses.js';
+import { parseAddr, prefixContains } from '../query/addresses.js';
 import type { Prefix } from '../query/addresses.js';
 import type { LabelSelector } from '../query/labels.js';
 import type { Pattern } from '../query/patterns.js';
@@ -10,7 +10,8 @@ import type { EndpointView, PeerMatcher, Tri } from './model.js';
  * endpoint selectors, entities, CIDRs, DNS names and services.
  */
 
-const NAMESPACE_LABEL = 'k8s:io.kubernetes.pod.namespace';
+/** The label every pod's identity carries with its namespace. */
+export const NAMESPACE_LABEL = 'k8s:io.kubernetes.pod.namespace';
 
 /** The reserved identities an endpoint carries (`reserved:world`, …), from its labels or its identity number. */
 function reserved(ep: EndpointView): Set<string> {
@@ -43,6 +44,7 @@ export function isLocalEndpoint(ep: EndpointView): boolean {
 
 const UNKNOWN_IDENTITY = 'the flow does not record the peer\'s identity or labels';
 
+/** Entities that are one reserved identity each, all inside the cluster. */
 const CLUSTER_ENTITIES = ['host', 'remote-node', 'health', 'init', 'ingress', 'kube-apiserver', 'unmanaged'];
 
 /** Cilium's entities (pkg/policy/api/entity.go) over the identity an endpoint shows. */
@@ -52,13 +54,7 @@ export const ENTITIES: Record<string, (ep: EndpointView) => boolean> = {
   'world-ipv4': (ep) => isWorld(ep) && !ep.ip.includes(':'),
   'world-ipv6': (ep) => isWorld(ep) && ep.ip.includes(':'),
   cluster: (ep) => isPod(ep) || CLUSTER_ENTITIES.some((e) => reserved(ep).has(e)),
-  host: (ep) => reserved(ep).has('host'),
-  'remote-node': (ep) => reserved(ep).has('remote-node'),
-  'kube-apiserver': (ep) => reserved(ep).has('kube-apiserver'),
-  health: (ep) => reserved(ep).has('health'),
-  init: (ep) => reserved(ep).has('init'),
-  ingress: (ep) => reserved(ep).has('ingress'),
-  unmanaged: (ep) => reserved(ep).has('unmanaged'),
+  ...Object.fromEntries(CLUSTER_ENTITIES.map((e) => [e, (ep: EndpointView) => reserved(ep).has(e)])),
 };
 
 export function entityPeer(entities: string[]): PeerMatcher {
@@ -72,14 +68,6 @@ export function selectorPeer(selector: LabelSelector): PeerMatcher {
 export interface CidrSpec {
   prefix: Prefix;
   except: Prefix[];
-}
-
-export function readPrefix(text: string): Prefix | null {
-  if (!text.includes('/')) {
-    const addr = parseAddr(text);
-    return addr && addr.zone === '' ? { bytes: addr.bytes, bits: addr.bytes.length * 8 } : null;
-  }
-  return parsePrefix(text);
 }
 
 /** CIDR rules select peers outside the cluster by address (Cilium gives cluster endpoints their own identities). */

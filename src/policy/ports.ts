@@ -5,8 +5,6 @@ import type { Connection, HttpRule, L7Rules, PortRule, Tri } from './model.js';
  * ICMP type), then the L7 rules an allowed port carries.
  */
 
-const PORT_PROTOCOLS = new Set(['TCP', 'UDP', 'SCTP']);
-
 /** Whether one toPorts entry covers the connection's protocol and port. */
 export function portRuleMatches(rule: PortRule, c: Connection): Tri {
   if (c.protocol === '') return rule.ports.length === 0 && rule.icmps.length === 0 ? 'yes' : 'unknown';
@@ -18,8 +16,8 @@ export function portRuleMatches(rule: PortRule, c: Connection): Tri {
   if (rule.ports.length === 0) return rule.icmps.length === 0 ? 'yes' : 'no';
   let answer: Tri = 'no';
   for (const p of rule.ports) {
+    // Only TCP, UDP and SCTP are left here, which ANY covers.
     if (p.protocol !== 'ANY' && p.protocol !== c.protocol) continue;
-    if (p.protocol === 'ANY' && !PORT_PROTOCOLS.has(c.protocol)) continue;
     if (typeof p.port === 'string') {
       // A named port is the pod's containerPort name, which flows do not carry.
       answer = 'unknown';

@@ -3,10 +3,10 @@ import type { FlowRecord } from '../flows/record.js';
 import type { FlowClasses } from '../query/service.js';
 import type { Connection, EndpointView, PolicySet } from './model.js';
 import { policyLabel } from './model.js';
-import { connectionOf, dnsAnswers, isReply, observedOutcome } from './connection.js';
+import { connectionOf, dnsAnswers, observedOutcome } from './connection.js';
 import type { Observed } from './connection.js';
 import { PolicyEvaluator } from './evaluate.js';
-import type { Decision, DirectionDecision } from './evaluate.js';
+import type { Decision } from './evaluate.js';
 import { isWorld } from './peers.js';
 
 /**
@@ -60,15 +60,10 @@ export interface ReplayReport {
 
 const SAMPLES = 3;
 
-function endpointName(ep: EndpointView, f: FlowRecord, side: 'source' | 'destination'): string {
-  const raw = (f[side] ?? {}) as { workloads?: { name?: string }[]; pod_name?: string; namespace?: string };
-  if (ep.namespace || raw.namespace) {
-    const workload = raw.workloads?.[0]?.name ?? raw.pod_name ?? '';
-    return `${ep.namespace || raw.namespace}/${workload}`;
-  }
-  const reserved = ep.labels.find((l) => l.startsWith('reserved:'));
+function endpointName(ep: EndpointView): string {
+  if (ep.namespace) return `${ep.namespace}/${ep.workload}`;
   if (isWorld(ep)) return `world ${ep.names?.[0] ?? ep.ip}`.trim();
-  return reserved ?? (ep.ip || `identity ${ep.identity}`);
+  return ep.labels.find((l) => l.startsWith('reserved:')) ?? (ep.ip || `identity ${ep.identity}`);
 }
 
 function portOf(c: Connection): string {
@@ -82,7 +77,8 @@ function l7Of(c: Connection): string {
   return '';
 }
 
-function describeDecision(d: DirectionDecision | null, decision: Decision): string {
+function describeDecision(decision: Decision): string {
+  const d = decision.decisive;
   if (!d) {
     const parts = decision.directions.map((x) => `${x.direction}: ${x.rule ? `${policyLabel(x.rule.policy)} ${x.rule.path}` : 'no policy selects it'}`);
     return parts.length ? `allowed (${parts.join('; ')})` : 'allowed (neither side is an endpoint of this cluster)';
@@ -131,16 +127,15 @@ export async function buildReplayReport(set: PolicySet, scan: FlowClasses, range
     const observed = observedOutcome(f);
     const change = changeOf(observed, decision.outcome);
     summary[change] += cls.flows;
-    const reply = isReply(f);
     const g: Omit<ReplayGroup, 'flows' | 'firstSeen' | 'lastSeen' | 'samples'> = {
       change,
-      source: endpointName(c.src, f, reply ? 'destination' : 'source'),
-      destination: endpointName(c.dst, f, reply ? 'source' : 'destination'),
+      source: endpointName(c.src),
+      destination: endpointName(c.dst),
       port: portOf(c),
       l7: l7Of(c),
       observed,
       predicted: decision.outcome,
-      decidedBy: describeDecision(decision.decisive, decision),
+      decidedBy: describeDecision(decision),
       ...(decision.decisive?.why ? { why: decision.decisive.why } : {}),
     };
     const key = JSON.stringify(g);

@@ -81,6 +81,13 @@ export function parsePrefix(text: string): Prefix | null {
   return { bytes: addr.bytes, bits: Number(bitsText) };
 }
 
+/** A prefix, or a single address as its full-length prefix (a policy's `fromCIDR: [10.1.2.3]`). */
+export function parseAddrOrPrefix(text: string): Prefix | null {
+  if (text.includes('/')) return parsePrefix(text);
+  const addr = parseAddr(text);
+  return addr && addr.zone === '' ? { bytes: addr.bytes, bits: addr.bytes.length * 8 } : null;
+}
+
 /** Prefix.Contains: same family, and the first `bits` bits equal. */
 export function prefixContains(prefix: Prefix, bytes: number[]): boolean {
   if (bytes.length !== prefix.bytes.length) return false;

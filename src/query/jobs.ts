@@ -124,7 +124,7 @@ function pageRequest(job: PageJob, filters: FilterSet): FlowsRequest {
 }
 
 /** Runs a job on the engine; `cancelFlag` (shared with the pool) stops it early once set. */
-export function runJob(service: QueryService, job: QueryJob, cancelFlag: Int32Array | null = null): FlowsAnswer | AggregateAnswer | HistoryAnswer | FlowClasses {
+export function runJob(service: QueryService, job: QueryJob, cancelFlag: Int32Array | null = null): JobAnswer<QueryJob> {
   const filters = FilterSet.parse(job.filters);
   if (job.kind === 'classes') return service.flowClasses({ ...job, filters }, cancelFlag);
   if (job.kind === 'history') return runHistory(service, job, filters, cancelFlag);
@@ -166,7 +166,7 @@ function runHistory(service: QueryService, job: HistoryJob, filters: FilterSet, 
 }
 
 /** The answer's byte buffers that may be moved, not copied, to the main thread (those that own their whole ArrayBuffer). */
-export function transferables(answer: FlowsAnswer | AggregateAnswer | HistoryAnswer | FlowClasses): ArrayBuffer[] {
+export function transferables(answer: JobAnswer<QueryJob>): ArrayBuffer[] {
   const bytes = 'ndjson' in answer ? answer.ndjson : 'bytes' in answer ? answer.bytes : null;
   if (!bytes || bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength) return [];
   return [bytes.buffer as ArrayBuffer];

@@ -1,7 +1,6 @@
 import type { Deadline } from '../query/deadline.js';
 import type { SqlFragment } from '../query/model.js';
 import type { FlowRecord, FlowTime } from '../flows/record.js';
-import type { StoredRow } from '../flows/materialize.js';
 import { RowBits } from '../flows/row.js';
 import { listPartitions, partitionOf, rowidOf, tableName, timeOfRowid } from './partitions.js';
 import { onPartition, prepareOnPartition, readableRecord } from './flow-query.js';
@@ -31,16 +30,6 @@ function classKeySql(withHeaders: boolean): string {
   const packed = `(verdict | (ifnull(drop_reason, 0) << 8) | (ifnull(event_type, 0) << 16) | (ifnull(direction, 0) << 24) | ((bits & ${replyBits}) << 26) | (l4 << 28) | (ifnull(l7_type, 0) << 32) | (ifnull(icmp_type, 0) << 36) | (ifnull(${port}, 0) << 44))`;
   const ids = ['src_ep', 'dst_ep', 'src_ip', 'dst_ip', 'l7_record', 'src_names', 'dst_names', 'src_service', 'dst_service', ...(withHeaders ? ['hex(l7_headers)'] : [])];
   return [packed, ...ids.map((c) => `ifnull(${c}, '')`)].join(" || ',' || ");
-}
-
-/** The JS twin of classKeySql, for scans that re-check rows in JS. */
-function classKeyOf(r: StoredRow, withHeaders: boolean): string {
-  const replyBits = r.bits & (RowBits.IsReplyPresent | RowBits.IsReplyValue);
-  const port = replyBits === (RowBits.IsReplyPresent | RowBits.IsReplyValue) ? r.src_port : r.dst_port;
-  return JSON.stringify([
-    r.verdict, r.drop_reason, r.event_type, r.direction, replyBits, r.src_ep, r.dst_ep, r.src_ip, r.dst_ip, r.l4, port, r.icmp_type,
-    r.l7_type, r.l7_record, r.src_names, r.dst_names, r.src_service, r.dst_service, ...(withHeaders ? [r.l7_headers?.toString('hex') ?? ''] : []),
-  ]);
 }
 
 export interface FlowClass {
@@ -121,7 +110,8 @@ export function scanFlowClasses(db: Db, dict: ReaderDictionary, q: FlowClassQuer
         if (!add(cls, hour, firstId, lastId, n, null)) truncated = 'classes';
       }
     } else {
-      const stmt = prepareOnPartition(db, `SELECT ${ROW_SELECT} FROM ${tableName(hour)} WHERE id >= ? AND id < ? AND ${q.where.sql} ORDER BY id`);
+      // The same key as the GROUP BY above, read per row beside the row itself.
+      const stmt = prepareOnPartition(db, `SELECT ${ROW_SELECT}, ${key} FROM ${tableName(hour)} WHERE id >= ? AND id < ? AND ${q.where.sql} ORDER BY id`);
       if (!stmt) continue;
       let rowsSeen = 0;
       for (const raw of onPartition(() => stmt.raw(true).iterate(...params) as IterableIterator<unknown[]>, [][Symbol.iterator]())) {
@@ -135,7 +125,7 @@ export function scanFlowClasses(db: Db, dict: ReaderDictionary, q: FlowClassQuer
         const record = readableRecord(r, dict);
         if (record === null || !q.recheck(record)) continue;
         flows++;
-        if (!add(classKeyOf(r, q.withHeaders), hour, r.id, r.id, 1, record)) truncated = 'classes';
+        if (!add(raw[2] as string, hour, r.id, r.id, 1, record)) truncated = 'classes';
       }
     }
     if (truncated) {
