@@ -17,6 +17,8 @@ Usage:
   flowkeeper query [flags]     print stored/live flows from a running flowkeeper, like hubble observe
   flowkeeper policy replay -f FILE [flags]
                                replay stored flows against proposed network policies: what would break?
+  flowkeeper policy suggest -n NAMESPACE [flags]
+                               least-privilege policies from the traffic seen, proved by replay
   flowkeeper --help | --version
 
 Every option can also be set with its environment variable.

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { readFlags } from './flags.js';
 import type { ReplayGroup, ReplayReport } from '../policy/replay.js';
+import type { Suggestion } from '../policy/run.js';
 
-export const POLICY_USAGE = `Usage: flowkeeper policy replay -f FILE [flags]   (against a running flowkeeper)
+export const POLICY_USAGE = `Usage: flowkeeper policy replay -f FILE [flags]            (against a running flowkeeper)
+       flowkeeper policy suggest -n NAMESPACE [flags] > policies.yaml
 
 Replays the flows flowkeeper stored against proposed network policies and
 reports what would newly be denied or allowed. Exit code: 0 when nothing that
@@ -20,35 +22,85 @@ was allowed would be denied, 1 when something would, 2 on errors.
   --token TOKEN         bearer token (default $FLOWKEEPER_API_TOKEN)
   --not                 negate the next filter flag
   filters: the flags of flowkeeper query (-n/--namespace, --pod, --label, --verdict, ...)
+
+suggest writes a least-privilege CiliumNetworkPolicy for each workload of the
+namespace from the traffic allowed in the range (peers, ports, HTTP requests at
+the server, DNS names at egress), then replays the range's flows against it as
+proof. The YAML goes to stdout, the proof to stderr. Exit code: 0 when the
+proof holds (nothing allowed would be denied), 1 when it does not, 2 on errors.
+
+  -n, --namespace NS    the namespace whose workloads get policies (required)
+  --workload NAME       only this workload (repeatable)
+  --since T, --until T  range of traffic to learn from (default 24h)
+  -o, --output FORMAT   yaml (default) or json (the API's answer, proof included)
+  --server, --token     as for replay
 `;
 
-interface ReplayArgs {
+interface Server {
+  server: string;
+  token: string;
+}
+
+interface ReplayArgs extends Server {
   files: string[];
   inForce: string | null;
   output: 'table' | 'json';
-  server: string;
-  token: string;
+  params: URLSearchParams;
+}
+
+interface SuggestArgs extends Server {
+  output: 'yaml' | 'json';
   params: URLSearchParams;
 }
 
 const ALIASES: Record<string, string> = { f: 'file', o: 'output' };
 
+function serverFrom(env: NodeJS.ProcessEnv): Server {
+  return { server: env.FLOWKEEPER_SERVER ?? 'http://localhost:8080', token: env.FLOWKEEPER_API_TOKEN ?? '' };
+}
+
+function outputFormat<T extends string>(value: string, formats: readonly T[]): T {
+  if (!formats.includes(value as T)) throw new Error(`--output: "${value}" is not ${formats.join(' or ')}`);
+  return value as T;
+}
+
+/** The flags both subcommands take: server, token, range, top. */
+function commonFlag(out: Server & { params: URLSearchParams }, name: string, value: () => string): boolean {
+  if (name === 'server') out.server = value();
+  else if (name === 'token') out.token = value();
+  else if (name === 'since' || name === 'until' || name === 'top') out.params.set(name, value());
+  else return false;
+  return true;
+}
+
 export function parseReplayArgs(argv: string[], env: NodeJS.ProcessEnv): ReplayArgs {
-  const out: ReplayArgs = { files: [], inForce: null, output: 'table', server: env.FLOWKEEPER_SERVER ?? 'http://localhost:8080', token: env.FLOWKEEPER_API_TOKEN ?? '', params: new URLSearchParams() };
+  const out: ReplayArgs = { files: [], inForce: null, output: 'table', ...serverFrom(env), params: new URLSearchParams() };
   readFlags(argv, ALIASES, out.params, (name, _raw, value) => {
     if (name === 'file') out.files.push(value());
     else if (name === 'in_force') out.inForce = value();
-    else if (name === 'server') out.server = value();
-    else if (name === 'token') out.token = value();
-    else if (name === 'output') {
-      const o = value();
-      if (o !== 'table' && o !== 'json') throw new Error(`--output: "${o}" is not table or json`);
-      out.output = o;
-    } else if (name === 'since' || name === 'until' || name === 'top') out.params.set(name, value());
-    else return false;
+    else if (name === 'output') out.output = outputFormat(value(), ['table', 'json'] as const);
+    else return commonFlag(out, name, value);
     return true;
   }, 'policy');
   if (out.files.length === 0) throw new Error('policy replay needs the proposed policies: -f FILE');
+  return out;
+}
+
+export function parseSuggestArgs(argv: string[], env: NodeJS.ProcessEnv): SuggestArgs {
+  const out: SuggestArgs = { output: 'yaml', ...serverFrom(env), params: new URLSearchParams() };
+  for (let i = 0; i < argv.length; i++) {
+    const raw = argv[i];
+    const name = ({ n: 'namespace', o: 'output' } as Record<string, string>)[raw.replace(/^--?/, '')] ?? raw.replace(/^--?/, '');
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${raw} needs a value`);
+      return v;
+    };
+    if (name === 'namespace' || name === 'workload') out.params.append(name, value());
+    else if (name === 'output') out.output = outputFormat(value(), ['yaml', 'json'] as const);
+    else if (!commonFlag(out, name, value)) throw new Error(`unknown flag ${raw} (policy suggest takes -n/--namespace, --workload, --since, --until, --top, -o, --server, --token)`);
+  }
+  if (!out.params.has('namespace')) throw new Error('policy suggest needs the namespace: -n NAMESPACE');
   return out;
 }
 
@@ -92,17 +144,13 @@ export function formatReport(r: ReplayReport): string {
   return parts.join('\n');
 }
 
-/** `flowkeeper policy replay`: returns the exit code (1 when something allowed would be denied). */
-export async function runPolicy(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub !== 'replay') throw new Error(`unknown policy command "${sub ?? ''}" (flowkeeper policy replay -f FILE; see flowkeeper policy --help)`);
-  const args = parseReplayArgs(rest, env);
-  const body = JSON.stringify({ policies: args.files.map(readText).join('\n---\n'), ...(args.inForce ? { in_force: readText(args.inForce) } : {}) });
-  const base = args.server.replace(/\/$/, '');
+/** Calls the API and returns its JSON answer; errors carry the server's message. */
+async function callApi<T>(server: Server, path: string, init: { method: string; body?: string }): Promise<T> {
+  const base = server.server.replace(/\/$/, '');
   let res: Response;
   try {
-    res = await fetch(`${base}/api/v1/policies/replay?${args.params.toString()}`, {
-      method: 'POST', body, headers: { 'content-type': 'application/json', ...(args.token ? { authorization: `Bearer ${args.token}` } : {}) },
+    res = await fetch(`${base}${path}`, {
+      ...init, headers: { ...(init.body ? { 'content-type': 'application/json' } : {}), ...(server.token ? { authorization: `Bearer ${server.token}` } : {}) },
     });
   } catch (err) {
     throw new Error(`cannot reach flowkeeper at ${base}: ${(err as Error).message}`, { cause: err });
@@ -117,7 +165,47 @@ export async function runPolicy(argv: string[], env: NodeJS.ProcessEnv): Promise
     }
     throw new Error(`flowkeeper answered ${res.status}: ${message}`);
   }
-  const report = JSON.parse(text) as ReplayReport;
+  return JSON.parse(text) as T;
+}
+
+async function runReplay(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const args = parseReplayArgs(argv, env);
+  const body = JSON.stringify({ policies: args.files.map(readText).join('\n---\n'), ...(args.inForce ? { in_force: readText(args.inForce) } : {}) });
+  const report = await callApi<ReplayReport>(args, `/api/v1/policies/replay?${args.params.toString()}`, { method: 'POST', body });
   process.stdout.write(args.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
   return report.summary['newly-denied'] > 0 ? 1 : 0;
+}
+
+/** What suggest says beside the YAML: the policies, the proof, the warnings. */
+export function formatSuggestion(s: Suggestion): string {
+  const p = s.proof.summary;
+  const lines = [
+    `${s.policies.length} ${s.policies.length === 1 ? 'policy' : 'policies'} for namespace ${s.namespace} from traffic between ${s.since} and ${s.until}:`,
+    ...s.policies.map((x) => `  ${x.name}: ${x.ingressRules} ingress / ${x.egressRules} egress rules from ${n(x.flows)} flows`),
+    `Proof: replayed ${n(s.proof.flows)} flows against them: would newly be denied ${n(p['newly-denied'])}, undecidable ${n(p.undecidable)}, would newly be allowed ${n(p['newly-allowed'])}.`,
+    s.proven ? 'PROVEN: nothing that was allowed in the range would be denied.' : 'NOT PROVEN: see the groups below (or run with -o json).',
+    ...(s.proven ? [] : [section('WOULD NEWLY BE DENIED', s.proof.newlyDenied, s.proof.omitted.newlyDenied), section('UNDECIDABLE', s.proof.undecidable, s.proof.omitted.undecidable)]),
+    ...(s.warnings.length ? ['WARNINGS', ...s.warnings.map((w) => `  ${w}`)] : []),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+async function runSuggest(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const args = parseSuggestArgs(argv, env);
+  const s = await callApi<Suggestion>(args, `/api/v1/policies/suggest?${args.params.toString()}`, { method: 'GET' });
+  if (s.policies.length === 0) throw new Error(`no policy to suggest: ${s.warnings.join('; ') || `no pods of namespace ${s.namespace} were seen in the flows of the range`}`);
+  if (args.output === 'json') process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+  else {
+    process.stdout.write(s.yaml);
+    process.stderr.write(formatSuggestion(s));
+  }
+  return s.proven ? 0 : 1;
+}
+
+/** `flowkeeper policy replay|suggest`: returns the exit code. */
+export async function runPolicy(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'replay') return runReplay(rest, env);
+  if (sub === 'suggest') return runSuggest(rest, env);
+  throw new Error(`unknown policy command "${sub ?? ''}" (flowkeeper policy replay -f FILE, or policy suggest -n NAMESPACE; see flowkeeper policy --help)`);
 }

@@ -45,7 +45,7 @@ export function isLocalEndpoint(ep: EndpointView): boolean {
 const UNKNOWN_IDENTITY = 'the flow does not record the peer\'s identity or labels';
 
 /** Entities that are one reserved identity each, all inside the cluster. */
-const CLUSTER_ENTITIES = ['host', 'remote-node', 'health', 'init', 'ingress', 'kube-apiserver', 'unmanaged'];
+export const CLUSTER_ENTITIES = ['host', 'remote-node', 'health', 'init', 'ingress', 'kube-apiserver', 'unmanaged'];
 
 /** Cilium's entities (pkg/policy/api/entity.go) over the identity an endpoint shows. */
 export const ENTITIES: Record<string, (ep: EndpointView) => boolean> = {
