@@ -131,12 +131,18 @@ export function runJob(service: QueryService, job: QueryJob, cancelFlag: Int32Ar
   if (job.kind === 'aggregate') {
     return service.aggregate({ filters, dims: parseGroupBy(job.groupBy), since: job.since, until: job.until, bucketMinutes: job.bucketMinutes, top: job.top }, cancelFlag);
   }
-  const page = service.flows(pageRequest(job, filters), undefined, cancelFlag);
-  const answer: FlowsAnswer = { next: page.next, truncated: page.truncated };
-  if (job.output === 'records') answer.records = page.flows;
-  else if (job.output === 'summary') answer.summaries = page.flows.map(summarize);
-  else answer.ndjson = Buffer.from(page.flows.map((f) => JSON.stringify(toResponseJson(f)) + '\n').join(''));
-  return answer;
+  const req = pageRequest(job, filters);
+  if (job.output === 'records') {
+    const page = service.flows(req, undefined, cancelFlag);
+    return { next: page.next, truncated: page.truncated, records: page.flows };
+  }
+  // Each row becomes its output as it is read: a page of 10,000 flows never holds 10,000 records at once.
+  if (job.output === 'summary') {
+    const page = service.flows(req, (row, dict, record) => summarize(record ?? rowToRecord(row, dict)), cancelFlag);
+    return { next: page.next, truncated: page.truncated, summaries: page.flows };
+  }
+  const page = service.flows(req, (row, dict, record) => `${JSON.stringify(toResponseJson(record ?? rowToRecord(row, dict)))}\n`, cancelFlag);
+  return { next: page.next, truncated: page.truncated, ndjson: Buffer.from(page.flows.join('')) };
 }
 
 /** Encodes a history page where it is read (a query thread), so the main thread only frames bytes. */

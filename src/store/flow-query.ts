@@ -16,8 +16,8 @@ export interface FlowPosition {
   id: number;
 }
 
-/** Turns a stored row into what a query returns; null skips the row (one that cannot be read back). */
-export type RowReader<T> = (row: StoredRow, dict: DictionaryLookup) => T | null;
+/** Turns a stored row into what a query returns; null skips the row (one that cannot be read back). `record` is its FlowRecord when a re-check already built it. */
+export type RowReader<T> = (row: StoredRow, dict: DictionaryLookup, record?: FlowRecord) => T | null;
 
 export interface FlowQuery<T = FlowRecord> {
   where: SqlFragment;
@@ -63,9 +63,9 @@ export function readableRecord(r: StoredRow, dict: DictionaryLookup): FlowRecord
   return readable(rowToRecord, r, dict);
 }
 
-function readable<T>(read: RowReader<T>, r: StoredRow, dict: DictionaryLookup): T | null {
+function readable<T>(read: RowReader<T>, r: StoredRow, dict: DictionaryLookup, record?: FlowRecord): T | null {
   try {
-    return read(r, dict);
+    return read(r, dict, record);
   } catch {
     return null;
   }
@@ -76,7 +76,7 @@ function answerOf<T>(q: FlowQuery<T>, r: StoredRow, dict: DictionaryLookup): T |
   if (!q.recheck && q.read) return readable(q.read, r, dict);
   const record = readableRecord(r, dict);
   if (record === null || (q.recheck && !q.recheck(record))) return null;
-  return q.read ? readable(q.read, r, dict) : (record as T);
+  return q.read ? readable(q.read, r, dict, record) : (record as T);
 }
 
 /** Rows fetched per SQL round trip when rows still need a JS re-check. */
