@@ -2,10 +2,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { App } from '../src/app.js';
-import type { SimRelay } from '../src/sim/relay-server.js';
 import type { ReplayGroup, ReplayReport } from '../src/policy/replay.js';
-import { pushJsonLine, startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
-import { CORPUS } from './helpers/policy-corpus.js';
+import { tempDir } from './helpers/harness.js';
+import { serveCorpus } from './helpers/policy-corpus.js';
 
 /**
  * Policy replay over a real store: hand-made flows of known connections go
@@ -15,23 +14,14 @@ import { CORPUS } from './helpers/policy-corpus.js';
  */
 
 let app: App;
-let sim: SimRelay;
-let cleanup: () => void;
+let stop: (() => Promise<void>) | undefined;
 
 before(async () => {
-  const dir = tempDir();
-  cleanup = dir.cleanup;
-  const started = await startSim();
-  sim = started.sim;
-  for (const line of CORPUS) pushJsonLine(sim, line);
-  app = await startTestApp(started.port, join(dir.dir, 'fk.db'));
-  await waitFor('the corpus stored', () => app.pipeline.stats.stored === CORPUS.length, 20_000);
+  ({ app, stop } = await serveCorpus());
 });
 
 after(async () => {
-  await app?.stop();
-  await sim?.close();
-  cleanup?.();
+  await stop?.();
 });
 
 async function post(body: string | object, contentType = 'application/yaml', query = 'since=1h&top=1000'): Promise<Response> {

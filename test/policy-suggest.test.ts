@@ -11,9 +11,7 @@ import type { Suggestion } from '../src/policy/run.js';
 import { MAX_HTTP_RULES, MAX_WORLD_PEERS, suggestPolicies } from '../src/policy/suggest.js';
 import { selectorFor, workloadLabels } from '../src/policy/workload-selector.js';
 import type { FlowClasses } from '../src/query/service.js';
-import type { SimRelay } from '../src/sim/relay-server.js';
-import { pushJsonLine, startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
-import { CORPUS, P, flow, world } from './helpers/policy-corpus.js';
+import { P, flow, serveCorpus, world } from './helpers/policy-corpus.js';
 
 /**
  * flowkeeper policy suggest over a real store: the hand-made corpus of the
@@ -23,23 +21,14 @@ import { CORPUS, P, flow, world } from './helpers/policy-corpus.js';
  */
 
 let app: App;
-let sim: SimRelay;
-let cleanup: () => void;
+let stop: (() => Promise<void>) | undefined;
 
 before(async () => {
-  const dir = tempDir();
-  cleanup = dir.cleanup;
-  const started = await startSim();
-  sim = started.sim;
-  for (const line of CORPUS) pushJsonLine(sim, line);
-  app = await startTestApp(started.port, join(dir.dir, 'fk.db'));
-  await waitFor('the corpus stored', () => app.pipeline.stats.stored === CORPUS.length, 20_000);
+  ({ app, stop } = await serveCorpus());
 });
 
 after(async () => {
-  await app?.stop();
-  await sim?.close();
-  cleanup?.();
+  await stop?.();
 });
 
 async function suggest(query: string): Promise<Suggestion> {

@@ -58,6 +58,7 @@ async function main(): Promise<void> {
   if (only.includes('memory')) {
     printFigures(`memory of flowkeeper demo at 2,000 flows/s over ${memorySeconds} s`, await benchMemory(2000, memorySeconds));
     printFigures(`memory of flowkeeper demo at 20,000 flows/s over ${memorySeconds} s (ten times the traffic)`, await benchMemory(20_000, memorySeconds));
+    printFigures(`memory of flowkeeper demo at 2,000 flows/s over ${memorySeconds} s, after the first minute with the heaviest reads back to back (10,000-flow NDJSON and summary pages, 10,000-flow WebSocket backfills)`, await benchMemory(2000, memorySeconds, true));
   }
 }
 

@@ -1,4 +1,7 @@
+import { join } from 'node:path';
+import type { App } from '../../src/app.js';
 import type { JsonObject } from '../../src/flows/jsonpb.js';
+import { pushJsonLine, startSim, startTestApp, tempDir, waitFor } from './harness.js';
 
 /**
  * Hand-made flows of known connections for the policy tests: pods of five
@@ -119,3 +122,26 @@ export const CORPUS: JsonObject[] = [
   flow({ src: P.tiefighter, dst: world('192.0.2.99'), port: 8443, direction: 'EGRESS' }),
 ];
 
+
+/** A real flowkeeper (relay stand-in, SQLite file, HTTP API) holding the corpus; `stop` stops and removes everything, whatever was started. */
+export async function serveCorpus(): Promise<{ app: App; stop: () => Promise<void> }> {
+  const dir = tempDir();
+  let started: Awaited<ReturnType<typeof startSim>> | undefined;
+  let app: App | undefined;
+  const stop = async (): Promise<void> => {
+    await app?.stop();
+    await started?.sim.close();
+    dir.cleanup();
+  };
+  try {
+    started = await startSim();
+    for (const line of CORPUS) pushJsonLine(started.sim, line);
+    app = await startTestApp(started.port, join(dir.dir, 'fk.db'));
+    const running = app;
+    await waitFor('the corpus stored', () => running.pipeline.stats.stored === CORPUS.length, 20_000);
+    return { app, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
