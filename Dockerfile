@@ -16,6 +16,9 @@ RUN npx tsc -p tsconfig.json && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
+# glibc malloc: two arenas and large blocks always mmapped (returned to the kernel when freed), so
+# page buffers built in query threads do not leave RSS at its high-water mark (README, Memory).
+ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules

@@ -29,6 +29,11 @@ export function toResponseJson(flow: FlowRecord): FlowResponseJson {
   return { flow, node_name: node, time: flow.time };
 }
 
+/** The live stream's WebSocket frame for a flow: `{"type":"flow", ...GetFlowsResponse jsonpb}`. */
+export function wsFlowFrame(flow: FlowRecord): string {
+  return JSON.stringify({ type: 'flow', ...toResponseJson(flow) });
+}
+
 /** One flow's identity across the live stream and the store: its uuid, or its time, node and 5-tuple. */
 export function flowKey(f: FlowRecord): string {
   return typeof f.uuid === 'string' && f.uuid !== '' ? f.uuid : `${f.time}|${String(f.node_name)}|${JSON.stringify(f.IP ?? null)}|${JSON.stringify(f.l4 ?? null)}`;

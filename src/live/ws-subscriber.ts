@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { FlowRecord } from '../flows/record.js';
-import { flowKey, toResponseJson } from '../flows/record.js';
+import { flowKey, wsFlowFrame } from '../flows/record.js';
 import type { FilterSet } from '../query/filter.js';
 import type { Subscriber } from './hub.js';
 
@@ -8,6 +8,8 @@ import type { Subscriber } from './hub.js';
 export const MAX_BUFFERED_BYTES = 1024 * 1024;
 /** Live flows held while the backfill is being sent. */
 const MAX_HELD = 10_000;
+/** How often a backfill waiting for its client looks at the send buffer again. */
+const BACKFILL_DRAIN_POLL_MS = 5;
 
 /** Frames already serialised, per flow: subscribers taking the same flow share one JSON text. */
 const frames = new WeakMap<FlowRecord, string>();
@@ -15,10 +17,17 @@ const frames = new WeakMap<FlowRecord, string>();
 function flowFrame(flow: FlowRecord): string {
   let text = frames.get(flow);
   if (text === undefined) {
-    text = JSON.stringify({ type: 'flow', ...toResponseJson(flow) });
+    text = wsFlowFrame(flow);
     frames.set(flow, text);
   }
   return text;
+}
+
+/** Stored flows for a backfill: their frames back to back (frame i ends at ends[i]) and their flowKeys. */
+export interface BackfillPage {
+  frames: Uint8Array;
+  ends: number[];
+  keys: string[];
 }
 
 /**
@@ -31,6 +40,7 @@ export class WsSubscriber implements Subscriber {
   sent = 0;
   private held: FlowRecord[] | null = [];
   private backfilled = new Set<string>();
+  private backfillCount = 0;
   private corked = false;
 
   constructor(
@@ -60,13 +70,28 @@ export class WsSubscriber implements Subscriber {
     return this.socket.bufferedAmount > MAX_BUFFERED_BYTES;
   }
 
-  /** Sends the stored flows first, then whatever arrived live meanwhile (minus duplicates), then follows. */
-  finishBackfill(flows: FlowRecord[]): void {
-    for (const f of flows) {
-      this.backfilled.add(flowKey(f));
-      this.send(f);
+  /**
+   * Sends one page of stored flows (their frames, serialised in a query thread,
+   * back to back: frame i ends at ends[i]) and waits until the client has taken
+   * most of it: a backfill is paced by the client, never dropped for its speed,
+   * and only one page of it is in memory at a time.
+   */
+  async sendBackfill(page: BackfillPage): Promise<void> {
+    const frames = Buffer.from(page.frames.buffer, page.frames.byteOffset, page.frames.byteLength);
+    for (let i = 0, start = 0; i < page.ends.length; start = page.ends[i], i++) {
+      if (this.socket.readyState !== this.socket.OPEN) return;
+      this.backfilled.add(page.keys[i]);
+      this.cork();
+      this.socket.send(frames.subarray(start, page.ends[i]), { binary: false });
+      this.sent++;
     }
-    this.frame({ type: 'backfill_done', count: flows.length });
+    this.backfillCount += page.ends.length;
+    while (this.behind && this.socket.readyState === this.socket.OPEN) await new Promise((resolve) => setTimeout(resolve, BACKFILL_DRAIN_POLL_MS));
+  }
+
+  /** After the backfill: whatever arrived live meanwhile (minus flows the backfill sent), then live flows as they come. */
+  finishBackfill(): void {
+    this.frame({ type: 'backfill_done', count: this.backfillCount });
     const held = this.held ?? [];
     this.held = null;
     for (const f of held) if (!this.backfilled.has(flowKey(f))) this.send(f);
@@ -78,6 +103,7 @@ export class WsSubscriber implements Subscriber {
     this.frame({ type: 'heartbeat', time: new Date().toISOString() });
   }
 
+  /** A live flow: dropped (and counted) when the client is behind. */
   private send(flow: FlowRecord): void {
     if (this.socket.readyState !== this.socket.OPEN) return;
     if (this.behind) {

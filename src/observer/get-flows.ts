@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { lastStart } from '../query/last-start.js';
 import { FlowkeeperError } from '../errors.js';
 import { parseTimestamp } from '../flows/jsonpb.js';
 import type { JsonObject } from '../flows/jsonpb.js';
@@ -225,17 +226,9 @@ export class FlowStream implements Subscriber {
   }
 
   /** Where the last `number` matching flows begin, or null when the range holds fewer. */
-  private async lastStart(): Promise<FlowPosition | null> {
-    let remaining = this.plan.number;
-    let after: FlowPosition | null = null;
-    while (remaining > 0 && !this.closed) {
-      const page = await this.page({ since: this.plan.since, until: this.plan.until, order: 'desc', limit: Math.min(remaining, PAGE), after }, 'count');
-      remaining -= page.count;
-      if (!page.next) return null;
-      after = page.next;
-    }
-    // Ascending pages start after a position: one row id before the oldest of the last N.
-    return after ? { hour: after.hour, id: after.id - 1 } : null;
+  private lastStart(): Promise<FlowPosition | null> {
+    const { since, until } = this.plan;
+    return lastStart(this.plan.number, PAGE, (limit, after) => this.page({ since, until, order: 'desc', limit, after }, 'count'), () => this.closed);
   }
 
   /**

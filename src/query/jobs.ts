@@ -1,7 +1,6 @@
 import type { FlowRecord, FlowTime } from '../flows/record.js';
-import { toResponseJson } from '../flows/record.js';
+import { flowKey, toResponseJson, wsFlowFrame } from '../flows/record.js';
 import { summarize } from '../flows/summary.js';
-import type { JsonObject } from '../flows/jsonpb.js';
 import { ErrorCodes, FlowkeeperError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { parseGroupBy } from './aggregate.js';
@@ -19,8 +18,8 @@ import type { AggregateRequest, AggregateResult, FlowClasses, FlowClassesRequest
  * compiled again where the query runs.
  */
 
-/** What a flows job returns: FlowRecords, NDJSON text (hubble observe -o jsonpb), or summaries. */
-export type FlowsOutput = 'records' | 'ndjson' | 'summary';
+/** What a flows job returns: FlowRecords, NDJSON text (hubble observe -o jsonpb), summaries, or the live stream's WebSocket frames. */
+export type FlowsOutput = 'records' | 'ndjson' | 'summary' | 'ws';
 
 interface FilterSource {
   whitelist: unknown[];
@@ -83,8 +82,10 @@ export interface FlowsAnswer {
   records?: FlowRecord[];
   /** output 'ndjson': one jsonpb response line per flow, as UTF-8 bytes (they cross threads without a copy and go to the socket as they are) */
   ndjson?: Uint8Array;
-  /** output 'summary' */
-  summaries?: JsonObject[];
+  /** output 'ws': each flow's WebSocket frame, back to back (frame i ends at ends[i]), with its flowKey */
+  ws?: { frames: Uint8Array; ends: number[]; keys: string[] };
+  /** output 'summary': the summaries as one JSON array, as UTF-8 bytes (serialised where they are read, like ndjson) */
+  summaries?: Uint8Array;
 }
 
 export type AggregateAnswer = AggregateResult & { since: string; until: string };
@@ -138,8 +139,20 @@ export function runJob(service: QueryService, job: QueryJob, cancelFlag: Int32Ar
   }
   // Each row becomes its output as it is read: a page of 10,000 flows never holds 10,000 records at once.
   if (job.output === 'summary') {
-    const page = service.flows(req, (row, dict, record) => summarize(record ?? rowToRecord(row, dict)), cancelFlag);
-    return { next: page.next, truncated: page.truncated, summaries: page.flows };
+    const page = service.flows(req, (row, dict, record) => JSON.stringify(summarize(record ?? rowToRecord(row, dict))), cancelFlag);
+    return { next: page.next, truncated: page.truncated, summaries: Buffer.from(`[${page.flows.join(',')}]`) };
+  }
+  if (job.output === 'ws') {
+    const keys: string[] = [];
+    const page = service.flows(req, (row, dict, record) => {
+      const flow = record ?? rowToRecord(row, dict);
+      keys.push(flowKey(flow));
+      return Buffer.from(wsFlowFrame(flow));
+    }, cancelFlag);
+    const ends: number[] = [];
+    let end = 0;
+    for (const f of page.flows) ends.push((end += f.length));
+    return { next: page.next, truncated: page.truncated, ws: { frames: Buffer.concat(page.flows), ends, keys } };
   }
   const page = service.flows(req, (row, dict, record) => `${JSON.stringify(toResponseJson(record ?? rowToRecord(row, dict)))}\n`, cancelFlag);
   return { next: page.next, truncated: page.truncated, ndjson: Buffer.from(page.flows.join('')) };
@@ -173,7 +186,7 @@ function runHistory(service: QueryService, job: HistoryJob, filters: FilterSet, 
 
 /** The answer's byte buffers that may be moved, not copied, to the main thread (those that own their whole ArrayBuffer). */
 export function transferables(answer: JobAnswer<QueryJob>): ArrayBuffer[] {
-  const bytes = 'ndjson' in answer ? answer.ndjson : 'bytes' in answer ? answer.bytes : null;
+  const bytes = 'ndjson' in answer ? answer.ndjson : 'summaries' in answer ? answer.summaries : 'ws' in answer ? answer.ws?.frames : 'bytes' in answer ? answer.bytes : null;
   if (!bytes || bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength) return [];
   return [bytes.buffer as ArrayBuffer];
 }

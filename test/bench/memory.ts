@@ -8,6 +8,12 @@ import type { Figure } from './measure.js';
 
 const CLI = join(ROOT_DIR, 'dist', 'src', 'cli.js');
 
+/** The malloc settings `npm run demo`, `npm start` and the Dockerfile run flowkeeper with (read from package.json, so the bench measures what ships). */
+function shippedMallocEnv(): Record<string, string> {
+  const scripts = (JSON.parse(readFileSync(join(ROOT_DIR, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  return Object.fromEntries([...scripts.demo.matchAll(/\b(MALLOC_\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
+}
+
 function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : NaN;
@@ -63,7 +69,7 @@ async function heavyReads(base: string, stop: { set: boolean }): Promise<number>
 export async function benchMemory(rate: number, seconds: number, withReads = false): Promise<Figure[]> {
   const { dir, cleanup } = tempDir('flowkeeper-bench-memory-');
   const port = await freePort();
-  const fk = spawn(process.execPath, [CLI, 'demo', '--sim-rate', String(rate), '--db', join(dir, 'demo.db'), '--listen', `127.0.0.1:${port}`, '--observer-listen', '127.0.0.1:0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const fk = spawn(process.execPath, [CLI, 'demo', '--sim-rate', String(rate), '--db', join(dir, 'demo.db'), '--listen', `127.0.0.1:${port}`, '--observer-listen', '127.0.0.1:0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...shippedMallocEnv() } });
   const samples: { t: number; rss: number }[] = [];
   const stop = { set: false };
   let reads: Promise<number> | null = null;

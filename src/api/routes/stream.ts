@@ -7,11 +7,14 @@ import { WsSubscriber } from '../../live/ws-subscriber.js';
 import { filtersFromParams, normalizeQuery, parseLimit, rejectUnknown, single } from '../params.js';
 import { parseTime } from '../../query/time.js';
 import type { QueryPool } from '../../query/pool.js';
-import type { FlowRecord } from '../../flows/record.js';
+import { lastStart } from '../../query/last-start.js';
+import type { FlowPosition } from '../../query/service.js';
 import { filterQueryProperties } from './schemas.js';
 
 const HEARTBEAT_MS = 15_000;
 const MAX_BACKFILL = 10_000;
+/** Stored flows read and sent at a time: a backfill holds one page, and the client's pace decides when the next is read. */
+const BACKFILL_PAGE = 1000;
 const STREAM_PARAMETERS = ['since', 'last', 'filters', 'access_token'];
 
 interface StreamSetup {
@@ -42,6 +45,28 @@ function parseSetup(req: FastifyRequest): StreamSetup {
   if (since !== undefined) parseTime(since, 'since');
   const last = lastText === undefined ? undefined : parseLimit(lastText);
   return { filters, since, last };
+}
+
+/** The stored flows a stream starts with, oldest first, page by page: the first MAX_BACKFILL since `since`, or the last `last`. */
+async function backfill(queries: QueryPool, setup: StreamSetup, sub: WsSubscriber, signal: AbortSignal): Promise<void> {
+  if (setup.since === undefined && setup.last === undefined) return;
+  const until = parseTime('now', 'until');
+  const since = setup.since !== undefined ? parseTime(setup.since, 'since') : { seconds: 0, nanos: 0 };
+  let remaining = setup.last ?? MAX_BACKFILL;
+  let after: FlowPosition | null = null;
+  if (setup.last !== undefined) {
+    const filters = setup.filters.source();
+    after = await lastStart(setup.last, BACKFILL_PAGE * 10, (limit, from) => queries.history({
+      kind: 'history', filters, since, until, order: 'desc', limit, after: from, maskPaths: null, output: 'count', keys: false,
+    }, signal), () => signal.aborted);
+  }
+  while (remaining > 0 && !signal.aborted) {
+    const page = await queries.flows({ filters: setup.filters, since, until, order: 'asc', limit: Math.min(BACKFILL_PAGE, remaining), after }, 'ws', signal);
+    await sub.sendBackfill(page.ws!);
+    remaining -= page.ws!.ends.length;
+    if (!page.next) return;
+    after = page.next;
+  }
 }
 
 export interface StreamLimits {
@@ -114,14 +139,8 @@ export function registerStreamRoute(app: FastifyInstance, hub: LiveHub, queries:
       if (left > 0) byClient.set(req.ip, left);
       else byClient.delete(req.ip);
     });
-    let backfill: FlowRecord[] = [];
     try {
-      if (setup.since !== undefined) {
-        backfill = (await queries.flows({ filters: setup.filters, since: parseTime(setup.since, 'since'), until: parseTime('now', 'until'), order: 'asc', limit: MAX_BACKFILL, after: null }, 'records', gone.signal)).records!;
-      } else if (setup.last !== undefined) {
-        const now = parseTime('now', 'until');
-        backfill = (await queries.flows({ filters: setup.filters, since: { seconds: 0, nanos: 0 }, until: now, order: 'desc', limit: setup.last, after: null }, 'records', gone.signal)).records!.reverse();
-      }
+      await backfill(queries, setup, sub, gone.signal);
     } catch (err) {
       if (gone.signal.aborted) return;
       req.log.warn({ err }, 'live stream backfill failed');
@@ -129,6 +148,6 @@ export function registerStreamRoute(app: FastifyInstance, hub: LiveHub, queries:
       return;
     }
     if (gone.signal.aborted) return;
-    sub.finishBackfill(backfill);
+    sub.finishBackfill();
   });
 }
