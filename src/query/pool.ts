@@ -37,7 +37,7 @@ interface Slot {
  * aggregate's groups, so they need little; a thread over its limit dies and
  * only its query fails (500), never the service.
  */
-const QUERY_THREAD_HEAP = { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 48 };
+const QUERY_THREAD_HEAP = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 24 };
 
 /**
  * A query thread idle this long is stopped, so an idle flowkeeper holds no query
