@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrafficGenerator } from '../src/sim/traffic.js';
 import type { SimRelay } from '../src/sim/relay-server.js';
@@ -72,18 +72,19 @@ const skip = canMount ? false : 'needs root to mount a small tmpfs (run as root,
 test('a full disk: batches are kept and retried, readiness and the metric flip, and nothing is lost once space returns', { skip }, async () => {
   const { dir, cleanup } = tempDir();
   const mount = join(dir, 'small');
-  const unmount = mountTmpfs(mount, '8m')!;
+  // 2 MB free until the ballast goes, then room for every flow sent meanwhile, however late a loaded machine notices the full disk.
+  const unmount = mountTmpfs(mount, '16m')!;
   const { sim, port } = await startSim();
   const gen = new TrafficGenerator(22);
   let app: Awaited<ReturnType<typeof startTestApp>> | null = null;
   try {
     const ballast = join(mount, 'ballast');
-    writeFileSync(ballast, Buffer.alloc(6 * 1024 * 1024));
+    writeFileSync(ballast, Buffer.alloc(14 * 1024 * 1024));
     app = await startTestApp(port, join(mount, 'fk.db'), ['--retention-size', '0', '--batch-size', '512']);
     const running = app;
     await waitFor('stream open', () => sim.followerCount === 1);
     const sent: string[] = [];
-    // Stream flows until the disk is full (bounded: 8 MB cannot hold 200,000 flows), then a backlog more.
+    // Stream flows until the disk is full (bounded: 16 MB cannot hold 200,000 flows), then a backlog more.
     while (running.pipeline.stats.storageFailures === 0 && sent.length < 200_000) {
       sent.push(...feed(sim, gen, 2000, Date.now()));
       await new Promise((r) => setTimeout(r, 50));
@@ -108,6 +109,43 @@ test('a full disk: batches are kept and retried, readiness and the metric flip, 
     for (const u of sent) assert.ok(uuids.has(u), `flow ${u} missing`);
     assert.equal((await fetch(`${app.url}/readyz`)).status, 200);
     assert.match(await (await fetch(`${app.url}/metrics`)).text(), /^flowkeeper_storage_failures_total 1$/m);
+  } finally {
+    await app?.stop();
+    await sim.close();
+    unmount();
+    cleanup();
+  }
+});
+
+test('stopping on a full disk: the write-ahead log that cannot be folded in stays, and the next start has every flow', { skip }, async () => {
+  const { dir, cleanup } = tempDir();
+  const mount = join(dir, 'small');
+  const unmount = mountTmpfs(mount, '8m')!;
+  const { sim, port } = await startSim();
+  const gen = new TrafficGenerator(24);
+  const db = join(mount, 'fk.db');
+  let app: Awaited<ReturnType<typeof startTestApp>> | null = null;
+  try {
+    app = await startTestApp(port, db, ['--retention-size', '0']);
+    const running = app;
+    await waitFor('stream open', () => sim.followerCount === 1);
+    const sent = feed(sim, gen, 3000, Date.now());
+    await waitFor('stored', () => running.pipeline.stats.stored === sent.length, 30_000);
+    // Fill the disk: folding the write-ahead log into the database needs room it no longer has.
+    const ballast = join(mount, 'ballast');
+    writeFileSync(ballast, Buffer.alloc(0));
+    try {
+      for (;;) appendFileSync(ballast, Buffer.alloc(64 * 1024));
+    } catch (err) {
+      assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC');
+    }
+    assert.ok(existsSync(`${db}-wal`), 'flows are in the write-ahead log');
+    await app.stop();
+    app = null;
+    rmSync(ballast);
+    app = await startTestApp(port, db);
+    const stored = new Set(app.reader.flows({ limit: 100_000, order: 'asc' }).map((f) => f.uuid as string));
+    for (const u of sent) assert.ok(stored.has(u), `flow ${u} missing after the restart`);
   } finally {
     await app?.stop();
     await sim.close();

@@ -125,7 +125,12 @@ function start(): void {
           break;
         case 'close':
           clearInterval(timer);
-          database.pragma('wal_checkpoint(TRUNCATE)');
+          try {
+            database.pragma('wal_checkpoint(TRUNCATE)');
+          } catch (err) {
+            // A full disk can refuse the checkpoint; the log is durable and replayed at the next start.
+            reply({ type: 'warning', message: `closing: the write-ahead log could not be folded into the database (${(err as Error).message}); it stays beside it and SQLite replays it at the next start, so nothing stored is lost` });
+          }
           database.close();
           reply({ type: 'closed', id: req.id });
           port.close();
