@@ -7,6 +7,8 @@ import { freePort, tempDir } from '../helpers/harness.js';
 import type { Figure } from './measure.js';
 
 const CLI = join(ROOT_DIR, 'dist', 'src', 'cli.js');
+/** deploy/kubernetes/flowkeeper.yaml's memory limit, 512 Mi, in MB: under heavy reads that is the ceiling to stay under (DESIGN's 300 MB is for ingest). */
+const MANIFEST_LIMIT_MB = (512 * 1024 * 1024) / 1e6;
 
 /** The malloc settings `npm run demo`, `npm start` and the Dockerfile run flowkeeper with (read from package.json, so the bench measures what ships). */
 function shippedMallocEnv(): Record<string, string> {
@@ -92,7 +94,7 @@ export async function benchMemory(rate: number, seconds: number, withReads = fal
     const curve = [0.25, 0.5, 0.75, 1].map((f) => `${Math.round(at(seconds * f) / 1e6)}`).join(' → ');
     return [
       { name: 'RSS after the first minute', value: at(60) / 1e6, unit: 'MB' },
-      { name: 'peak RSS', value: peak / 1e6, unit: 'MB', target: { op: '<=', value: withReads ? 450 : 300 }, note: `RSS at ¼, ½, ¾, end: ${curve} MB; ${status.ingest.stored.toLocaleString('en-US')} flows stored${withReads ? `; ${answered} heavy reads answered` : ''}` },
+      { name: 'peak RSS', value: peak / 1e6, unit: 'MB', target: { op: '<=', value: withReads ? MANIFEST_LIMIT_MB : 300 }, note: `RSS at ¼, ½, ¾, end: ${curve} MB; ${status.ingest.stored.toLocaleString('en-US')} flows stored${withReads ? `; ${answered} heavy reads answered` : ''}` },
       { name: 'RSS growth over the last half of the run', value: growth, unit: 'MB/min', target: { op: '<=', value: 1 } },
     ];
   } finally {
