@@ -1,4 +1,4 @@
-import type { FlowRecord, FlowTime } from '../flows/record.js';
+import type { FlowTime } from '../flows/record.js';
 import { flowKey, toResponseJson, wsFlowFrame } from '../flows/record.js';
 import { summarize } from '../flows/summary.js';
 import { ErrorCodes, FlowkeeperError } from '../errors.js';
@@ -18,8 +18,8 @@ import type { AggregateRequest, AggregateResult, FlowClasses, FlowClassesRequest
  * compiled again where the query runs.
  */
 
-/** What a flows job returns: FlowRecords, NDJSON text (hubble observe -o jsonpb), summaries, or the live stream's WebSocket frames. */
-export type FlowsOutput = 'records' | 'ndjson' | 'summary' | 'ws';
+/** What a flows job returns: NDJSON text (hubble observe -o jsonpb), summaries, or the live stream's WebSocket frames. */
+export type FlowsOutput = 'ndjson' | 'summary' | 'ws';
 
 interface FilterSource {
   whitelist: unknown[];
@@ -78,8 +78,6 @@ export type QueryJob = FlowsJob | AggregateJob | HistoryJob | ClassesJob;
 export interface FlowsAnswer {
   next: FlowPosition | null;
   truncated: boolean;
-  /** output 'records' */
-  records?: FlowRecord[];
   /** output 'ndjson': one jsonpb response line per flow, as UTF-8 bytes (they cross threads without a copy and go to the socket as they are) */
   ndjson?: Uint8Array;
   /** output 'ws': each flow's WebSocket frame, back to back (frame i ends at ends[i]), with its flowKey */
@@ -133,10 +131,6 @@ export function runJob(service: QueryService, job: QueryJob, cancelFlag: Int32Ar
     return service.aggregate({ filters, dims: parseGroupBy(job.groupBy), since: job.since, until: job.until, bucketMinutes: job.bucketMinutes, top: job.top }, cancelFlag);
   }
   const req = pageRequest(job, filters);
-  if (job.output === 'records') {
-    const page = service.flows(req, undefined, cancelFlag);
-    return { next: page.next, truncated: page.truncated, records: page.flows };
-  }
   // Each row becomes its output as it is read: a page of 10,000 flows never holds 10,000 records at once.
   if (job.output === 'summary') {
     const page = service.flows(req, (row, dict, record) => JSON.stringify(summarize(record ?? rowToRecord(row, dict))), cancelFlag);
