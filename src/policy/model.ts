@@ -36,6 +36,10 @@ export interface EndpointView {
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP' | 'ICMPv4' | 'ICMPv6' | '';
 
+export function isIcmp(protocol: Protocol): protocol is 'ICMPv4' | 'ICMPv6' {
+  return protocol === 'ICMPv4' || protocol === 'ICMPv6';
+}
+
 /** A connection, oriented from its initiator (a reply is turned around). */
 export interface Connection {
   src: EndpointView;
@@ -117,6 +121,11 @@ export interface PolicySet {
   enforcements: Enforcement[];
   /** What was read but is not evaluated (each names its document and path) */
   warnings: string[];
+}
+
+/** A set with no policy in it (what parsing fills in). */
+export function emptyPolicySet(): PolicySet {
+  return { policies: [], rules: [], enforcements: [], warnings: [] };
 }
 
 export function policyLabel(p: PolicyName): string {

@@ -7,7 +7,7 @@ import type { Pattern } from '../query/patterns.js';
 import type {
   Direction, HttpRule, IcmpSpec, L7Rules, PeerMatcher, PolicyKind, PolicyName, PolicyRule, PolicySet, PortRule, PortSpec,
 } from './model.js';
-import { policyLabel, samePolicy } from './model.js';
+import { emptyPolicySet, policyLabel, samePolicy } from './model.js';
 import { ENTITIES, NAMESPACE_LABEL, undecidablePeer, cidrPeer, entityPeer, fqdnPeer, selectorPeer, servicePeer } from './peers.js';
 import { parseAddrOrPrefix } from '../query/addresses.js';
 import type { CidrSpec } from './peers.js';
@@ -404,7 +404,7 @@ function readDocument(doc: Json, label: string, out: PolicySet): void {
 
 /** Reads policy documents; `source` names the text in errors (a file name, "body"). */
 export function parsePolicies(text: string, source: string): PolicySet {
-  const out: PolicySet = { policies: [], rules: [], enforcements: [], warnings: [] };
+  const out = emptyPolicySet();
   const docs = parseAllDocuments(text);
   const all = Array.isArray(docs) ? docs : [docs];
   if (all.length > MAX_DOCUMENTS) throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_POLICY', `${source}: more than ${MAX_DOCUMENTS} documents`, 'policy');

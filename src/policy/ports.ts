@@ -1,4 +1,5 @@
 import type { Connection, HttpRule, L7Rules, PortRule, Tri } from './model.js';
+import { isIcmp } from './model.js';
 
 /**
  * toPorts / ports of a rule against one connection: protocol and port (or
@@ -8,7 +9,7 @@ import type { Connection, HttpRule, L7Rules, PortRule, Tri } from './model.js';
 /** Whether one toPorts entry covers the connection's protocol and port. */
 export function portRuleMatches(rule: PortRule, c: Connection): Tri {
   if (c.protocol === '') return rule.ports.length === 0 && rule.icmps.length === 0 ? 'yes' : 'unknown';
-  if (c.protocol === 'ICMPv4' || c.protocol === 'ICMPv6') {
+  if (isIcmp(c.protocol)) {
     if (rule.icmps.length === 0) return rule.ports.length === 0 ? 'yes' : 'no';
     const family = c.protocol === 'ICMPv4' ? 'IPv4' : 'IPv6';
     return rule.icmps.some((i) => i.family === family && i.type === c.icmpType) ? 'yes' : 'no';

@@ -2,7 +2,7 @@ import { formatTimestamp } from '../flows/jsonpb.js';
 import type { FlowRecord } from '../flows/record.js';
 import type { FlowClasses } from '../query/service.js';
 import type { Connection, EndpointView, PolicySet } from './model.js';
-import { policyLabel } from './model.js';
+import { isIcmp, policyLabel } from './model.js';
 import { connectionOf, dnsAnswers, observedOutcome } from './connection.js';
 import type { Observed } from './connection.js';
 import { PolicyEvaluator } from './evaluate.js';
@@ -67,7 +67,7 @@ function endpointName(ep: EndpointView): string {
 }
 
 function portOf(c: Connection): string {
-  if (c.protocol === 'ICMPv4' || c.protocol === 'ICMPv6') return `${c.protocol} type ${c.icmpType ?? 0}`;
+  if (isIcmp(c.protocol)) return `${c.protocol} type ${c.icmpType ?? 0}`;
   return c.protocol ? `${c.protocol}/${c.port}` : '';
 }
 

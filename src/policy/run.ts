@@ -5,6 +5,7 @@ import type { QueryPool } from '../query/pool.js';
 import { mergeFlowClasses } from '../query/service.js';
 import { Document } from 'yaml';
 import type { FlowClasses } from '../query/service.js';
+import { emptyPolicySet } from './model.js';
 import { mergePolicySets, parsePolicies } from './parse.js';
 import { buildReplayReport } from './replay.js';
 import type { ReplayReport } from './replay.js';
@@ -101,7 +102,7 @@ export async function suggestFromHistory(queries: QueryPool, req: SuggestRequest
     doc.commentBefore = d.comment;
     return doc.toString({ lineWidth: 0 });
   }).join('---\n');
-  const set = draft.documents.length ? parsePolicies(yaml, 'suggestion') : { policies: [], rules: [], enforcements: [], warnings: [] };
+  const set = draft.documents.length ? parsePolicies(yaml, 'suggestion') : emptyPolicySet();
   const proof = await buildReplayReport(set, scan, range, req.top);
   if (scan.truncated) draft.warnings.push(`the suggestion is drawn from part of the range only: ${proof.incomplete ?? ''}`);
   return {

@@ -1,5 +1,6 @@
 import type { FlowClasses } from '../query/service.js';
 import type { Connection, EndpointView } from './model.js';
+import { isIcmp } from './model.js';
 import { connectionOf, dnsAnswers, observedOutcome } from './connection.js';
 import { CLUSTER_ENTITIES, ENTITIES, NAMESPACE_LABEL, isPod, isWorld } from './peers.js';
 import { selectorFor, workloadLabels } from './workload-selector.js';
@@ -29,11 +30,27 @@ interface PortUse {
   protocol: Connection['protocol'];
   /** the port, or the ICMP type */
   port: number;
-  /** "METHOD path" → a query string was seen */
-  http: Map<string, boolean>;
+  /** HTTP requests seen, by "METHOD path" */
+  http: Map<string, HttpRequestSeen>;
   dns: Set<string>;
   /** any name may be looked up (toFQDNs needs the lookups proxied; no query was recorded) */
   anyDns: boolean;
+}
+
+interface HttpRequestSeen {
+  method: string;
+  /** without its query string */
+  path: string;
+  /** a query string was seen with it */
+  query: boolean;
+}
+
+/** Notes one request on a port (a query string seen once stays seen). */
+function addRequest(use: PortUse, r: HttpRequestSeen): void {
+  const key = `${r.method} ${r.path}`;
+  const seen = use.http.get(key);
+  if (seen) seen.query ||= r.query;
+  else use.http.set(key, { ...r });
 }
 
 interface PeerUse {
@@ -43,6 +60,8 @@ interface PeerUse {
 
 interface WorkloadUse {
   workload: string;
+  /** allowed flows its rules were drawn from */
+  flows: number;
   ingress: Map<string, PeerUse>;
   egress: Map<string, PeerUse>;
 }
@@ -95,7 +114,6 @@ class Collector {
   readonly workloads = new Map<string, WorkloadUse>();
   /** Observed identities' workload labels, per "namespace/workload" */
   readonly labels = new Map<string, Map<string, MatchLabels>>();
-  readonly flowsPer = new Map<string, number>();
   readonly unnamed = new Map<string, number>();
 
   constructor(readonly namespace: string) {}
@@ -116,9 +134,9 @@ class Collector {
 
   private add(self: EndpointView, direction: Direction, other: EndpointView, c: Connection, flows: number): void {
     if (!self.workload) return;
-    const w = this.workloads.get(self.workload) ?? { workload: self.workload, ingress: new Map(), egress: new Map() };
+    const w = this.workloads.get(self.workload) ?? { workload: self.workload, flows: 0, ingress: new Map(), egress: new Map() };
     this.workloads.set(self.workload, w);
-    this.flowsPer.set(self.workload, (this.flowsPer.get(self.workload) ?? 0) + flows);
+    w.flows += flows;
     const peer = peerOf(other, direction);
     if (peer === null) {
       const what = `${direction} of ${this.namespace}/${self.workload} with ${describeEndpoint(other)}`;
@@ -128,16 +146,14 @@ class Collector {
     const side = w[direction];
     const pu = side.get(peerKey(peer)) ?? { peer, ports: new Map<string, PortUse>() };
     side.set(peerKey(peer), pu);
-    const icmp = c.protocol === 'ICMPv4' || c.protocol === 'ICMPv6';
-    const port = icmp ? c.icmpType ?? 0 : c.port;
+    const port = isIcmp(c.protocol) ? c.icmpType ?? 0 : c.port;
     const portKey = `${c.protocol}/${port}`;
-    const use = pu.ports.get(portKey) ?? { protocol: c.protocol, port, http: new Map<string, boolean>(), dns: new Set<string>(), anyDns: false };
+    const use = pu.ports.get(portKey) ?? { protocol: c.protocol, port, http: new Map<string, HttpRequestSeen>(), dns: new Set<string>(), anyDns: false };
     pu.ports.set(portKey, use);
     // L7 rules where Cilium enforces them: HTTP at the server's ingress (or egress to the world), DNS at egress.
     if (c.http && (direction === 'ingress' || peer.kind === 'fqdn' || peer.kind === 'cidr')) {
       const [path, query] = c.http.path.split(/\?(.*)/s);
-      const request = `${c.http.method} ${path}`;
-      use.http.set(request, (use.http.get(request) ?? false) || query !== undefined);
+      addRequest(use, { method: c.http.method, path, query: query !== undefined });
     }
     if (c.dns && direction === 'egress') use.dns.add(c.dns.query.toLowerCase());
   }
@@ -161,16 +177,13 @@ function portRules(pu: PeerUse, where: string): { toPorts: Record<string, unknow
   const icmps: Record<string, unknown>[] = [];
   const uses = [...pu.ports.values()].sort((a, b) => a.protocol.localeCompare(b.protocol) || a.port - b.port);
   for (const u of uses) {
-    if (u.protocol === 'ICMPv4' || u.protocol === 'ICMPv6') {
+    if (isIcmp(u.protocol)) {
       icmps.push({ type: u.port, family: u.protocol === 'ICMPv4' ? 'IPv4' : 'IPv6' });
       continue;
     }
     const port = { port: String(u.port), protocol: u.protocol };
     if (u.http.size > 0) {
-      const http = [...u.http].sort().map(([request, query]) => {
-        const [method, path] = request.split(' ');
-        return { method, path: pathRegex(path, query) };
-      });
+      const http = [...u.http].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, r]) => ({ method: r.method, path: pathRegex(r.path, r.query) }));
       if (http.length > MAX_HTTP_RULES) {
         warnings.push(`${where} port ${u.protocol}/${u.port}: ${http.length} distinct HTTP requests; the rule allows any path for the ${new Set(http.map((h) => h.method)).size} methods seen`);
         withL7.push({ ports: [port], rules: { http: [...new Set(http.map((h) => h.method))].map((method) => ({ method })) } });
@@ -222,8 +235,8 @@ function renderSide(side: Map<string, PeerUse>, direction: Direction, namespace:
     const merged: PeerUse = { peer: { kind: 'entity', entity: 'world' }, ports: new Map() };
     for (const p of world) {
       for (const [k, u] of p.ports) {
-        const m = merged.ports.get(k) ?? { ...u, http: new Map<string, boolean>(), dns: new Set<string>() };
-        for (const [request, query] of u.http) m.http.set(request, (m.http.get(request) ?? false) || query);
+        const m = merged.ports.get(k) ?? { ...u, http: new Map<string, HttpRequestSeen>(), dns: new Set<string>() };
+        for (const r of u.http.values()) addRequest(m, r);
         for (const name of u.dns) m.dns.add(name);
         merged.ports.set(k, m);
       }
@@ -303,13 +316,13 @@ export function suggestPolicies(scan: FlowClasses, namespace: string, only: Read
       continue;
     }
     if (sel.alsoSelects.length) warnings.push(`${namespace}/${workload}: its labels (${Object.entries(sel.matchLabels).map(([k, v]) => `${k}=${v}`).join(', ')}) also select ${sel.alsoSelects.join(', ')}; the policies add up for those pods`);
-    const w = collector.workloads.get(workload) ?? { workload, ingress: new Map(), egress: new Map() };
+    const w = collector.workloads.get(workload) ?? { workload, flows: 0, ingress: new Map(), egress: new Map() };
     warnings.push(...proxyDnsForFqdns(w, namespace));
     const ingress = renderSide(w.ingress, 'ingress', namespace, workload, selectorOf);
     const egress = renderSide(w.egress, 'egress', namespace, workload, selectorOf);
     warnings.push(...ingress.warnings, ...egress.warnings);
     const name = policyName(workload);
-    const flows = collector.flowsPer.get(workload) ?? 0;
+    const flows = w.flows;
     draft.policies.push({ name, workload, selector: sel.matchLabels, ingressRules: ingress.rules.length, egressRules: egress.rules.length, flows });
     const empty = (d: Direction): string => `no ${d} was allowed in the range: '- {}' selects the pods and allows nothing (default deny)`;
     draft.documents.push({
