@@ -164,6 +164,9 @@ test('flowkeeper policy suggest writes YAML to stdout and the proof to stderr; e
   const none = await runCli(['-n', 'no-such-namespace']);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /no policy to suggest/);
+  const filtered = await runCli(['-n', 'empire', '--verdict', 'DROPPED']);
+  assert.equal(filtered.code, 2);
+  assert.match(filtered.stderr, /verdict: not a parameter of suggest/);
   const usage = await runCli([]);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /needs the namespace: -n NAMESPACE/);

@@ -86,20 +86,14 @@ export function parseReplayArgs(argv: string[], env: NodeJS.ProcessEnv): ReplayA
   return out;
 }
 
+/** Filter flags other than -n/--namespace and --workload reach the API, which refuses them (they would hide traffic from the policies). */
 export function parseSuggestArgs(argv: string[], env: NodeJS.ProcessEnv): SuggestArgs {
   const out: SuggestArgs = { output: 'yaml', ...serverFrom(env), params: new URLSearchParams() };
-  for (let i = 0; i < argv.length; i++) {
-    const raw = argv[i];
-    const name = ({ n: 'namespace', o: 'output' } as Record<string, string>)[raw.replace(/^--?/, '')] ?? raw.replace(/^--?/, '');
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${raw} needs a value`);
-      return v;
-    };
-    if (name === 'namespace' || name === 'workload') out.params.append(name, value());
-    else if (name === 'output') out.output = outputFormat(value(), ['yaml', 'json'] as const);
-    else if (!commonFlag(out, name, value)) throw new Error(`unknown flag ${raw} (policy suggest takes -n/--namespace, --workload, --since, --until, --top, -o, --server, --token)`);
-  }
+  readFlags(argv, ALIASES, out.params, (name, _raw, value) => {
+    if (name === 'output') out.output = outputFormat(value(), ['yaml', 'json'] as const);
+    else return commonFlag(out, name, value);
+    return true;
+  }, 'policy');
   if (!out.params.has('namespace')) throw new Error('policy suggest needs the namespace: -n NAMESPACE');
   return out;
 }
