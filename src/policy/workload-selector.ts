@@ -1,3 +1,5 @@
+import { parseLabel } from '../query/labels.js';
+
 /**
  * The matchLabels a suggested policy selects one workload's pods with: the
  * labels all its observed identities share, narrowed to the usual workload
@@ -20,12 +22,9 @@ export type MatchLabels = Record<string, string>;
 /** The k8s labels of one identity that can tell workloads apart ("k8s:app=web" → app: web). */
 export function workloadLabels(labels: readonly string[]): MatchLabels {
   const out: MatchLabels = {};
-  for (const l of labels) {
-    if (!l.startsWith('k8s:')) continue;
-    const eq = l.indexOf('=');
-    const key = l.slice(4, eq < 0 ? undefined : eq);
-    if (key === '' || NOT_WORKLOAD.some((re) => re.test(key))) continue;
-    out[key] = eq < 0 ? '' : l.slice(eq + 1);
+  for (const { source, key, value } of labels.map(parseLabel)) {
+    if (source !== 'k8s' || key === '' || NOT_WORKLOAD.some((re) => re.test(key))) continue;
+    out[key] = value;
   }
   return out;
 }

@@ -85,8 +85,8 @@ function parseRequirement(text: string, parameter: string): Requirement {
   return bad(parameter, `cannot read ${JSON.stringify(text.slice(0, 100))} as a label requirement (k, !k, k=v, k!=v, k in (a,b), k notin (a,b), k>n, k<n)`);
 }
 
-/** Parsed form of one Cilium label string. */
-function parseLabel(label: string): { source: string; key: string; value: string } {
+/** A Cilium label "source:key=value" in its parts (no source: "unspec"). */
+export function parseLabel(label: string): { source: string; key: string; value: string } {
   const colon = label.indexOf(':');
   const eq = label.indexOf('=', colon + 1);
   const source = colon >= 0 ? label.slice(0, colon) : 'unspec';
