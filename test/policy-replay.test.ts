@@ -14,10 +14,11 @@ import { serveCorpus } from './helpers/policy-corpus.js';
  */
 
 let app: App;
+let dbPath: string;
 let stop: (() => Promise<void>) | undefined;
 
 before(async () => {
-  ({ app, stop } = await serveCorpus());
+  ({ app, dbPath, stop } = await serveCorpus());
 });
 
 after(async () => {
@@ -339,6 +340,23 @@ test('a filter SQL cannot answer (CEL, re-checked per row) gives the same report
   const [a, b] = [(await bySql.json()) as ReplayReport, (await byCel.json()) as ReplayReport];
   assert.ok(a.classes < a.flows, `some class holds several flows (${a.classes} classes, ${a.flows} flows)`);
   assert.deepEqual({ ...b, since: a.since, until: a.until }, a);
+});
+
+test('classes are the same whether ids are packed two per sort key or, once an id needs 32 bits, grouped one by one', async () => {
+  const yaml = 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: isolate, namespace: team-a}\nspec:\n  endpointSelector: {}\n  ingress:\n    - fromEndpoints: [{}]\n';
+  const packed = await replay(yaml);
+  assert.ok(packed.classes < packed.flows, `some class holds several flows (${packed.classes} classes, ${packed.flows} flows)`);
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(dbPath);
+  try {
+    db.pragma('busy_timeout = 5000');
+    // A dictionary id beyond 31 bits: pairs can no longer share one integer.
+    db.prepare("INSERT INTO dict (id, kind, value) VALUES (?, 250, x'00')").run(2 ** 31);
+  } finally {
+    db.close();
+  }
+  const unpacked = await replay(yaml);
+  assert.deepEqual({ ...unpacked, since: packed.since, until: packed.until }, packed);
 });
 
 test('policy bodies may be up to 4 MB on the replay route only; other routes keep the small limit for YAML and text too', async () => {

@@ -137,9 +137,25 @@ export function selectorFromExpressions(expressions: readonly LabelExpression[],
   }));
 }
 
+/**
+ * The labels last parsed, and their parts: policy replay asks every rule's
+ * selectors about the same endpoint's labels in turn, so one remembered
+ * array saves parsing them per rule (and costs one comparison elsewhere). Label arrays are never changed once built.
+ */
+let lastLabels: readonly string[] | null = null;
+let lastParsed: ReturnType<typeof parseLabel>[] = [];
+
+function parsedLabels(labels: readonly string[]): ReturnType<typeof parseLabel>[] {
+  if (labels !== lastLabels) {
+    lastParsed = labels.map(parseLabel);
+    lastLabels = labels;
+  }
+  return lastParsed;
+}
+
 function selectorOf(reqs: Requirement[]): LabelSelector {
   return (labels) => {
-    const parsed = labels.map(parseLabel);
+    const parsed = parsedLabels(labels);
     return reqs.every((r) => {
       const found = parsed.filter((l) => (r.source === null || l.source === r.source) && (l.key === r.key || (r.source === 'cidr' && cidrContains(r.key, l.key))));
       switch (r.op) {

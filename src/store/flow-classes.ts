@@ -17,21 +17,39 @@ import type { Statement } from 'better-sqlite3';
  * does the grouping, so a million flows cost one GROUP BY per hour.
  */
 
-/**
- * What makes a class, as SQL: small enums and the service port packed into
- * one integer, then the dictionary ids of endpoints, addresses, L7 record,
- * DNS names and services. SQLite groups by sorting; these ten integer
- * expressions sort fastest when the query returns none of them (2.9 µs per
- * row against 4.1 for one text key built from them, or 3.9 when the grouped
- * values are also returned), so a group's key is read afterwards from its
- * first row. Headers join the key only when some rule looks at them: they
- * are unique per request.
- */
-function classColumns(withHeaders: boolean): string[] {
+/** Ids that come in pairs, source then destination: endpoints, addresses, DNS names, services. */
+const ID_PAIRS: [string, string][] = [['src_ep', 'dst_ep'], ['src_ip', 'dst_ip'], ['src_names', 'dst_names'], ['src_service', 'dst_service']];
+
+/** Small enums and the service port (the source port of a reply) packed into one integer. */
+function packedEnums(): string {
   const replyBits = RowBits.IsReplyPresent | RowBits.IsReplyValue;
   const port = `CASE WHEN (bits & ${replyBits}) = ${replyBits} THEN src_port ELSE dst_port END`;
-  const packed = `(verdict | (ifnull(drop_reason, 0) << 8) | (ifnull(event_type, 0) << 16) | (ifnull(direction, 0) << 24) | ((bits & ${replyBits}) << 26) | (l4 << 28) | (ifnull(l7_type, 0) << 32) | (ifnull(icmp_type, 0) << 36) | (ifnull(${port}, 0) << 44))`;
-  return [packed, 'src_ep', 'dst_ep', 'src_ip', 'dst_ip', 'l7_record', 'src_names', 'dst_names', 'src_service', 'dst_service', ...(withHeaders ? ['l7_headers'] : [])];
+  return `(verdict | (ifnull(drop_reason, 0) << 8) | (ifnull(event_type, 0) << 16) | (ifnull(direction, 0) << 24) | ((bits & ${replyBits}) << 26) | (l4 << 28) | (ifnull(l7_type, 0) << 32) | (ifnull(icmp_type, 0) << 36) | (ifnull(${port}, 0) << 44))`;
+}
+
+/** What makes a class: the packed enums, the L7 record and every id of the pairs (headers too when a rule looks at them: they are unique per request). */
+function keyColumns(withHeaders: boolean): string[] {
+  return [packedEnums(), 'l7_record', ...ID_PAIRS.flat(), ...(withHeaders ? ['l7_headers'] : [])];
+}
+
+/**
+ * The same as SQL to group by. SQLite groups by sorting, and sorts fastest on
+ * few integer expressions that the query does not return (2.9 µs per row for
+ * the ten columns against 4.1 for one text key built from them, or 3.9 when
+ * the grouped values are also returned), so a group's key is read afterwards
+ * from its first row. While every id fits in 31 bits, each pair is packed
+ * into one integer: six expressions sort about a sixth faster than ten.
+ */
+function groupColumns(withHeaders: boolean, packPairs: boolean): string[] {
+  if (!packPairs) return keyColumns(withHeaders);
+  const pairs = ID_PAIRS.map(([a, b]) => `((ifnull(${a}, 0) << 32) | ifnull(${b}, 0))`);
+  return [packedEnums(), 'l7_record', ...pairs, ...(withHeaders ? ['l7_headers'] : [])];
+}
+
+/** Ids may be packed in pairs while none needs more than 31 bits (dictionary and endpoint ids grow from 1). */
+function idsFitPairs(db: Db): boolean {
+  const top = db.prepare('SELECT max((SELECT ifnull(max(id), 0) FROM dict), (SELECT ifnull(max(id), 0) FROM endpoints))').pluck().get() as number;
+  return top < 2 ** 31;
 }
 
 /** The class key of a row: the JSON array of its class columns. */
@@ -85,8 +103,8 @@ export function scanFlowClasses(db: Db, dict: ReaderDictionary, q: FlowClassQuer
   const hours = listPartitions(db).filter((h) => h >= partitionOf(q.since.seconds) && h <= partitionOf(q.until.seconds));
   const byKey = new Map<string, Pending>();
   let flows = 0;
-  const columns = classColumns(q.withHeaders);
-  const key = classKey(columns);
+  const columns = groupColumns(q.withHeaders, idsFitPairs(db));
+  const key = classKey(keyColumns(q.withHeaders));
   const add = (key: string, hour: number, firstId: number, lastId: number, n: number, record: FlowRecord | null): boolean => {
     const seen = byKey.get(key);
     if (seen) {

@@ -12,7 +12,7 @@ const APPS: [string, string][] = [
 ];
 
 /** The demo's policies in force plus generated L7 rules up to `rules` rules. */
-function policySet(rules: number): string {
+export function policySet(rules: number): string {
   const docs = [readFileSync(join(ROOT_DIR, 'examples', 'policies', 'in-force.yaml'), 'utf8')];
   let have = parsePolicies(docs[0], 'in-force').rules.length;
   for (let i = 0; have < rules; i++, have++) {

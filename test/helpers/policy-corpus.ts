@@ -124,7 +124,7 @@ export const CORPUS: JsonObject[] = [
 
 
 /** A real flowkeeper (relay stand-in, SQLite file, HTTP API) holding the corpus; `stop` stops and removes everything, whatever was started. */
-export async function serveCorpus(): Promise<{ app: App; stop: () => Promise<void> }> {
+export async function serveCorpus(): Promise<{ app: App; dbPath: string; stop: () => Promise<void> }> {
   const dir = tempDir();
   let started: Awaited<ReturnType<typeof startSim>> | undefined;
   let app: App | undefined;
@@ -136,10 +136,11 @@ export async function serveCorpus(): Promise<{ app: App; stop: () => Promise<voi
   try {
     started = await startSim();
     for (const line of CORPUS) pushJsonLine(started.sim, line);
-    app = await startTestApp(started.port, join(dir.dir, 'fk.db'));
+    const dbPath = join(dir.dir, 'fk.db');
+    app = await startTestApp(started.port, dbPath);
     const running = app;
     await waitFor('the corpus stored', () => running.pipeline.stats.stored === CORPUS.length, 20_000);
-    return { app, stop };
+    return { app, dbPath, stop };
   } catch (err) {
     await stop();
     throw err;
