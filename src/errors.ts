@@ -18,6 +18,7 @@ export const ErrorCodes = {
   FLOWKEEPER_ERR_TOO_MANY: { status: 429, message: 'too many concurrent subscribers' },
   FLOWKEEPER_ERR_BUSY: { status: 429, message: 'query capacity exhausted, retry later' },
   FLOWKEEPER_ERR_NOT_READY: { status: 503, message: 'not ready' },
+  FLOWKEEPER_ERR_STORAGE: { status: 503, message: 'the storage engine failed' },
 } as const;
 export type ErrorCode = keyof typeof ErrorCodes;
 

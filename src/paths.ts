@@ -16,3 +16,4 @@ function findRoot(): string {
 export const ROOT_DIR = findRoot();
 export const PROTO_DIR = join(ROOT_DIR, 'proto');
 export const MIGRATIONS_DIR = join(ROOT_DIR, 'migrations');
+export const CLICKHOUSE_MIGRATIONS_DIR = join(MIGRATIONS_DIR, 'clickhouse');

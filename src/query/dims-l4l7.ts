@@ -12,7 +12,7 @@ const L4_PROTOCOLS: Record<string, number[]> = {
 };
 const L7_PROTOCOLS = ['dns', 'http', 'kafka'];
 
-function l4Of(flow: FlowRecord): { code: number; body: JsonObject } | null {
+export function l4Of(flow: FlowRecord): { code: number; body: JsonObject } | null {
   const l4 = obj(flow.l4);
   if (!l4) return null;
   for (const [code, key] of Object.entries(L4_NAMES)) {

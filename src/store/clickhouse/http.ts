@@ -1,0 +1,104 @@
+import { FlowkeeperError } from '../../errors.js';
+
+/** Where and as whom flowkeeper talks to ClickHouse (its HTTP interface). */
+export interface ClickHouseSettings {
+  /** http(s)://host:8123 */
+  url: string;
+  database: string;
+  user: string;
+  password: string;
+  /** Longest one request may take. */
+  timeoutMs: number;
+}
+
+export interface ServerVersion {
+  text: string;
+  major: number;
+  minor: number;
+}
+
+/** Longest error text from the server repeated in an error message. */
+const MAX_ERROR_TEXT = 500;
+
+/**
+ * ClickHouse's HTTP interface, spoken with Node's fetch: statements as the
+ * request body, inserts and reads in RowBinary. Server-side query parameters
+ * are not used (ClickHouse 18.16 has none): callers build SQL with the
+ * literal helpers in sql.ts.
+ */
+export class ClickHouseHttp {
+  private readonly base: URL;
+  private readonly auth: string;
+
+  constructor(readonly settings: ClickHouseSettings) {
+    try {
+      this.base = new URL(settings.url);
+    } catch {
+      throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--clickhouse-url: "${settings.url}" is not a URL (http://host:8123)`, 'clickhouse-url');
+    }
+    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') {
+      throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--clickhouse-url: "${settings.url}" must be http:// or https://`, 'clickhouse-url');
+    }
+    this.auth = `Basic ${Buffer.from(`${settings.user}:${settings.password}`).toString('base64')}`;
+  }
+
+  /** Runs a statement that returns nothing worth reading (DDL, ALTER). */
+  async command(sql: string, database: string | null = this.settings.database): Promise<void> {
+    await this.request(sql, null, database);
+  }
+
+  /** Rows of a SELECT as objects (JSONEachRow: 64-bit integers arrive as strings). */
+  async rows<T>(sql: string, database: string | null = this.settings.database): Promise<T[]> {
+    const body = await this.request(`${sql} FORMAT JSONEachRow`, null, database);
+    const text = body.toString('utf8');
+    return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as T);
+  }
+
+  /** A SELECT's answer in RowBinary, to decode with RowBinaryReader. */
+  async binary(sql: string, signal?: AbortSignal): Promise<Buffer> {
+    return this.request(`${sql} FORMAT RowBinary`, null, this.settings.database, signal);
+  }
+
+  /** Inserts rows already encoded in RowBinary, in the order of `columns`. */
+  async insert(table: string, columns: readonly string[], rows: Buffer): Promise<void> {
+    await this.request(null, rows, this.settings.database, undefined, `INSERT INTO ${table} (${columns.join(', ')}) FORMAT RowBinary`);
+  }
+
+  async version(): Promise<ServerVersion> {
+    const [row] = await this.rows<{ v: string }>('SELECT version() AS v', null);
+    const [major, minor] = row.v.split('.').map(Number);
+    return { text: row.v, major, minor };
+  }
+
+  private async request(sql: string | null, data: Buffer | null, database: string | null, signal?: AbortSignal, query?: string): Promise<Buffer> {
+    const url = new URL(this.base);
+    if (database) url.searchParams.set('database', database);
+    if (query) url.searchParams.set('query', query);
+    const timeout = AbortSignal.timeout(this.settings.timeoutMs);
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: this.auth },
+        body: data ?? sql ?? '',
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const why = timeout.aborted ? `no answer within ${this.settings.timeoutMs} ms` : cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new FlowkeeperError('FLOWKEEPER_ERR_STORAGE', `ClickHouse at ${this.base.origin} cannot be reached: ${why}`);
+    }
+    const body = Buffer.from(await res.arrayBuffer());
+    if (!res.ok) {
+      const text = body.toString('utf8').trim().slice(0, MAX_ERROR_TEXT);
+      throw new FlowkeeperError('FLOWKEEPER_ERR_STORAGE', `ClickHouse at ${this.base.origin} refused ${describe(query ?? sql ?? '')}: HTTP ${res.status}: ${text}`);
+    }
+    return body;
+  }
+}
+
+/** The first words of a statement, for error messages. */
+function describe(sql: string): string {
+  const words = sql.trim().split(/\s+/).slice(0, 4).join(' ');
+  return `"${words}${sql.trim().split(/\s+/).length > 4 ? ' …' : ''}"`;
+}

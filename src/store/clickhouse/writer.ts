@@ -1,0 +1,129 @@
+import { ResponseKind, scanEnvelope } from '../../flows/envelope.js';
+import { parseTimestamp } from '../../flows/jsonpb.js';
+import { decodeFlowRecord } from '../../flows/normalize.js';
+import type { FlowRecord, FlowTime } from '../../flows/record.js';
+import { flowKey } from '../../flows/record.js';
+import { DedupeWindow } from '../dedupe.js';
+import { FLOW_COLUMNS, writeFlowRow } from './columns.js';
+import type { ClickHouseHttp } from './http.js';
+import { RowBinaryReader, RowBinaryWriter } from './row-binary.js';
+import { stringLiteral } from './where.js';
+
+export interface ClickHouseBatchResult {
+  stored: number;
+  duplicates: number;
+  /** Messages that could not be read (kept out, counted) */
+  malformed: number;
+  /** Node status and lost-events messages (not stored in ClickHouse yet) */
+  skipped: number;
+  newest: FlowTime | null;
+}
+
+const NS = 1_000_000_000n;
+
+function timeNs(t: FlowTime): bigint {
+  return BigInt(t.seconds) * NS + BigInt(t.nanos);
+}
+
+function flowTime(ns: bigint): FlowTime {
+  return { seconds: Number(ns / NS), nanos: Number(ns % NS) };
+}
+
+/** Most flow keys one resume loads to drop the relay's replayed overlap. */
+const MAX_RESUME_KEYS = 1_000_000;
+
+/**
+ * Writes batches of raw GetFlowsResponse messages into ClickHouse's flows
+ * table, one RowBinary insert per batch. Rows are ordered by (time, seq):
+ * seq grows with arrival in this writer (its start time in the high bits), so
+ * flows sharing a nanosecond keep the order they came in. After a reconnect
+ * the relay replays the overlap before the last stored flow; those flows are
+ * recognised by their keys (uuid, or time, node and addresses) and dropped.
+ */
+export class ClickHouseFlowWriter {
+  private seq: bigint;
+  private readonly windows = new Map<string, DedupeWindow>();
+  private readonly rows = new RowBinaryWriter();
+
+  constructor(
+    private readonly ch: ClickHouseHttp,
+    private readonly overlapSeconds: number,
+    startedMs = Date.now(),
+  ) {
+    this.seq = BigInt(startedMs) << 20n;
+  }
+
+  /** Where a relay's stream should resume (the last stored flow minus the overlap), or null when it has none stored. */
+  async resume(relay: string): Promise<FlowTime | null> {
+    const [row] = await this.ch.rows<{ newest: string; n: string }>(`SELECT max(time_ns) AS newest, count() AS n FROM flows WHERE relay = ${stringLiteral(relay)}`);
+    if (!row || row.n === '0') {
+      this.windows.delete(relay);
+      return null;
+    }
+    const newest = BigInt(row.newest);
+    const since = newest - BigInt(Math.round(this.overlapSeconds * 1e9));
+    const stored = new RowBinaryReader(await this.ch.binary(`SELECT response FROM flows WHERE relay = ${stringLiteral(relay)} AND time_ns >= ${since} LIMIT ${MAX_RESUME_KEYS}`));
+    const seen = new Set<string>();
+    while (!stored.done) {
+      const record = decodeFlowRecord(stored.bytes());
+      if (record) seen.add(flowKey(record));
+    }
+    const at = flowTime(newest);
+    this.windows.set(relay, new DedupeWindow(at.seconds, at.nanos, seen));
+    return flowTime(since);
+  }
+
+  async writeBatch(relay: string, buf: Buffer, offsets: ArrayLike<number>): Promise<ClickHouseBatchResult> {
+    const result: ClickHouseBatchResult = { stored: 0, duplicates: 0, malformed: 0, skipped: 0, newest: null };
+    const window = this.windows.get(relay);
+    const keysSeen: string[] = [];
+    let newestNs = -1n;
+    for (let i = 0; i + 1 < offsets.length; i++) {
+      const message = buf.subarray(offsets[i], offsets[i + 1]);
+      let record: FlowRecord | null;
+      let envelopeTime: FlowTime;
+      try {
+        const env = scanEnvelope(message, 0, message.length);
+        if (env.kind !== ResponseKind.Flow) {
+          result.skipped++;
+          continue;
+        }
+        envelopeTime = { seconds: env.seconds, nanos: env.nanos };
+        record = decodeFlowRecord(message);
+      } catch {
+        result.malformed++;
+        continue;
+      }
+      if (!record) {
+        result.skipped++;
+        continue;
+      }
+      const time = (typeof record.time === 'string' ? parseTimestamp(record.time) : null) ?? envelopeTime;
+      if (window && window.covers(time.seconds, time.nanos)) {
+        const key = flowKey(record);
+        if (window.seen(key)) {
+          result.duplicates++;
+          continue;
+        }
+        keysSeen.push(key);
+      }
+      const ns = timeNs(time);
+      if (ns > newestNs) newestNs = ns;
+      writeFlowRow(this.rows, { timeNs: ns, seq: this.seq++, relay, record, response: message });
+      result.stored++;
+    }
+    const body = this.rows.finish();
+    if (result.stored > 0) {
+      try {
+        await this.ch.insert('flows', FLOW_COLUMNS, body);
+      } catch (err) {
+        // Not stored: the retry of this batch must not take its flows for duplicates.
+        window?.unsee(keysSeen);
+        throw err;
+      }
+      result.newest = flowTime(newestNs);
+    }
+    if (window && result.newest && result.newest.seconds > window.seconds + this.overlapSeconds) this.windows.delete(relay);
+    return result;
+  }
+}

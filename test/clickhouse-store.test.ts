@@ -1,0 +1,169 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { JsonObject } from '../src/flows/jsonpb.js';
+import { jsonpbToPlain } from '../src/flows/jsonpb.js';
+import { toResponseJson } from '../src/flows/record.js';
+import type { FlowRecord, FlowTime } from '../src/flows/record.js';
+import { GetFlowsResponseType } from '../src/flows/schema.js';
+import { CLICKHOUSE_MIGRATIONS_DIR, MIGRATIONS_DIR, ROOT_DIR } from '../src/paths.js';
+import { Deadline } from '../src/query/deadline.js';
+import { FilterSet } from '../src/query/filter.js';
+import { DEFAULT_QUERY_LIMITS, QueryService } from '../src/query/service.js';
+import { queryClickHouseFlows } from '../src/store/clickhouse/flows.js';
+import type { ClickHousePosition } from '../src/store/clickhouse/flows.js';
+import { ClickHouseHttp } from '../src/store/clickhouse/http.js';
+import { featuresOf, migrateClickHouse } from '../src/store/clickhouse/migrate.js';
+import { ClickHouseFlowWriter } from '../src/store/clickhouse/writer.js';
+import { migrate } from '../src/store/migrate.js';
+import { FlowReader } from '../src/store/reader.js';
+import { openDatabase } from '../src/store/sqlite.js';
+import type { Db } from '../src/store/sqlite.js';
+import { FlowWriter } from '../src/store/writer.js';
+import { TrafficGenerator } from '../src/sim/traffic.js';
+import { clickhouseSkip, startClickHouse } from './helpers/clickhouse.js';
+import type { ClickHouseServer } from './helpers/clickhouse.js';
+import { CASES } from './helpers/filter-cases.js';
+import { fixtureLines, packBatch } from './helpers/fixtures.js';
+import { tempDir } from './helpers/harness.js';
+
+/**
+ * ClickHouse against SQLite on the same flows: the real fixture flows, the
+ * drop examples, the synthetic flows and simulator traffic go into a real
+ * ClickHouse server and a real SQLite file, and every filter case must select
+ * the same flows, in the same order, saying the same thing, from both.
+ */
+
+const skip = clickhouseSkip;
+const RELAY = 'test';
+
+function corpus(): Buffer[] {
+  const lines: JsonObject[] = [
+    ...fixtureLines(),
+    ...['dropped-flows.jsonl', 'synthetic-flows.jsonl'].flatMap((f) =>
+      readFileSync(join(ROOT_DIR, 'test', 'fixtures', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as JsonObject)),
+  ];
+  const messages = lines.map((l) => Buffer.from(GetFlowsResponseType.encode(GetFlowsResponseType.fromObject(jsonpbToPlain(GetFlowsResponseType, l))).finish()));
+  const gen = new TrafficGenerator(7);
+  const start = Date.now() - 10 * 60_000;
+  for (let n = 0; n < 2000;) {
+    for (const f of gen.next(start + n * 10)) {
+      messages.push(Buffer.from(GetFlowsResponseType.encode(GetFlowsResponseType.fromObject({ flow: f.flow, node_name: f.flow.node_name, time: { seconds: f.seconds, nanos: f.nanos } })).finish()));
+      n++;
+    }
+  }
+  return messages;
+}
+
+const ALL: { since: FlowTime; until: FlowTime } = { since: { seconds: 1_600_000_000, nanos: 0 }, until: { seconds: Math.floor(Date.now() / 1000) + 3600, nanos: 0 } };
+
+let server: ClickHouseServer | undefined;
+let ch: ClickHouseHttp;
+let db: Db;
+let sqlite: QueryService;
+let messages: Buffer[];
+let cleanup: (() => void) | undefined;
+
+before(async () => {
+  if (skip) return;
+  messages = corpus();
+  const dir = tempDir();
+  cleanup = dir.cleanup;
+  db = openDatabase(join(dir.dir, 'fk.db'));
+  migrate(db, MIGRATIONS_DIR);
+  const sqliteWriter = new FlowWriter(db, 5);
+  server = await startClickHouse();
+  ch = new ClickHouseHttp({ url: server.url, database: 'flowkeeper_test', user: 'default', password: '', timeoutMs: 30_000 });
+  await migrateClickHouse(ch, CLICKHOUSE_MIGRATIONS_DIR, featuresOf(await ch.version()));
+  const writer = new ClickHouseFlowWriter(ch, 5);
+  for (let i = 0; i < messages.length; i += 500) {
+    const { buf, offsets } = packBatch(messages.slice(i, i + 500));
+    sqliteWriter.writeBatch(RELAY, buf, offsets);
+    await writer.writeBatch(RELAY, buf, offsets);
+  }
+  sqlite = new QueryService(db, new FlowReader(db), 60_000, DEFAULT_QUERY_LIMITS, { onEventLoop: false });
+});
+
+after(async () => {
+  db?.close();
+  await server?.stop();
+  cleanup?.();
+});
+
+/** What an answer says, flow by flow: the NDJSON line each flow becomes. */
+const lines = (flows: FlowRecord[]): string[] => flows.map((f) => JSON.stringify(toResponseJson(f)));
+
+function fromSqlite(body: object, order: 'asc' | 'desc' = 'asc', limit = 100_000): FlowRecord[] {
+  return sqlite.flows({ filters: FilterSet.parse(body), ...ALL, order, limit, after: null }).flows;
+}
+
+async function fromClickHouse(body: object, order: 'asc' | 'desc' = 'asc', limit = 100_000, after: ClickHousePosition | null = null) {
+  return queryClickHouseFlows(ch, { filters: FilterSet.parse(body), ...ALL, order, limit, after, deadline: Deadline.in(30_000), read: (r) => r });
+}
+
+test('ClickHouse holds every flow SQLite holds, in the same order, saying the same', { skip }, async () => {
+  const all = fromSqlite({});
+  assert.equal(all.length, messages.length);
+  assert.deepEqual(lines((await fromClickHouse({})).flows), lines(all));
+  assert.deepEqual(lines((await fromClickHouse({}, 'desc')).flows), lines(fromSqlite({}, 'desc')));
+});
+
+for (const c of CASES) {
+  test(`ClickHouse = SQLite: ${c.name}`, { skip }, async () => {
+    const want = fromSqlite(c.body);
+    if (!c.allowEmpty) assert.ok(want.length > 0, 'the case selects something');
+    const got = await fromClickHouse(c.body);
+    assert.deepEqual(lines(got.flows), lines(want));
+  });
+}
+
+test('pages with a position continue exactly where the last one ended, both ways, as SQLite pages do', { skip }, async () => {
+  const body = { whitelist: [{ verdict: ['DROPPED'] }, { source_pod: ['kube-system/'] }] };
+  for (const order of ['asc', 'desc'] as const) {
+    const want = fromSqlite(body, order);
+    assert.ok(want.length > 40, `enough flows to page through (${want.length})`);
+    const got: FlowRecord[] = [];
+    let after: ClickHousePosition | null = null;
+    for (let pages = 0; pages < 1000; pages++) {
+      const page = await fromClickHouse(body, order, 17, after);
+      got.push(...page.flows);
+      if (!page.next) break;
+      after = page.next;
+    }
+    assert.deepEqual(lines(got), lines(want), order);
+  }
+});
+
+test('a resumed writer asks for the overlap again and drops the flows it already stored', { skip }, async () => {
+  const count = async (): Promise<number> => Number((await ch.rows<{ n: string }>('SELECT count() AS n FROM flows'))[0].n);
+  const before = await count();
+  const writer = new ClickHouseFlowWriter(ch, 5);
+  const since = await writer.resume(RELAY);
+  assert.ok(since, 'a resume point');
+  // The relay replays the last flows again; one new flow comes after them.
+  const replay = messages.slice(-30);
+  const { buf, offsets } = packBatch(replay);
+  const result = await writer.writeBatch(RELAY, buf, offsets);
+  assert.equal(result.stored + result.duplicates, replay.length);
+  assert.ok(result.duplicates > 0, 'replayed flows are recognised');
+  assert.equal(await count(), before + result.stored);
+  // Only flows older than the overlap window could pass as new; the corpus' last 30 are all within it.
+  assert.equal(result.stored, 0);
+});
+
+test('migrations apply once, and an applied migration edited afterwards is refused by name', { skip }, async () => {
+  const features = featuresOf(await ch.version());
+  assert.deepEqual(await migrateClickHouse(ch, CLICKHOUSE_MIGRATIONS_DIR, features), []);
+  const other = new ClickHouseHttp({ ...ch.settings, database: 'flowkeeper_edited' });
+  assert.deepEqual(await migrateClickHouse(other, CLICKHOUSE_MIGRATIONS_DIR, features), ['001_flows.sql']);
+  await other.command("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (999, '999_gone.sql', 'x', now())");
+  await assert.rejects(migrateClickHouse(other, CLICKHOUSE_MIGRATIONS_DIR, features), /999_gone\.sql is recorded as applied but its file is missing/);
+});
+
+test('an unreachable server and a refused statement are clear errors', { skip }, async () => {
+  const nobody = new ClickHouseHttp({ url: 'http://127.0.0.1:1', database: 'x', user: 'default', password: '', timeoutMs: 2000 });
+  await assert.rejects(nobody.version(), (err: Error & { code?: string }) => err.code === 'FLOWKEEPER_ERR_STORAGE' && /127\.0\.0\.1:1 cannot be reached/.test(err.message));
+  await assert.rejects(ch.rows('SELECT no_such_column FROM flows'), (err: Error & { code?: string }) => err.code === 'FLOWKEEPER_ERR_STORAGE' && /refused "SELECT no_such_column FROM flows".*HTTP 404|refused .*no_such_column/s.test(err.message));
+  assert.throws(() => new ClickHouseHttp({ ...ch.settings, url: 'localhost:8123' }), /is not a URL|must be http/);
+});

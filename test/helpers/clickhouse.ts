@@ -1,0 +1,107 @@
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, tempDir } from './harness.js';
+
+/**
+ * Real ClickHouse servers for the tests, each in a temporary directory on
+ * loopback ports. CI installs Debian's clickhouse-server (.ci/run) and the
+ * tests then require it; on a machine without it they are skipped, saying so.
+ */
+
+/** How to start a server: Debian's clickhouse-server, or the single `clickhouse` binary of newer releases. */
+function serverCommand(): string[] | null {
+  for (const bin of ['clickhouse-server', '/usr/sbin/clickhouse-server', '/usr/bin/clickhouse-server']) {
+    if (spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0 || existsSync(bin)) return [bin];
+  }
+  if (spawnSync('sh', ['-c', 'command -v clickhouse']).status === 0) return ['clickhouse', 'server'];
+  return null;
+}
+
+const command = serverCommand();
+const REQUIRED = Boolean(process.env.CI);
+if (!command && REQUIRED) throw new Error('clickhouse-server is required in CI (.ci/run installs Debian package clickhouse-server)');
+
+/** `skip` for node:test: false when a server can be started here, else why not. */
+export const clickhouseSkip: string | false = command ? false : 'clickhouse-server not found: install Debian package "clickhouse-server" (apt-get install clickhouse-server) to run the ClickHouse tests';
+
+export interface ClickHouseServer {
+  url: string;
+  stop: () => Promise<void>;
+}
+
+const START_TIMEOUT_MS = 30_000;
+
+function config(dir: string, http: number, tcp: number): string {
+  return `<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>${dir}/server.log</log><errorlog>${dir}/error.log</errorlog><console>0</console></logger>
+  <http_port>${http}</http_port>
+  <tcp_port>${tcp}</tcp_port>
+  <listen_host>127.0.0.1</listen_host>
+  <path>${dir}/data/</path>
+  <tmp_path>${dir}/tmp/</tmp_path>
+  <user_files_path>${dir}/user_files/</user_files_path>
+  <format_schema_path>${dir}/format_schemas/</format_schema_path>
+  <users_config>${dir}/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <mark_cache_size>67108864</mark_cache_size>
+</yandex>
+`;
+}
+
+const USERS = `<?xml version="1.0"?>
+<yandex>
+  <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>
+  <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+  <quotas><default></default></quotas>
+</yandex>
+`;
+
+/** Starts a ClickHouse server and waits until it answers; `stop` kills it and removes its files, whatever happened. */
+export async function startClickHouse(): Promise<ClickHouseServer> {
+  if (!command) throw new Error(clickhouseSkip as string);
+  const { dir, cleanup } = tempDir('flowkeeper-ch-');
+  let child: ChildProcess | null = null;
+  const stop = async (): Promise<void> => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child!.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    cleanup();
+  };
+  try {
+    mkdirSync(join(dir, 'data'));
+    const [http, tcp] = [await freePort(), await freePort()];
+    writeFileSync(join(dir, 'config.xml'), config(dir, http, tcp));
+    writeFileSync(join(dir, 'users.xml'), USERS);
+    child = spawn(command[0], [...command.slice(1), `--config-file=${join(dir, 'config.xml')}`], { stdio: 'ignore', cwd: dir });
+    const url = `http://127.0.0.1:${http}`;
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`clickhouse-server exited (${child.exitCode}) at start: ${tail(join(dir, 'error.log'))}`);
+      try {
+        if ((await fetch(`${url}/ping`, { signal: AbortSignal.timeout(1000) })).ok) break;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`clickhouse-server did not answer within ${START_TIMEOUT_MS} ms: ${tail(join(dir, 'error.log'))}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return { url, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').slice(-500);
+  } catch {
+    return '(no error log)';
+  }
+}
