@@ -36,16 +36,22 @@ export interface ClickHouseFlowPage<T> {
 /** Rows fetched per round trip beyond what the page still needs (rows the filter turns down cost another trip). */
 const MIN_CHUNK = 1_000;
 
-function ns(t: FlowTime): string {
-  return (BigInt(t.seconds) * 1_000_000_000n + BigInt(t.nanos)).toString();
+function ns(t: FlowTime): bigint {
+  return BigInt(t.seconds) * 1_000_000_000n + BigInt(t.nanos);
 }
+
+/** Shortest time window a page reads (ns); a window that comes back short of the page doubles the next. */
+const FIRST_WINDOW_NS = 60_000_000_000n;
 
 /**
  * A page of flows from ClickHouse in time order: the filter's narrowing
  * condition selects candidate rows, each is decoded from its stored response
  * and judged by the filter itself, and reading goes on (chunk by chunk, after
  * the last row seen) until `limit` flows are found, the range ends, or the
- * deadline passes (then with a position to continue from).
+ * deadline passes (then with a position to continue from). The range is read
+ * in time windows from the end the page starts at, a minute first and twice
+ * as long each time one falls short: ClickHouse sorts what a statement
+ * selects, so "the newest 100 of a day" must not select the whole day.
  */
 export async function queryClickHouseFlows<T>(ch: ClickHouseHttp, q: ClickHouseFlowQuery<T>): Promise<ClickHouseFlowPage<T>> {
   const desc = q.order === 'desc';
@@ -55,30 +61,63 @@ export async function queryClickHouseFlows<T>(ch: ClickHouseHttp, q: ClickHouseF
   const flows: T[] = [];
   let after = q.after;
   let scanned = 0;
-  for (;;) {
-    const chunk = Math.max(MIN_CHUNK, q.limit - flows.length);
-    const position = after ? ` AND (time_ns ${cmp} ${after.timeNs} OR (time_ns = ${after.timeNs} AND seq ${cmp} ${after.seq}))` : '';
-    const sql = `SELECT time_ns, seq, response FROM flows WHERE time_ns >= ${ns(q.since)} AND time_ns <= ${ns(q.until)}${position} AND ${where} ORDER BY time_ns ${dir}, seq ${dir} LIMIT ${chunk}`;
-    const r = new RowBinaryReader(await ch.binary(sql, q.signal));
-    let rows = 0;
-    while (!r.done) {
-      const timeNs = r.uint64().toString();
-      const seq = r.uint64().toString();
-      const response = r.bytes();
-      rows++;
-      after = { timeNs, seq };
-      let record: FlowRecord | null = null;
-      try {
-        record = decodeFlowRecord(response);
-      } catch {
-        // A row that cannot be read back is skipped: it must not fail its page.
+  const since = ns(q.since);
+  const until = ns(q.until);
+  // The part of the range not read yet: [lo, hi], shrinking from the page's end.
+  let lo = after && !desc ? BigInt(after.timeNs) : since;
+  let hi = after && desc ? BigInt(after.timeNs) : until;
+  let window = FIRST_WINDOW_NS;
+  const positionOf = (p: ClickHousePosition | null): string => (p ? ` AND (time_ns ${cmp} ${p.timeNs} OR (time_ns = ${p.timeNs} AND seq ${cmp} ${p.seq}))` : '');
+  while (lo <= hi) {
+    // A window starts at the next candidate row, so sparse stretches of the range cost one statement, not one per window.
+    const [edge] = await ch.rows<{ t: string; n: string }>(`SELECT ${desc ? 'max' : 'min'}(time_ns) AS t, count() AS n FROM flows WHERE time_ns >= ${lo} AND time_ns <= ${hi}${positionOf(after)} AND ${where}`);
+    if (!edge || edge.n === '0') break;
+    if (desc) hi = BigInt(edge.t);
+    else lo = BigInt(edge.t);
+    // The candidates' density sizes the window: enough for the rest of the page if they are spread evenly, and half again.
+    const needed = BigInt(q.limit - flows.length);
+    const candidates = BigInt(edge.n);
+    const span = hi - lo + 1n;
+    const even = candidates <= needed ? span : (span * needed * 3n) / (2n * candidates);
+    if (even > window) window = even;
+    const [a, b] = desc ? [hi - window + 1n > lo ? hi - window + 1n : lo, hi] : [lo, lo + window - 1n < hi ? lo + window - 1n : hi];
+    let windowRows = 0;
+    for (;;) {
+      const chunk = Math.max(MIN_CHUNK, q.limit - flows.length);
+      const sql = `SELECT time_ns, seq, response FROM flows WHERE time_ns >= ${a} AND time_ns <= ${b}${positionOf(after)} AND ${where} ORDER BY time_ns ${dir}, seq ${dir} LIMIT ${chunk}`;
+      const r = new RowBinaryReader(await ch.binary(sql, q.signal));
+      let rows = 0;
+      while (!r.done) {
+        const timeNs = r.uint64().toString();
+        const seq = r.uint64().toString();
+        const response = r.bytes();
+        rows++;
+        after = { timeNs, seq };
+        let record: FlowRecord | null = null;
+        try {
+          record = decodeFlowRecord(response);
+        } catch {
+          // A row that cannot be read back is skipped: it must not fail its page.
+        }
+        if (!record || !q.filters.match(record)) continue;
+        flows.push(q.read(record, response));
+        if (flows.length >= q.limit) return { flows, next: after, scanned: scanned + rows, truncated: false };
       }
-      if (!record || !q.filters.match(record)) continue;
-      flows.push(q.read(record, response));
-      if (flows.length >= q.limit) return { flows, next: after, scanned: scanned + rows, truncated: false };
+      scanned += rows;
+      windowRows += rows;
+      if (rows < chunk) break;
+      // Out of time (each call reads at least one chunk, so every call makes progress): go on after the last row read.
+      if (q.deadline.passed()) return { flows, next: after, scanned, truncated: true };
     }
-    scanned += rows;
-    if (rows < chunk) return { flows, next: null, scanned, truncated: false };
-    if (q.deadline.passed()) return { flows, next: after, scanned, truncated: true };
+    if (desc) hi = a - 1n;
+    else lo = b + 1n;
+    if (q.deadline.passed()) return { flows, next: windowEnd(desc, a, b), scanned, truncated: true };
+    if (windowRows < q.limit - flows.length) window *= 2n;
   }
+  return { flows, next: null, scanned, truncated: false };
+}
+
+/** A position past every flow of a window (so a page cut off there goes on with the next one). */
+function windowEnd(desc: boolean, a: bigint, b: bigint): ClickHousePosition {
+  return desc ? { timeNs: a.toString(), seq: '0' } : { timeNs: b.toString(), seq: '18446744073709551615' };
 }
