@@ -1,14 +1,17 @@
-import type { FlowRecord } from '../../flows/record.js';
-import { Enums, enumNumber } from '../../query/enums.js';
-import { l4Of } from '../../query/dims-l4l7.js';
-import { obj } from '../../query/model.js';
+import { decodeEndpoint } from '../../flows/endpoint.js';
+import { RowBits } from '../../flows/row.js';
+import type { FlowRow } from '../../flows/row.js';
+import { scanFlow, unpackUuid } from '../../flows/scan.js';
+import type { Interner } from '../../flows/scan.js';
+import { ByteKeyCache } from '../byte-key-cache.js';
 import type { RowBinaryWriter } from './row-binary.js';
 
 /**
  * The flows table's columns (migrations/clickhouse), in insert order, and how
  * each comes from a flow. The filter columns hold what Hubble's filters look
- * at; `response` holds the GetFlowsResponse as received, which every answer is
- * decoded from, so a narrowing column can only ever select too much, never
+ * at, read from the flow's wire bytes by the same scanner the SQLite writer
+ * uses; `response` holds the GetFlowsResponse as received, which every answer
+ * is decoded from, so a narrowing column can only ever select too much, never
  * change what a flow says.
  */
 export const FLOW_COLUMNS = [
@@ -16,47 +19,109 @@ export const FLOW_COLUMNS = [
   'src_namespace', 'src_pod', 'src_identity', 'dst_namespace', 'dst_pod', 'dst_identity', 'l4', 'src_port', 'dst_port', 'response',
 ] as const;
 
-export interface FlowRowInput {
-  timeNs: bigint;
-  seq: bigint;
-  relay: string;
-  record: FlowRecord;
-  response: Uint8Array;
+interface EndpointColumns {
+  namespace: string;
+  pod: string;
+  identity: number;
 }
 
-function text(v: unknown): string {
-  return typeof v === 'string' ? v : '';
+const NO_ENDPOINT: EndpointColumns = { namespace: '', pod: '', identity: 0 };
+/** Endpoints and node names remembered by their bytes (cleared when full). */
+const CACHE_ENTRIES = 50_000;
+
+/**
+ * The scanner's Interner for ClickHouse: endpoints and node names become the
+ * columns they fill (decoded once per distinct value, remembered by their
+ * bytes); every other value is left in the response bytes. The ids handed to
+ * the scanner index this flow's endpoints and nodes only.
+ */
+class ColumnInterner implements Interner {
+  private readonly endpointCache = new ByteKeyCache<EndpointColumns>(CACHE_ENTRIES);
+  private readonly nodeCache = new ByteKeyCache<string>(CACHE_ENTRIES);
+  readonly endpoints: EndpointColumns[] = [];
+  readonly nodes: string[] = [];
+
+  intern(): number {
+    return 0;
+  }
+
+  endpoint(buf: Buffer, start: number, end: number): { id: number; workload: number; labelSet: number } {
+    let ep = this.endpointCache.get(buf, start, end);
+    if (!ep) {
+      const info = decodeEndpoint(buf.subarray(start, end));
+      ep = { namespace: info.namespace, pod: info.pod_name, identity: info.identity >>> 0 };
+      this.endpointCache.set(buf, start, end, ep);
+    }
+    return { id: this.endpoints.push(ep) - 1, workload: 0, labelSet: 0 };
+  }
+
+  node(buf: Buffer, start: number, end: number): { id: number; cluster: number } {
+    let name = this.nodeCache.get(buf, start, end);
+    if (name === undefined) {
+      name = buf.toString('utf8', start, end);
+      this.nodeCache.set(buf, start, end, name);
+    }
+    return { id: this.nodes.push(name) - 1, cluster: 0 };
+  }
+
+  /** Forgets the last flow's endpoints and nodes (the caches stay). */
+  next(): void {
+    this.endpoints.length = 0;
+    this.nodes.length = 0;
+  }
 }
 
-function uint(v: unknown, max: number): number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max ? v : 0;
+/** One flow read for its row: the scanned row and its endpoints' columns. */
+export interface ScannedFlow {
+  row: FlowRow;
+  node: string;
+  src: EndpointColumns;
+  dst: EndpointColumns;
+}
+
+export class FlowScanner {
+  private readonly interner = new ColumnInterner();
+
+  /** Scans the Flow message at buf[start, end). Throws WireError when it is malformed. */
+  scan(buf: Buffer, start: number, end: number): ScannedFlow {
+    this.interner.next();
+    const row = scanFlow(buf, start, end, this.interner);
+    const { endpoints, nodes } = this.interner;
+    return {
+      row,
+      node: row.node === null ? '' : nodes[row.node],
+      src: row.srcEp === null ? NO_ENDPOINT : endpoints[row.srcEp],
+      dst: row.dstEp === null ? NO_ENDPOINT : endpoints[row.dstEp],
+    };
+  }
+}
+
+/** is_reply as the FlowRecord normalises it: the field when sent, else the deprecated `reply`. */
+function isReply(bits: number): boolean {
+  return (bits & RowBits.IsReplyPresent) !== 0 ? (bits & RowBits.IsReplyValue) !== 0 : (bits & RowBits.LegacyReply) !== 0;
 }
 
 /** Appends one flow's row to a RowBinary insert, in FLOW_COLUMNS order. */
-export function writeFlowRow(w: RowBinaryWriter, row: FlowRowInput): void {
-  const f = row.record;
-  const src = obj(f.source);
-  const dst = obj(f.destination);
-  const l4 = l4Of(f);
-  const eventType = obj(f.event_type);
-  w.uint64(row.timeNs);
-  w.uint64(row.seq);
-  w.string(row.relay);
-  w.string(text(f.node_name));
-  w.string(text(f.uuid));
-  w.uint8(uint(enumNumber(Enums.Verdict, f.verdict), 255));
-  w.uint16(uint(enumNumber(Enums.DropReason, f.drop_reason_desc), 65535));
-  w.uint8(uint(enumNumber(Enums.TrafficDirection, f.traffic_direction), 255));
-  w.int32(typeof eventType?.type === 'number' ? eventType.type : 0);
-  w.uint8(f.is_reply === true ? 1 : 0);
-  w.string(text(src?.namespace));
-  w.string(text(src?.pod_name));
-  w.uint32(uint(src?.identity, 0xffffffff));
-  w.string(text(dst?.namespace));
-  w.string(text(dst?.pod_name));
-  w.uint32(uint(dst?.identity, 0xffffffff));
-  w.uint8(l4?.code ?? 0);
-  w.uint16(uint(l4?.body.source_port, 65535));
-  w.uint16(uint(l4?.body.destination_port, 65535));
-  w.bytes(row.response);
+export function writeFlowRow(w: RowBinaryWriter, f: ScannedFlow, timeNs: bigint, seq: bigint, relay: string, response: Uint8Array): void {
+  const r = f.row;
+  w.uint64(timeNs);
+  w.uint64(seq);
+  w.string(relay);
+  w.string(f.node);
+  w.string(r.uuid === null ? '' : unpackUuid(r.uuid));
+  w.uint8(r.verdict & 0xff);
+  w.uint16(r.dropReason & 0xffff);
+  w.uint8(r.direction & 0xff);
+  w.int32(r.eventType ?? 0);
+  w.uint8(isReply(r.bits) ? 1 : 0);
+  w.string(f.src.namespace);
+  w.string(f.src.pod);
+  w.uint32(f.src.identity);
+  w.string(f.dst.namespace);
+  w.string(f.dst.pod);
+  w.uint32(f.dst.identity);
+  w.uint8(r.l4);
+  w.uint16(r.srcPort ?? 0);
+  w.uint16(r.dstPort ?? 0);
+  w.bytes(response);
 }

@@ -1,10 +1,10 @@
 import { ResponseKind, scanEnvelope } from '../../flows/envelope.js';
-import { parseTimestamp } from '../../flows/jsonpb.js';
 import { decodeFlowRecord } from '../../flows/normalize.js';
-import type { FlowRecord, FlowTime } from '../../flows/record.js';
+import type { FlowTime } from '../../flows/record.js';
 import { flowKey } from '../../flows/record.js';
 import { DedupeWindow } from '../dedupe.js';
-import { FLOW_COLUMNS, writeFlowRow } from './columns.js';
+import { FLOW_COLUMNS, FlowScanner, writeFlowRow } from './columns.js';
+import type { ScannedFlow } from './columns.js';
 import type { ClickHouseHttp } from './http.js';
 import { RowBinaryReader, RowBinaryWriter } from './row-binary.js';
 import { stringLiteral } from './where.js';
@@ -44,6 +44,7 @@ export class ClickHouseFlowWriter {
   private seq: bigint;
   private readonly windows = new Map<string, DedupeWindow>();
   private readonly rows = new RowBinaryWriter();
+  private readonly scanner = new FlowScanner();
 
   constructor(
     private readonly ch: ClickHouseHttp,
@@ -80,36 +81,32 @@ export class ClickHouseFlowWriter {
     let newestNs = -1n;
     for (let i = 0; i + 1 < offsets.length; i++) {
       const message = buf.subarray(offsets[i], offsets[i + 1]);
-      let record: FlowRecord | null;
-      let envelopeTime: FlowTime;
+      let flow: ScannedFlow;
       try {
         const env = scanEnvelope(message, 0, message.length);
         if (env.kind !== ResponseKind.Flow) {
           result.skipped++;
           continue;
         }
-        envelopeTime = { seconds: env.seconds, nanos: env.nanos };
-        record = decodeFlowRecord(message);
+        flow = this.scanner.scan(message, env.start, env.end);
       } catch {
         result.malformed++;
         continue;
       }
-      if (!record) {
-        result.skipped++;
-        continue;
-      }
-      const time = (typeof record.time === 'string' ? parseTimestamp(record.time) : null) ?? envelopeTime;
-      if (window && window.covers(time.seconds, time.nanos)) {
-        const key = flowKey(record);
-        if (window.seen(key)) {
+      const { seconds, nanos } = flow.row;
+      if (window && window.covers(seconds, nanos)) {
+        // Within a resumed relay's replayed overlap: the flow's key says whether it is stored already.
+        const record = decodeFlowRecord(message);
+        const key = record ? flowKey(record) : null;
+        if (key !== null && window.seen(key)) {
           result.duplicates++;
           continue;
         }
-        keysSeen.push(key);
+        if (key !== null) keysSeen.push(key);
       }
-      const ns = timeNs(time);
+      const ns = timeNs({ seconds, nanos });
       if (ns > newestNs) newestNs = ns;
-      writeFlowRow(this.rows, { timeNs: ns, seq: this.seq++, relay, record, response: message });
+      writeFlowRow(this.rows, flow, ns, this.seq++, relay, message);
       result.stored++;
     }
     const body = this.rows.finish();
