@@ -9,11 +9,12 @@ import { benchSeries } from './series.js';
 import { benchMetricsCost } from './metrics-cost.js';
 import { benchMemory } from './memory.js';
 import { benchObserver, benchObserverFollow } from './observer.js';
+import { benchClickHouse } from './clickhouse.js';
 
 /** `npm run bench`: prints each figure beside its target (DESIGN.md). Seconds per phase: BENCH_SECONDS. */
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
 const queryFlows = Number(process.env.BENCH_QUERY_FLOWS ?? 10_000_000);
-const only = (process.env.BENCH_ONLY ?? 'ingest,metrics,query,replay,contention,live,series,observer,follow,memory').split(',');
+const only = (process.env.BENCH_ONLY ?? 'ingest,metrics,query,replay,contention,live,series,observer,follow,clickhouse,memory').split(',');
 /** Flows in the store the Observer phase streams from. */
 const observerFlows = Number(process.env.BENCH_OBSERVER_FLOWS ?? 2_000_000);
 /** Relay rate of the live phase (the target is set at 50,000/s). */
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
   if (only.includes('series')) printFigures('metric cardinality (default configuration)', benchSeries(1000, 100));
   if (only.includes('observer')) printFigures(`Observer gRPC API on history (${observerFlows.toLocaleString('en-US')} stored flows)`, await benchObserver(observerFlows));
   if (only.includes('follow')) printFigures(`Observer gRPC API: follow while ingesting ${followRate.toLocaleString('en-US')} flows/s`, await benchObserverFollow(followRate, seconds));
+  if (only.includes('clickhouse')) printFigures('ClickHouse store (a local clickhouse-server)', await benchClickHouse(Number(process.env.BENCH_CLICKHOUSE_FLOWS ?? 2_000_000)));
   if (only.includes('memory')) {
     printFigures(`memory of flowkeeper demo at 2,000 flows/s over ${memorySeconds} s`, await benchMemory(2000, memorySeconds));
     printFigures(`memory of flowkeeper demo at 20,000 flows/s over ${memorySeconds} s (ten times the traffic)`, await benchMemory(20_000, memorySeconds));
