@@ -15,6 +15,7 @@ import { queryClickHouseFlows } from '../src/store/clickhouse/flows.js';
 import type { ClickHousePosition } from '../src/store/clickhouse/flows.js';
 import { ClickHouseHttp } from '../src/store/clickhouse/http.js';
 import { featuresOf, migrateClickHouse } from '../src/store/clickhouse/migrate.js';
+import { dropExpiredPartitions } from '../src/store/clickhouse/retention.js';
 import { ClickHouseFlowWriter } from '../src/store/clickhouse/writer.js';
 import { migrate } from '../src/store/migrate.js';
 import { FlowReader } from '../src/store/reader.js';
@@ -172,6 +173,22 @@ test('a resumed writer asks for the overlap again and drops the flows it already
   assert.equal(await count(), before + result.stored);
   // Only flows older than the overlap window could pass as new; the corpus' last 30 are all within it.
   assert.equal(result.stored, 0);
+});
+
+test('retention drops whole days older than the retention and keeps the rest', { skip }, async () => {
+  const days = async (): Promise<string[]> => (await ch.rows<{ d: string }>("SELECT DISTINCT toString(toDate(toDateTime(intDiv(time_ns, 1000000000)))) AS d FROM flows ORDER BY d")).map((r) => r.d);
+  const before = await days();
+  assert.ok(before.length >= 2, `flows on several days (${before.join(', ')})`);
+  const newest = before[before.length - 1];
+  const newestStart = Date.parse(`${newest}T00:00:00Z`) / 1000;
+  // An hour into the newest day, with a day's retention: only days that ended more than a day ago go.
+  const now = newestStart + 3600;
+  const dropped = await dropExpiredPartitions(ch, 86_400, now);
+  const want = before.filter((d) => Date.parse(`${d}T00:00:00Z`) / 1000 + 86_400 <= now - 86_400);
+  assert.deepEqual(dropped, want);
+  assert.ok(dropped.length > 0, 'something was old enough');
+  assert.deepEqual(await days(), before.filter((d) => !want.includes(d)));
+  assert.deepEqual(await dropExpiredPartitions(ch, 86_400, now), [], 'nothing more to drop');
 });
 
 test('migrations apply once, and an applied migration edited afterwards is refused by name', { skip }, async () => {
