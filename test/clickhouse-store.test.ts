@@ -190,6 +190,25 @@ test('retention drops whole days older than the retention and keeps the rest', {
   assert.deepEqual(await days(), before.slice(-1));
 });
 
+test('a batch committed while ClickHouse is down goes in once it is back, and a retry of a batch that landed adds nothing', { skip }, async () => {
+  const count = async (): Promise<number> => Number((await ch.rows<{ n: string }>('SELECT count() AS n FROM flows')).at(0)?.n);
+  const before = await count();
+  const writer = new ClickHouseFlowWriter(ch, 5);
+  const { buf, offsets } = packBatch(messages.slice(0, 40));
+  const batch = writer.prepare(RELAY, buf, offsets);
+  assert.equal(batch.result.stored, 40);
+  await server!.kill();
+  const down = (err: Error & { code?: string }): boolean => err.code === 'FLOWKEEPER_ERR_STORAGE' && /cannot be reached/.test(err.message);
+  await assert.rejects(writer.commit(batch), down);
+  await assert.rejects(writer.commit(batch), down, 'a retry while it is still down fails the same way');
+  await server!.start();
+  await writer.commit(batch);
+  assert.equal(await count(), before + 40);
+  // As if the answer to that insert had been lost: the retry finds the batch stored and does not insert it again.
+  await writer.commit(batch);
+  assert.equal(await count(), before + 40);
+});
+
 test('migrations apply once, and an applied migration edited afterwards is refused by name', { skip }, async () => {
   const features = featuresOf(await ch.version());
   assert.deepEqual(await migrateClickHouse(ch, CLICKHOUSE_MIGRATIONS_DIR, features), []);

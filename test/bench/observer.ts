@@ -38,7 +38,8 @@ export async function benchObserver(flows: number): Promise<Figure[]> {
   const dbPath = join(dir, 'obs.db');
   buildStore(dbPath, flows);
   const [apiPort, observerPort, deadRelay] = [await freePort(), await freePort(), await freePort()];
-  const fk = spawn(process.execPath, [CLI, 'serve', '--relay', `none=127.0.0.1:${deadRelay}`, '--db', dbPath, '--listen', `127.0.0.1:${apiPort}`,
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const fk = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--relay', `none=127.0.0.1:${deadRelay}`, '--db', dbPath, '--listen', `127.0.0.1:${apiPort}`,
     '--observer-listen', `127.0.0.1:${observerPort}`, '--query-max-range', '2d', '--log-level', 'error', '--backoff-initial', '30s'], { stdio: 'inherit' });
   // grpc-go clients (the hubble CLI) grow their HTTP/2 window to the bandwidth-delay product, up to 16 MiB;
   // grpc-js keeps 64 KiB unless told, which would measure window round trips instead of the server.

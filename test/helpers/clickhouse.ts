@@ -28,6 +28,11 @@ export const clickhouseSkip: string | false = command ? false : 'clickhouse-serv
 
 export interface ClickHouseServer {
   url: string;
+  /** Kills the server at once (SIGKILL), keeping its files: a crash. */
+  kill: () => Promise<void>;
+  /** Starts it again on the same files and port, and waits until it answers. */
+  start: () => Promise<void>;
+  /** Kills it and removes its files. */
   stop: () => Promise<void>;
 }
 
@@ -63,14 +68,18 @@ const USERS = `<?xml version="1.0"?>
 /** Starts a ClickHouse server and waits until it answers; `stop` kills it and removes its files, whatever happened. */
 export async function startClickHouse(): Promise<ClickHouseServer> {
   if (!command) throw new Error(clickhouseSkip as string);
+  const bin = command;
   const { dir, cleanup } = tempDir('flowkeeper-ch-');
   let child: ChildProcess | null = null;
-  const stop = async (): Promise<void> => {
+  const kill = async (): Promise<void> => {
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child!.once('exit', resolve));
       child.kill('SIGKILL');
       await exited;
     }
+  };
+  const stop = async (): Promise<void> => {
+    await kill();
     cleanup();
   };
   try {
@@ -78,20 +87,24 @@ export async function startClickHouse(): Promise<ClickHouseServer> {
     const [http, tcp] = [await freePort(), await freePort()];
     writeFileSync(join(dir, 'config.xml'), config(dir, http, tcp));
     writeFileSync(join(dir, 'users.xml'), USERS);
-    child = spawn(command[0], [...command.slice(1), `--config-file=${join(dir, 'config.xml')}`], { stdio: 'ignore', cwd: dir });
     const url = `http://127.0.0.1:${http}`;
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`clickhouse-server exited (${child.exitCode}) at start: ${tail(join(dir, 'error.log'))}`);
-      try {
-        if ((await fetch(`${url}/ping`, { signal: AbortSignal.timeout(1000) })).ok) break;
-      } catch {
-        // not listening yet
+    const start = async (): Promise<void> => {
+      const proc = spawn(bin[0], [...bin.slice(1), `--config-file=${join(dir, 'config.xml')}`], { stdio: 'ignore', cwd: dir });
+      child = proc;
+      const deadline = Date.now() + START_TIMEOUT_MS;
+      for (;;) {
+        if (proc.exitCode !== null) throw new Error(`clickhouse-server exited (${proc.exitCode}) at start: ${tail(join(dir, 'error.log'))}`);
+        try {
+          if ((await fetch(`${url}/ping`, { signal: AbortSignal.timeout(1000) })).ok) return;
+        } catch {
+          // not listening yet
+        }
+        if (Date.now() > deadline) throw new Error(`clickhouse-server did not answer within ${START_TIMEOUT_MS} ms: ${tail(join(dir, 'error.log'))}`);
+        await new Promise((r) => setTimeout(r, 100));
       }
-      if (Date.now() > deadline) throw new Error(`clickhouse-server did not answer within ${START_TIMEOUT_MS} ms: ${tail(join(dir, 'error.log'))}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return { url, stop };
+    };
+    await start();
+    return { url, kill, start, stop };
   } catch (err) {
     await stop();
     throw err;

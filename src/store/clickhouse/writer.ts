@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { ResponseKind, scanEnvelope } from '../../flows/envelope.js';
 import { decodeFlowRecord } from '../../flows/normalize.js';
 import type { FlowTime } from '../../flows/record.js';
@@ -35,8 +36,10 @@ const MAX_RESUME_KEYS = 1_000_000;
 /**
  * Writes batches of raw GetFlowsResponse messages into ClickHouse's flows
  * table, one RowBinary insert per batch. Rows are ordered by (time, seq):
- * seq grows with arrival in this writer (its start time in the high bits), so
- * flows sharing a nanosecond keep the order they came in. After a reconnect
+ * seq is a random 23-bit writer id over a 40-bit count of the flows it wrote,
+ * so flows sharing a nanosecond keep the order they came in, and seq ranges
+ * identify batches (a writer id is shared by two writers once in about eight
+ * million pairs; a count runs out after 10^12 flows). After a reconnect
  * the relay replays the overlap before the last stored flow; those flows are
  * recognised by their keys (uuid, or time, node and addresses) and dropped.
  */
@@ -49,9 +52,9 @@ export class ClickHouseFlowWriter {
   constructor(
     private readonly ch: ClickHouseHttp,
     private readonly overlapSeconds: number,
-    startedMs = Date.now(),
+    writerId = randomInt(1, 2 ** 23),
   ) {
-    this.seq = BigInt(startedMs) << 20n;
+    this.seq = BigInt(writerId) << 40n;
   }
 
   /** Where a relay's stream should resume (the last stored flow minus the overlap), or null when it has none stored. */
@@ -74,11 +77,30 @@ export class ClickHouseFlowWriter {
     return flowTime(since);
   }
 
+  /** Prepares and commits a batch in one attempt; on failure the batch is given up (retry a batch with prepare() and commit()). */
   async writeBatch(relay: string, buf: Buffer, offsets: ArrayLike<number>): Promise<ClickHouseBatchResult> {
+    const batch = this.prepare(relay, buf, offsets);
+    try {
+      await this.commit(batch);
+    } catch (err) {
+      this.abandon(batch);
+      throw err;
+    }
+    return batch.result;
+  }
+
+  /**
+   * Turns a batch of relay messages into one RowBinary insert. Its rows get
+   * this writer's next seq numbers, which no other batch shares: they are the
+   * batch's identity in ClickHouse, so a retried commit can ask whether the
+   * earlier attempt landed instead of inserting twice.
+   */
+  prepare(relay: string, buf: Buffer, offsets: ArrayLike<number>): PreparedBatch {
     const result: ClickHouseBatchResult = { stored: 0, duplicates: 0, malformed: 0, skipped: 0, newest: null };
     const window = this.windows.get(relay);
-    const keysSeen: string[] = [];
     let newestNs = -1n;
+    const firstSeq = this.seq;
+    const keys: string[] = [];
     for (let i = 0; i + 1 < offsets.length; i++) {
       const message = buf.subarray(offsets[i], offsets[i + 1]);
       let flow: ScannedFlow;
@@ -94,33 +116,58 @@ export class ClickHouseFlowWriter {
         continue;
       }
       const { seconds, nanos } = flow.row;
+      // Within a resumed relay's replayed overlap the flow's key says whether it is stored already.
       if (window && window.covers(seconds, nanos)) {
-        // Within a resumed relay's replayed overlap: the flow's key says whether it is stored already.
         const record = decodeFlowRecord(message);
         const key = record ? flowKey(record) : null;
         if (key !== null && window.seen(key)) {
           result.duplicates++;
           continue;
         }
-        if (key !== null) keysSeen.push(key);
+        if (key !== null) keys.push(key);
       }
       const ns = timeNs({ seconds, nanos });
       if (ns > newestNs) newestNs = ns;
       writeFlowRow(this.rows, flow, ns, this.seq++, relay, message);
       result.stored++;
     }
-    const body = this.rows.finish();
-    if (result.stored > 0) {
-      try {
-        await this.ch.insert('flows', FLOW_COLUMNS, body);
-      } catch (err) {
-        // Not stored: the retry of this batch must not take its flows for duplicates.
-        window?.unsee(keysSeen);
-        throw err;
-      }
-      result.newest = flowTime(newestNs);
-    }
-    if (window && result.newest && result.newest.seconds > window.seconds + this.overlapSeconds) this.windows.delete(relay);
-    return result;
+    if (result.stored > 0) result.newest = flowTime(newestNs);
+    return { relay, body: this.rows.finish(), firstSeq, lastSeq: this.seq - 1n, result, attempts: 0, keys };
   }
+
+  /**
+   * Inserts a prepared batch. Idempotent: a retry first asks ClickHouse whether
+   * an earlier attempt landed (its seq range is there) — an insert can succeed
+   * and its answer still be lost — and inserts only when it did not. One
+   * insert is one block, so it lands whole or not at all.
+   */
+  async commit(batch: PreparedBatch): Promise<void> {
+    if (batch.result.stored === 0) return;
+    const retry = batch.attempts++ > 0;
+    if (!retry || !(await this.landed(batch))) await this.ch.insert('flows', FLOW_COLUMNS, batch.body);
+    const window = this.windows.get(batch.relay);
+    if (window && batch.result.newest && batch.result.newest.seconds > window.seconds + this.overlapSeconds) this.windows.delete(batch.relay);
+  }
+
+  /** Gives up a batch that will not be committed: its flows are no longer taken for duplicates when the relay sends them again. */
+  abandon(batch: PreparedBatch): void {
+    this.windows.get(batch.relay)?.unsee(batch.keys);
+  }
+
+  private async landed(batch: PreparedBatch): Promise<boolean> {
+    const [row] = await this.ch.rows<{ n: string }>(`SELECT count() AS n FROM flows WHERE seq >= ${batch.firstSeq} AND seq <= ${batch.lastSeq}`);
+    return Number(row.n) === batch.result.stored;
+  }
+}
+
+/** A batch ready to insert, and what it holds. */
+export interface PreparedBatch {
+  relay: string;
+  body: Buffer;
+  firstSeq: bigint;
+  lastSeq: bigint;
+  result: ClickHouseBatchResult;
+  attempts: number;
+  /** Keys of the replayed overlap this batch claims (see abandon) */
+  keys: string[];
 }
