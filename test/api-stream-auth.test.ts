@@ -46,13 +46,13 @@ test('live stream: backfill then follow, with the same filters', async () => {
   });
 });
 
-test('a backfill larger than the send buffer reaches a client that reads it completely and in order (since: the oldest 10,000; last=N: the newest N)', async () => {
+test('a backfill larger than the send buffer reaches a client that reads it completely and in order (since: the newest 10,000, saying older ones were left out; last=N: the newest N)', async () => {
   const gen = new TrafficGenerator(7);
   await withSimAndApp(async ({ sim, app }) => {
     const fed = feed(sim, gen, 12_000);
     await waitFor('stored', () => app.pipeline.stats.stored === fed, 30_000);
     const stored = app.reader.flows({ limit: 100_000, order: 'asc' }).map((f) => f.uuid);
-    const backfillOf = async (query: string): Promise<{ uuids: unknown[]; count: number | undefined; lost: number }> => {
+    const backfillOf = async (query: string): Promise<{ uuids: unknown[]; count: number | undefined; truncated: unknown; lost: number }> => {
       const ws = new WebSocket(wsUrl(app.url, `/api/v1/flows/stream?${query}`));
       const frames: (Frame & { flow?: { uuid?: string } })[] = [];
       ws.on('message', (m) => frames.push(JSON.parse(m.toString()) as Frame));
@@ -60,7 +60,8 @@ test('a backfill larger than the send buffer reaches a client that reads it comp
         await waitFor(`backfill done (${query})`, () => frames.some((f) => f.type === 'backfill_done'), 30_000);
         const done = frames.findIndex((f) => f.type === 'backfill_done');
         const before = frames.slice(0, done);
-        return { uuids: before.filter((f) => f.type === 'flow').map((f) => f.flow?.uuid), count: frames[done].count, lost: before.filter((f) => f.type === 'lost').reduce((n, f) => n + (f.count ?? 0), 0) };
+        const lost = before.filter((f) => f.type === 'lost').reduce((n, f) => n + (f.count ?? 0), 0);
+        return { uuids: before.filter((f) => f.type === 'flow').map((f) => f.flow?.uuid), count: frames[done].count, truncated: (frames[done] as { truncated?: unknown }).truncated, lost };
       } finally {
         ws.close();
       }
@@ -69,9 +70,18 @@ test('a backfill larger than the send buffer reaches a client that reads it comp
     // Ten thousand frames are several MB: far more than the 1 MB a live client may have unsent.
     assert.equal(since.lost, 0);
     assert.equal(since.count, 10_000);
-    assert.deepEqual(since.uuids, stored.slice(0, 10_000));
+    // The newest 10,000, so the backfill runs on into the live flows without a gap; the older 2,000 are said to be left out.
+    assert.deepEqual(since.uuids, stored.slice(-10_000));
+    assert.equal(since.truncated, true);
+    // A range holding exactly what is sent leaves nothing out.
+    const oldest = stored.length - 10_000;
+    const exact = await backfillOf(`since=${encodeURIComponent(String(app.reader.flows({ limit: oldest + 1, order: 'asc' })[oldest].time))}`);
+    assert.equal(exact.count, 10_000);
+    assert.equal(exact.truncated, false);
+    assert.deepEqual(exact.uuids, stored.slice(-10_000));
     const last = await backfillOf('last=2500');
     assert.equal(last.count, 2500);
+    assert.equal(last.truncated, undefined);
     assert.deepEqual(last.uuids, stored.slice(-2500));
   });
 });

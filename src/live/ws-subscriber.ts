@@ -89,9 +89,9 @@ export class WsSubscriber implements Subscriber {
     while (this.behind && this.socket.readyState === this.socket.OPEN) await new Promise((resolve) => setTimeout(resolve, BACKFILL_DRAIN_POLL_MS));
   }
 
-  /** After the backfill: whatever arrived live meanwhile (minus flows the backfill sent), then live flows as they come. */
-  finishBackfill(): void {
-    this.frame({ type: 'backfill_done', count: this.backfillCount });
+  /** After the backfill (`truncated`: older flows of a since= backfill were left out): whatever arrived live meanwhile (minus flows the backfill sent), then live flows as they come. */
+  finishBackfill(truncated?: boolean): void {
+    this.frame({ type: 'backfill_done', count: this.backfillCount, ...(truncated === undefined ? {} : { truncated }) });
     const held = this.held ?? [];
     this.held = null;
     for (const f of held) if (!this.backfilled.has(flowKey(f))) this.send(f);

@@ -47,26 +47,32 @@ function parseSetup(req: FastifyRequest): StreamSetup {
   return { filters, since, last };
 }
 
-/** The stored flows a stream starts with, oldest first, page by page: the first MAX_BACKFILL since `since`, or the last `last`. */
-async function backfill(queries: QueryPool, setup: StreamSetup, sub: WsSubscriber, signal: AbortSignal): Promise<void> {
-  if (setup.since === undefined && setup.last === undefined) return;
+/**
+ * The stored flows a stream starts with, oldest first, page by page: the
+ * newest `last`, or the flows since `since` up to the newest MAX_BACKFILL (so
+ * the backfill joins the live flows without a gap). Returns whether `since`
+ * matched more, older flows that were left out.
+ */
+async function backfill(queries: QueryPool, setup: StreamSetup, sub: WsSubscriber, signal: AbortSignal): Promise<boolean> {
+  if (setup.since === undefined && setup.last === undefined) return false;
   const until = parseTime('now', 'until');
   const since = setup.since !== undefined ? parseTime(setup.since, 'since') : { seconds: 0, nanos: 0 };
   let remaining = setup.last ?? MAX_BACKFILL;
-  let after: FlowPosition | null = null;
-  if (setup.last !== undefined) {
-    const filters = setup.filters.source();
-    after = await lastStart(setup.last, BACKFILL_PAGE * 10, (limit, from) => queries.history({
-      kind: 'history', filters, since, until, order: 'desc', limit, after: from, maskPaths: null, output: 'count', keys: false,
-    }, signal), () => signal.aborted);
-  }
+  const filters = setup.filters.source();
+  const countPage = (limit: number, from: FlowPosition | null) => queries.history({
+    kind: 'history', filters, since, until, order: 'desc', limit, after: from, maskPaths: null, output: 'count', keys: false,
+  }, signal);
+  let after = await lastStart(remaining, BACKFILL_PAGE * 10, countPage, () => signal.aborted);
+  // The range may hold exactly `remaining` flows: something was left out only if a flow precedes the oldest one sent.
+  const omitted = setup.since !== undefined && after !== null && (await countPage(1, { hour: after.hour, id: after.id + 1 })).count > 0;
   while (remaining > 0 && !signal.aborted) {
     const page = await queries.flows({ filters: setup.filters, since, until, order: 'asc', limit: Math.min(BACKFILL_PAGE, remaining), after }, 'ws', signal);
     await sub.sendBackfill(page.ws!);
     remaining -= page.ws!.ends.length;
-    if (!page.next) return;
+    if (!page.next) break;
     after = page.next;
   }
+  return omitted;
 }
 
 export interface StreamLimits {
@@ -104,7 +110,7 @@ export function registerStreamRoute(app: FastifyInstance, hub: LiveHub, queries:
     websocket: true,
     schema: {
       summary: 'Live flows over WebSocket (same filters), with optional backfill',
-      description: 'Query: hubble-observe-like filters or filters={"whitelist":[...],"blacklist":[...]}; since=15m or last=N for backfill. Frames: {"type":"flow",...jsonpb}, {"type":"lost","count":n}, {"type":"heartbeat"}, {"type":"backfill_done"}.',
+      description: 'Query: hubble-observe-like filters or filters={"whitelist":[...],"blacklist":[...]}; since=15m or last=N for backfill. Frames: {"type":"flow",...jsonpb}, {"type":"lost","count":n}, {"type":"heartbeat"}, {"type":"backfill_done","count":n} (with since: "truncated":true when more than 10,000 flows matched and only the newest 10,000 were sent).',
       querystring: { type: 'object', additionalProperties: true, properties: { since: { type: 'string' }, last: { type: 'string' }, filters: { type: 'string' }, ...filterQueryProperties() } },
     },
     preValidation: async (req) => {
@@ -139,8 +145,9 @@ export function registerStreamRoute(app: FastifyInstance, hub: LiveHub, queries:
       if (left > 0) byClient.set(req.ip, left);
       else byClient.delete(req.ip);
     });
+    let truncated: boolean;
     try {
-      await backfill(queries, setup, sub, gone.signal);
+      truncated = await backfill(queries, setup, sub, gone.signal);
     } catch (err) {
       if (gone.signal.aborted) return;
       req.log.warn({ err }, 'live stream backfill failed');
@@ -148,6 +155,6 @@ export function registerStreamRoute(app: FastifyInstance, hub: LiveHub, queries:
       return;
     }
     if (gone.signal.aborted) return;
-    sub.finishBackfill();
+    sub.finishBackfill(setup.since !== undefined ? truncated : undefined);
   });
 }
