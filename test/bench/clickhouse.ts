@@ -11,6 +11,8 @@ import { buildTemplates, templateBatches } from './templates.js';
 
 /** Flows per insert: the writer's batch (a ClickHouse part each). */
 const BATCH = Number(process.env.BENCH_CLICKHOUSE_BATCH ?? 16_384);
+/** Inserts in flight at once. */
+const IN_FLIGHT = Number(process.env.BENCH_CLICKHOUSE_IN_FLIGHT ?? 2);
 
 /**
  * The ClickHouse store on a local server (Debian's 18.16 here): the writer
@@ -35,7 +37,15 @@ export async function benchClickHouse(flows: number): Promise<Figure[]> {
     };
     const t0 = performance.now();
     let stored = 0;
-    for (const { buf, offsets } of templateBatches(templates, flows, BATCH, timeOf)) stored += (await writer.writeBatch('bench', buf, offsets)).stored;
+    // Two inserts in flight: the next batch is scanned and encoded while ClickHouse takes the last one.
+    const inFlight: Promise<void>[] = [];
+    for (const { buf, offsets } of templateBatches(templates, flows, BATCH, timeOf)) {
+      const batch = writer.prepare('bench', buf, offsets);
+      stored += batch.result.stored;
+      inFlight.push(writer.commit(batch));
+      if (inFlight.length >= IN_FLIGHT) await inFlight.shift();
+    }
+    await Promise.all(inFlight);
     const ingestSeconds = (performance.now() - t0) / 1000;
     await ch.command('OPTIMIZE TABLE flows FINAL');
     const [parts] = await ch.rows<{ bytes: string; rows: string }>("SELECT sum(bytes) AS bytes, sum(rows) AS rows FROM system.parts WHERE database = 'flowkeeper_bench' AND table = 'flows' AND active");
@@ -57,7 +67,7 @@ export async function benchClickHouse(flows: number): Promise<Figure[]> {
     const drops = await page({ whitelist: [{ verdict: ['DROPPED'], source_pod: ['payments/'] }, { verdict: ['DROPPED'], destination_pod: ['payments/'] }] });
     const mflows = `${(flows / 1e6).toFixed(1)} M flows`;
     return [
-      { name: `ingest into ClickHouse ${features.version} (writer, ${BATCH.toLocaleString('en-US')}-flow inserts)`, value: stored / ingestSeconds, unit: 'flows/s', target: { op: '>=', value: 100_000 },
+      { name: `ingest into ClickHouse ${features.version} (writer, ${BATCH.toLocaleString('en-US')}-flow inserts, ${IN_FLIGHT} in flight)`, value: stored / ingestSeconds, unit: 'flows/s', target: { op: '>=', value: 100_000 },
         note: `${stored.toLocaleString('en-US')} flows in ${ingestSeconds.toFixed(1)} s; ClickHouse runs on the same 2 cores` },
       { name: `disk per flow on ${features.version}, merged`, value: Number(parts.bytes) / Number(parts.rows), unit: 'B', target: { op: '<=', value: 80 },
         note: features.missing.length ? `this server lacks ${features.missing.join(' and ')}: the schema uses them on newer servers, not measured here` : 'with codecs' },

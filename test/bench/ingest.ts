@@ -45,7 +45,8 @@ export async function benchIngest(seconds: number, extraArgs: string[] = [], loa
   const apiPort = await freePort();
   const url = `http://127.0.0.1:${apiPort}`;
   const dbPath = join(dir, 'bench.db');
-  const fk = spawn(process.execPath, [CLI, 'serve', '--relay', `bench=127.0.0.1:${port}`, '--db', dbPath, '--listen', `127.0.0.1:${apiPort}`, '--observer-listen', '127.0.0.1:0', '--log-level', 'warn', ...extraArgs, ...(process.env.BENCH_FK_ARGS ?? '').split(' ').filter(Boolean)], { stdio: 'inherit' });
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const fk = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--relay', `bench=127.0.0.1:${port}`, '--db', dbPath, '--listen', `127.0.0.1:${apiPort}`, '--observer-listen', '127.0.0.1:0', '--log-level', 'warn', ...extraArgs, ...(process.env.BENCH_FK_ARGS ?? '').split(' ').filter(Boolean)], { stdio: 'inherit' });
   try {
     let ready = false;
     for (let i = 0; i < 100 && !ready; i++) {
