@@ -1,31 +1,13 @@
+import { ByteWriter } from './byte-writer.js';
 import { WIRE_BYTES, WIRE_VARINT } from './wire.js';
 
 /**
  * A minimal protobuf wire-format writer, the counterpart of WireCursor: it
- * writes stored raw sub-messages as they are and numbers as varints, into one
+ * writes stored raw sub-messages as they are (raw()) and numbers as varints, into one
  * growing buffer (a nested message reserves a one-byte length and moves its
  * body only when it turns out longer than 127 bytes).
  */
-export class WireWriter {
-  private buf = Buffer.allocUnsafe(4096);
-  private pos = 0;
-
-  /** Starts a new message, reusing the buffer. */
-  reset(): this {
-    this.pos = 0;
-    return this;
-  }
-
-  /** A copy of what was written (the buffer itself is reused). */
-  finish(): Buffer {
-    return Buffer.from(this.buf.subarray(0, this.pos));
-  }
-
-  /** Bytes written so far. */
-  get length(): number {
-    return this.pos;
-  }
-
+export class WireWriter extends ByteWriter {
   /**
    * Writes one gRPC frame: a flag byte (0, not compressed), the 32-bit length,
    * then the message `encode` writes. When `encode` throws, nothing of the frame
@@ -45,28 +27,6 @@ export class WireWriter {
     this.buf.writeUInt32BE(this.pos - at - 5, at + 1);
   }
 
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(bigger, 0, 0, this.pos);
-    this.buf = bigger;
-  }
-
-  /** An unsigned varint; exact up to 2^53. */
-  varint(n: number): void {
-    this.ensure(10);
-    const buf = this.buf;
-    while (n > 0x7fffffff) {
-      buf[this.pos++] = (n % 128) | 0x80;
-      n = Math.floor(n / 128);
-    }
-    while (n > 0x7f) {
-      buf[this.pos++] = (n & 0x7f) | 0x80;
-      n >>>= 7;
-    }
-    buf[this.pos++] = n;
-  }
-
   tag(field: number, wireType: number): void {
     this.varint(field * 8 + wireType);
   }
@@ -76,13 +36,6 @@ export class WireWriter {
     if (!n) return;
     this.tag(field, WIRE_VARINT);
     this.varint(n);
-  }
-
-  /** Bytes appended as they are (fields already encoded with their tags). */
-  raw(bytes: Uint8Array): void {
-    this.ensure(bytes.length);
-    this.buf.set(bytes, this.pos);
-    this.pos += bytes.length;
   }
 
   /** A length-delimited field holding `bytes` (an encoded message, or string bytes). */
@@ -95,10 +48,7 @@ export class WireWriter {
   string(field: number, text: string): void {
     if (text === '') return;
     this.tag(field, WIRE_BYTES);
-    const len = Buffer.byteLength(text);
-    this.varint(len);
-    this.ensure(len);
-    this.pos += this.buf.write(text, this.pos, 'utf8');
+    this.lengthPrefixedText(text);
   }
 
   /** A nested message whose body `write` produces (written even when empty: presence matters for messages). */

@@ -1,84 +1,50 @@
+import { ByteWriter } from '../../flows/byte-writer.js';
+
 /**
  * ClickHouse's RowBinary format: little-endian integers, strings as a LEB128
  * length then bytes, arrays as a LEB128 count then their items.
  */
-export class RowBinaryWriter {
-  private buf = Buffer.allocUnsafe(1 << 16);
-  private pos = 0;
-
-  private room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(bigger, 0, 0, this.pos);
-    this.buf = bigger;
+export class RowBinaryWriter extends ByteWriter {
+  constructor() {
+    super(1 << 16);
   }
 
   uint8(v: number): void {
-    this.room(1);
+    this.ensure(1);
     this.buf[this.pos++] = v;
   }
 
   uint16(v: number): void {
-    this.room(2);
+    this.ensure(2);
     this.buf.writeUInt16LE(v, this.pos);
     this.pos += 2;
   }
 
   uint32(v: number): void {
-    this.room(4);
+    this.ensure(4);
     this.buf.writeUInt32LE(v >>> 0, this.pos);
     this.pos += 4;
   }
 
   int32(v: number): void {
-    this.room(4);
+    this.ensure(4);
     this.buf.writeInt32LE(v | 0, this.pos);
     this.pos += 4;
   }
 
   uint64(v: bigint): void {
-    this.room(8);
+    this.ensure(8);
     this.buf.writeBigUInt64LE(v, this.pos);
     this.pos += 8;
   }
 
-  private leb128(n: number): void {
-    this.room(5);
-    while (n >= 0x80) {
-      this.buf[this.pos++] = (n & 0x7f) | 0x80;
-      n >>>= 7;
-    }
-    this.buf[this.pos++] = n;
-  }
-
   bytes(b: Uint8Array): void {
-    this.leb128(b.length);
-    this.room(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
+    this.varint(b.length);
+    this.raw(b);
   }
 
   string(s: string): void {
-    const n = Buffer.byteLength(s);
-    this.leb128(n);
-    this.room(n);
-    this.pos += this.buf.write(s, this.pos);
-  }
-
-  strings(list: readonly string[]): void {
-    this.leb128(list.length);
-    for (const s of list) this.string(s);
-  }
-
-  get length(): number {
-    return this.pos;
-  }
-
-  /** The bytes written (a copy: the writer may be reused). */
-  finish(): Buffer {
-    const out = Buffer.from(this.buf.subarray(0, this.pos));
-    this.pos = 0;
-    return out;
+    this.lengthPrefixedText(s);
   }
 }
 

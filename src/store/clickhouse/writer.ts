@@ -101,6 +101,7 @@ export class ClickHouseFlowWriter {
     let newestNs = -1n;
     const firstSeq = this.seq;
     const keys: string[] = [];
+    this.rows.reset();
     for (let i = 0; i + 1 < offsets.length; i++) {
       const message = buf.subarray(offsets[i], offsets[i + 1]);
       let flow: ScannedFlow;
