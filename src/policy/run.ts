@@ -1,6 +1,7 @@
 import { formatTimestamp } from '../flows/jsonpb.js';
 import type { FlowTime } from '../flows/record.js';
 import type { FilterSet } from '../query/filter.js';
+import { fromNanos, toNanos } from '../query/time.js';
 import type { QueryPool } from '../query/pool.js';
 import { mergeFlowClasses } from '../query/service.js';
 import { Document } from 'yaml';
@@ -31,15 +32,14 @@ export interface ReplayRequest {
 
 /** [since, until] cut into `n` consecutive slices that do not overlap (until is inclusive, as in flow queries). */
 export function timeSlices(since: FlowTime, until: FlowTime, n: number): [FlowTime, FlowTime][] {
-  const start = BigInt(since.seconds) * 1_000_000_000n + BigInt(since.nanos);
-  const end = BigInt(until.seconds) * 1_000_000_000n + BigInt(until.nanos);
+  const start = toNanos(since);
+  const end = toNanos(until);
   const count = end - start < BigInt(n) ? 1n : BigInt(n);
-  const time = (ns: bigint): FlowTime => ({ seconds: Number(ns / 1_000_000_000n), nanos: Number(ns % 1_000_000_000n) });
   const out: [FlowTime, FlowTime][] = [];
   for (let i = 0n; i < count; i++) {
     const a = start + ((end - start) * i) / count + (i === 0n ? 0n : 1n);
     const b = start + ((end - start) * (i + 1n)) / count;
-    out.push([time(a), time(b)]);
+    out.push([fromNanos(a), fromNanos(b)]);
   }
   return out;
 }

@@ -38,6 +38,17 @@ export function seconds(t: FlowTime): number {
   return t.seconds + t.nanos / 1e9;
 }
 
+const NANOS_PER_SECOND = 1_000_000_000n;
+
+/** A time as nanoseconds since the epoch (exact: past 2^53, hence a bigint). */
+export function toNanos(t: FlowTime): bigint {
+  return BigInt(t.seconds) * NANOS_PER_SECOND + BigInt(t.nanos);
+}
+
+export function fromNanos(ns: bigint): FlowTime {
+  return { seconds: Number(ns / NANOS_PER_SECOND), nanos: Number(ns % NANOS_PER_SECOND) };
+}
+
 /** True when `a` is strictly earlier than `b`. */
 export function isBefore(a: FlowTime, b: FlowTime): boolean {
   return a.seconds < b.seconds || (a.seconds === b.seconds && a.nanos < b.nanos);

@@ -1,4 +1,5 @@
 import type { Deadline } from '../query/deadline.js';
+import { isBefore } from '../query/time.js';
 import type { SqlFragment } from '../query/model.js';
 import type { FlowRecord, FlowTime } from '../flows/record.js';
 import { RowBits } from '../flows/row.js';
@@ -180,10 +181,6 @@ export function scanFlowClasses(db: Db, dict: ReaderDictionary, q: FlowClassQuer
   return { classes, flows, truncated, readUntil };
 }
 
-function before(a: FlowTime, b: FlowTime): boolean {
-  return a.seconds < b.seconds || (a.seconds === b.seconds && a.nanos < b.nanos);
-}
-
 /** Scans of consecutive time ranges (in order) as one: classes merged by key, the earliest sample kept. */
 export function mergeFlowClasses(parts: FlowClasses[]): FlowClasses {
   const byKey = new Map<string, FlowClass>();
@@ -195,11 +192,11 @@ export function mergeFlowClasses(parts: FlowClasses[]): FlowClasses {
       if (!seen) byKey.set(c.key, { ...c });
       else {
         seen.flows += c.flows;
-        if (before(c.first, seen.first)) {
+        if (isBefore(c.first, seen.first)) {
           seen.first = c.first;
           seen.sample = c.sample;
         }
-        if (before(seen.last, c.last)) seen.last = c.last;
+        if (isBefore(seen.last, c.last)) seen.last = c.last;
       }
     }
   }

@@ -2,6 +2,7 @@ import { decodeFlowRecord } from '../../flows/normalize.js';
 import type { FlowRecord, FlowTime } from '../../flows/record.js';
 import type { Deadline } from '../../query/deadline.js';
 import type { FilterSet } from '../../query/filter.js';
+import { toNanos } from '../../query/time.js';
 import type { ClickHouseHttp } from './http.js';
 import { RowBinaryReader } from './row-binary.js';
 import { clickhouseWhere } from './where.js';
@@ -36,10 +37,6 @@ export interface ClickHouseFlowPage<T> {
 /** Rows fetched per round trip beyond what the page still needs (rows the filter turns down cost another trip). */
 const MIN_CHUNK = 1_000;
 
-function ns(t: FlowTime): bigint {
-  return BigInt(t.seconds) * 1_000_000_000n + BigInt(t.nanos);
-}
-
 /** Shortest time window a page reads (ns); a window that comes back short of the page doubles the next. */
 const FIRST_WINDOW_NS = 60_000_000_000n;
 
@@ -61,8 +58,8 @@ export async function queryClickHouseFlows<T>(ch: ClickHouseHttp, q: ClickHouseF
   const flows: T[] = [];
   let after = q.after;
   let scanned = 0;
-  const since = ns(q.since);
-  const until = ns(q.until);
+  const since = toNanos(q.since);
+  const until = toNanos(q.until);
   // The part of the range not read yet: [lo, hi], shrinking from the page's end.
   let lo = after && !desc ? BigInt(after.timeNs) : since;
   let hi = after && desc ? BigInt(after.timeNs) : until;

@@ -3,6 +3,7 @@ import { ResponseKind, scanEnvelope } from '../../flows/envelope.js';
 import { decodeFlowRecord } from '../../flows/normalize.js';
 import type { FlowTime } from '../../flows/record.js';
 import { flowKey } from '../../flows/record.js';
+import { fromNanos, toNanos } from '../../query/time.js';
 import { DedupeWindow } from '../dedupe.js';
 import { FLOW_COLUMNS, FlowScanner, writeFlowRow } from './columns.js';
 import type { ScannedFlow } from './columns.js';
@@ -18,16 +19,6 @@ export interface ClickHouseBatchResult {
   /** Node status and lost-events messages (not stored in ClickHouse yet) */
   skipped: number;
   newest: FlowTime | null;
-}
-
-const NS = 1_000_000_000n;
-
-function timeNs(t: FlowTime): bigint {
-  return BigInt(t.seconds) * NS + BigInt(t.nanos);
-}
-
-function flowTime(ns: bigint): FlowTime {
-  return { seconds: Number(ns / NS), nanos: Number(ns % NS) };
 }
 
 /** Most flow keys one resume loads to drop the relay's replayed overlap. */
@@ -72,9 +63,9 @@ export class ClickHouseFlowWriter {
       const record = decodeFlowRecord(stored.bytes());
       if (record) seen.add(flowKey(record));
     }
-    const at = flowTime(newest);
+    const at = fromNanos(newest);
     this.windows.set(relay, new DedupeWindow(at.seconds, at.nanos, seen));
-    return flowTime(since);
+    return fromNanos(since);
   }
 
   /** Prepares and commits a batch in one attempt; on failure the batch is given up (retry a batch with prepare() and commit()). */
@@ -127,12 +118,12 @@ export class ClickHouseFlowWriter {
         }
         if (key !== null) keys.push(key);
       }
-      const ns = timeNs({ seconds, nanos });
+      const ns = toNanos(flow.row);
       if (ns > newestNs) newestNs = ns;
       writeFlowRow(this.rows, flow, ns, this.seq++, relay, message);
       result.stored++;
     }
-    if (result.stored > 0) result.newest = flowTime(newestNs);
+    if (result.stored > 0) result.newest = fromNanos(newestNs);
     return { relay, body: this.rows.finish(), firstSeq, lastSeq: this.seq - 1n, result, attempts: 0, keys };
   }
 
