@@ -22,6 +22,11 @@ export class DedupeWindow {
     return seconds < this.seconds || (seconds === this.seconds && nanos <= this.nanos);
   }
 
+  /** True once the stream has reached `overlapSeconds` past the resume point: the replay is over and the keys can go. */
+  replayOver(newest: { seconds: number } | null, overlapSeconds: number): boolean {
+    return newest !== null && newest.seconds > this.seconds + overlapSeconds;
+  }
+
   /** True when the key was seen before; remembers it otherwise. */
   seen(key: string): boolean {
     if (this.keys.has(key)) return true;

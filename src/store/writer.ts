@@ -236,7 +236,7 @@ export class FlowWriter {
         if (result.newest) this.stmts.saveCheckpoint.run(relay, result.newest.seconds, result.newest.nanos, Date.now());
       })();
       // Once the stream is well past the resume point, the replay is over: free the keys.
-      if (window && result.newest && result.newest.seconds > window.seconds + this.overlapSeconds) this.windows.delete(relay);
+      if (window?.replayOver(result.newest, this.overlapSeconds)) this.windows.delete(relay);
     } catch (err) {
       // Rolled back: undo what this batch taught the caches, so a retry of the same batch stores it all.
       this.rollup.discard();

@@ -137,8 +137,8 @@ export class ClickHouseFlowWriter {
     if (batch.result.stored === 0) return;
     const retry = batch.attempts++ > 0;
     if (!retry || !(await this.landed(batch))) await this.ch.insert('flows', FLOW_COLUMNS, batch.body);
-    const window = this.windows.get(batch.relay);
-    if (window && batch.result.newest && batch.result.newest.seconds > window.seconds + this.overlapSeconds) this.windows.delete(batch.relay);
+    // Once the stream is well past the resume point, the replay is over: free the keys.
+    if (this.windows.get(batch.relay)?.replayOver(batch.result.newest, this.overlapSeconds)) this.windows.delete(batch.relay);
   }
 
   /** Gives up a batch that will not be committed: its flows are no longer taken for duplicates when the relay sends them again. */
