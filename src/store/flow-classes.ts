@@ -28,9 +28,14 @@ function packedEnums(): string {
   return `(verdict | (ifnull(drop_reason, 0) << 8) | (ifnull(event_type, 0) << 16) | (ifnull(direction, 0) << 24) | ((bits & ${replyBits}) << 26) | (l4 << 28) | (ifnull(l7_type, 0) << 32) | (ifnull(icmp_type, 0) << 36) | (ifnull(${port}, 0) << 44))`;
 }
 
-/** What makes a class: the packed enums, the L7 record and every id of the pairs (headers too when a rule looks at them: they are unique per request). */
+/** The packed enums, the L7 record, the given id expressions, and headers when a rule looks at them (they are unique per request). */
+function classColumns(withHeaders: boolean, ids: string[]): string[] {
+  return [packedEnums(), 'l7_record', ...ids, ...(withHeaders ? ['l7_headers'] : [])];
+}
+
+/** What makes a class: every id of the pairs, as they are. */
 function keyColumns(withHeaders: boolean): string[] {
-  return [packedEnums(), 'l7_record', ...ID_PAIRS.flat(), ...(withHeaders ? ['l7_headers'] : [])];
+  return classColumns(withHeaders, ID_PAIRS.flat());
 }
 
 /**
@@ -43,8 +48,7 @@ function keyColumns(withHeaders: boolean): string[] {
  */
 function groupColumns(withHeaders: boolean, packPairs: boolean): string[] {
   if (!packPairs) return keyColumns(withHeaders);
-  const pairs = ID_PAIRS.map(([a, b]) => `((ifnull(${a}, 0) << 32) | ifnull(${b}, 0))`);
-  return [packedEnums(), 'l7_record', ...pairs, ...(withHeaders ? ['l7_headers'] : [])];
+  return classColumns(withHeaders, ID_PAIRS.map(([a, b]) => `((ifnull(${a}, 0) << 32) | ifnull(${b}, 0))`));
 }
 
 /** Ids may be packed in pairs while none needs more than 31 bits (dictionary and endpoint ids grow from 1). */
