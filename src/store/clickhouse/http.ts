@@ -99,6 +99,6 @@ export class ClickHouseHttp {
 
 /** The first words of a statement, for error messages. */
 function describe(sql: string): string {
-  const words = sql.trim().split(/\s+/).slice(0, 4).join(' ');
-  return `"${words}${sql.trim().split(/\s+/).length > 4 ? ' …' : ''}"`;
+  const words = sql.trim().split(/\s+/);
+  return `"${words.slice(0, 4).join(' ')}${words.length > 4 ? ' …' : ''}"`;
 }

@@ -1,6 +1,7 @@
 import { FlowkeeperError } from '../../errors.js';
 import { readMigrations } from '../migrate.js';
 import type { ClickHouseHttp, ServerVersion } from './http.js';
+import { stringLiteral } from './where.js';
 
 /** What the server can do, from its version: the schema uses each feature only where it exists. */
 export interface ServerFeatures {
@@ -77,8 +78,7 @@ export async function migrateClickHouse(ch: ClickHouseHttp, dir: string, f: Serv
     } catch (err) {
       throw new FlowkeeperError('FLOWKEEPER_ERR_MIGRATION', `ClickHouse migration ${file.name} failed: ${(err as Error).message}`);
     }
-    const sql = `INSERT INTO ${db}.schema_migrations (version, name, checksum, applied_at) VALUES (${file.version}, '${file.name}', '${file.checksum}', now())`;
-    await ch.command(sql);
+    await ch.command(`INSERT INTO ${db}.schema_migrations (version, name, checksum, applied_at) VALUES (${file.version}, ${stringLiteral(file.name)}, ${stringLiteral(file.checksum)}, now())`);
     now.push(file.name);
   }
   return now;

@@ -1,4 +1,5 @@
 import type { ClickHouseHttp } from './http.js';
+import { stringLiteral } from './where.js';
 
 const DAY_SECONDS = 86_400;
 
@@ -9,8 +10,7 @@ const DAY_SECONDS = 86_400;
  * so flows live up to a day longer than asked. Returns the days dropped.
  */
 export async function dropExpiredPartitions(ch: ClickHouseHttp, maxAgeSeconds: number, nowSeconds = Date.now() / 1000): Promise<string[]> {
-  const database = ch.settings.database.replace(/'/g, '');
-  const parts = await ch.rows<{ day: string }>(`SELECT DISTINCT partition AS day FROM system.parts WHERE database = '${database}' AND table = 'flows' AND active ORDER BY day`);
+  const parts = await ch.rows<{ day: string }>(`SELECT DISTINCT partition AS day FROM system.parts WHERE database = ${stringLiteral(ch.settings.database)} AND table = 'flows' AND active ORDER BY day`);
   const cutoff = nowSeconds - maxAgeSeconds;
   const dropped: string[] = [];
   for (const { day } of parts) {
