@@ -1,13 +1,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JsonObject } from '../src/flows/jsonpb.js';
-import { jsonpbToPlain } from '../src/flows/jsonpb.js';
 import { toResponseJson } from '../src/flows/record.js';
 import type { FlowRecord, FlowTime } from '../src/flows/record.js';
 import { GetFlowsResponseType } from '../src/flows/schema.js';
-import { CLICKHOUSE_MIGRATIONS_DIR, MIGRATIONS_DIR, ROOT_DIR } from '../src/paths.js';
+import { CLICKHOUSE_MIGRATIONS_DIR, MIGRATIONS_DIR } from '../src/paths.js';
 import { Deadline } from '../src/query/deadline.js';
 import { FilterSet } from '../src/query/filter.js';
 import { DEFAULT_QUERY_LIMITS, QueryService } from '../src/query/service.js';
@@ -26,7 +23,7 @@ import { TrafficGenerator } from '../src/sim/traffic.js';
 import { clickhouseSkip, startClickHouse } from './helpers/clickhouse.js';
 import type { ClickHouseServer } from './helpers/clickhouse.js';
 import { CASES } from './helpers/filter-cases.js';
-import { fixtureLines, packBatch } from './helpers/fixtures.js';
+import { corpusLines, encodeResponse, packBatch } from './helpers/fixtures.js';
 import { tempDir } from './helpers/harness.js';
 
 /**
@@ -40,12 +37,7 @@ const skip = clickhouseSkip;
 const RELAY = 'test';
 
 function corpus(): Buffer[] {
-  const lines: JsonObject[] = [
-    ...fixtureLines(),
-    ...['dropped-flows.jsonl', 'synthetic-flows.jsonl'].flatMap((f) =>
-      readFileSync(join(ROOT_DIR, 'test', 'fixtures', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as JsonObject)),
-  ];
-  const messages = lines.map((l) => Buffer.from(GetFlowsResponseType.encode(GetFlowsResponseType.fromObject(jsonpbToPlain(GetFlowsResponseType, l))).finish()));
+  const messages = corpusLines().map(encodeResponse);
   const gen = new TrafficGenerator(7);
   const start = Date.now() - 10 * 60_000;
   for (let n = 0; n < 2000;) {

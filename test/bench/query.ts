@@ -6,7 +6,7 @@ import { openDatabase } from '../../src/store/sqlite.js';
 import { FlowWriter } from '../../src/store/writer.js';
 import { freePort, tempDir } from '../helpers/harness.js';
 import type { Figure } from './measure.js';
-import { buildTemplates, templateBatches } from './templates.js';
+import { buildTemplates, spreadOverLastDay, templateBatches } from './templates.js';
 
 const CLI = join(ROOT_DIR, 'dist', 'src', 'cli.js');
 const BATCH = 4096;
@@ -30,21 +30,14 @@ export function buildStore(dbPath: string, flows: number): number {
   migrate(db, MIGRATIONS_DIR);
   const writer = new FlowWriter(db, 5);
   const templates = buildTemplates(20_000, 7);
-  const startNs = (Date.now() - 86_400_000) * 1e6;
-  const stepNs = 86_400e9 / flows;
   const started = performance.now();
-  const timeOf = (i: number): { seconds: number; nanos: number } => {
-    const ns = startNs + i * stepNs;
-    const seconds = Math.floor(ns / 1e9);
-    return { seconds, nanos: Math.floor(ns - seconds * 1e9) };
-  };
-  for (const { buf, offsets } of templateBatches(templates, flows, BATCH, timeOf)) writer.writeBatch('bench', buf, offsets);
+  for (const { buf, offsets } of templateBatches(templates, flows, BATCH, spreadOverLastDay(flows))) writer.writeBatch('bench', buf, offsets);
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
   return (performance.now() - started) / 1000;
 }
 
-function percentile(values: number[], p: number): number {
+export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }

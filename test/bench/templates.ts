@@ -90,3 +90,14 @@ export function* templateBatches(templates: Buffer[], flows: number, batchSize: 
     yield { buf, offsets };
   }
 }
+
+/** The time of flow i of `flows` spread evenly over the 24 hours before now. */
+export function spreadOverLastDay(flows: number): (i: number) => { seconds: number; nanos: number } {
+  const startNs = (Date.now() - 86_400_000) * 1e6;
+  const stepNs = 86_400e9 / flows;
+  return (i) => {
+    const ns = startNs + i * stepNs;
+    const seconds = Math.floor(ns / 1e9);
+    return { seconds, nanos: Math.floor(ns - seconds * 1e9) };
+  };
+}

@@ -26,6 +26,15 @@ export function fixtureLines(file?: string): JsonObject[] {
   return out;
 }
 
+/** Every real fixture flow, then the real drop examples and the synthetic flows for fields no capture has. */
+export function corpusLines(): JsonObject[] {
+  return [
+    ...fixtureLines(),
+    ...['dropped-flows.jsonl', 'synthetic-flows.jsonl'].flatMap((f) =>
+      readFileSync(join(ROOT_DIR, 'test', 'fixtures', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as JsonObject)),
+  ];
+}
+
 export function encodeResponse(json: JsonObject): Buffer {
   return Buffer.from(encodeJsonpb(GetFlowsResponseType, json));
 }

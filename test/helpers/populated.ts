@@ -1,12 +1,9 @@
 import { join, } from 'node:path';
-import { readFileSync } from 'node:fs';
 import type { App } from '../../src/app.js';
-import type { JsonObject } from '../../src/flows/jsonpb.js';
 import type { FlowRecord } from '../../src/flows/record.js';
-import { ROOT_DIR } from '../../src/paths.js';
 import { SimRelay } from '../../src/sim/relay-server.js';
 import { TrafficGenerator } from '../../src/sim/traffic.js';
-import { fixtureLines } from './fixtures.js';
+import { corpusLines } from './fixtures.js';
 import { pushJsonLine, startSim, startTestApp, tempDir, waitFor } from './harness.js';
 
 export interface Populated {
@@ -26,11 +23,7 @@ export interface Populated {
  */
 export async function populatedApp(generated = 3000, extraArgs: string[] = []): Promise<Populated> {
   // Read everything before starting servers, so a missing file fails fast instead of leaving a server up.
-  const lines: JsonObject[] = [
-    ...fixtureLines(),
-    ...['dropped-flows.jsonl', 'synthetic-flows.jsonl'].flatMap((f) =>
-      readFileSync(join(ROOT_DIR, 'test', 'fixtures', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as JsonObject)),
-  ];
+  const lines = corpusLines();
   const { dir, cleanup } = tempDir();
   const { sim, port } = await startSim();
   const dbPath = join(dir, 'fk.db');
