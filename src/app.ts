@@ -6,17 +6,16 @@ import { FlowkeeperError } from './errors.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import type { BatchSummary } from './ingest/batch-summary.js';
 import type { Logger } from './log.js';
-import { MIGRATIONS_DIR, ROOT_DIR } from './paths.js';
+import { ROOT_DIR } from './paths.js';
 import { RelayClient } from './relay/client.js';
 import { parseRelayTargets, relaySettings } from './relay/relay-config.js';
-import { FlowReader } from './store/reader.js';
-import { fileBytes, openDatabase, prepareDatabaseDirectory } from './store/sqlite.js';
-import { acquireWriterLock } from './store/lock.js';
-import { retentionBytes } from './store/space.js';
-import type { Db } from './store/sqlite.js';
 import { buildServer } from './api/server.js';
 import { StatusReport } from './status.js';
-import { DEFAULT_QUERY_LIMITS, QueryService } from './query/service.js';
+import { DEFAULT_QUERY_LIMITS } from './query/service.js';
+import type { QueryEngine } from './query/engine.js';
+import type { FlowReader } from './store/reader.js';
+import type { StoreFacts } from './store/facts.js';
+import { startStore } from './store-backend.js';
 import { QueryPool } from './query/pool.js';
 
 import { LiveHub } from './live/hub.js';
@@ -24,27 +23,25 @@ import { FlowkeeperMetrics } from './metrics/registry.js';
 import { registerMetricsRoute } from './metrics/route.js';
 import { ObserverServer } from './observer/server.js';
 import { observerSources } from './observer-sources.js';
-import { StoreAggregateLabels } from './store/aggregate.js';
 
 /** Scheduling priority (nice) of query threads: ingest, the live stream and the probes come first. */
 const QUERY_THREAD_NICE = 10;
 
 export const VERSION = (JSON.parse(readFileSync(join(ROOT_DIR, 'package.json'), 'utf8')) as { version: string }).version;
 
-/** How long a partly filled batch waits before it is written. */
-const FLUSH_INTERVAL_MS = 50;
-const RETENTION_INTERVAL_MS = 60_000;
 const METRICS_EXPIRY_INTERVAL_MS = 30_000;
 
 export interface App {
   pipeline: IngestPipeline;
   hub: LiveHub;
-  /** The engine on the main thread (the Observer's history streams). */
-  queries: QueryService;
+  /** The query engine on the main thread (used when --query-workers is 0). */
+  inline: QueryEngine;
   /** Query threads for the REST and WebSocket faces. */
   queryPool: QueryPool;
   metrics: FlowkeeperMetrics;
-  reader: FlowReader;
+  facts: StoreFacts;
+  /** The SQLite store's read connection (null on ClickHouse). */
+  reader: FlowReader | null;
   relays: RelayClient[];
   server: FastifyInstance;
   status: StatusReport;
@@ -79,24 +76,6 @@ export function checkExposure(config: Config, host: string, log: Logger, option:
   log.warn({ [option]: address }, 'serving beyond loopback WITHOUT authentication (--allow-unauthenticated): every stored flow is readable by anyone who can connect');
 }
 
-function startPipeline(config: Config, log: Logger): Promise<IngestPipeline> {
-  return IngestPipeline.start(
-    {
-      dbPath: config.db,
-      dbMaxBytes: config.dbMaxSize,
-      onDamaged: config.onDamagedDb,
-      migrationsDir: MIGRATIONS_DIR,
-      overlapSeconds: config.resumeOverlap,
-      retention: { maxAgeSeconds: config.retention, maxBytes: config.retentionSize, rollupMaxAgeSeconds: config.rollupRetention },
-      retentionIntervalMs: RETENTION_INTERVAL_MS,
-      batchSize: config.batchSize,
-      queueBatches: config.queueBatches,
-      flushIntervalMs: FLUSH_INTERVAL_MS,
-    },
-    log,
-  );
-}
-
 /** Starts the whole service: writer, relay clients and the HTTP API. */
 export async function startApp(config: Config, log: Logger): Promise<App> {
   const targets = parseRelayTargets(config.relay);
@@ -104,19 +83,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const listen = splitHostPort(config.listen);
   checkExposure(config, listen.host, log);
   if (config.observerListen) checkExposure(config, splitHostPort(config.observerListen).host, log, 'observer-listen');
-  prepareDatabaseDirectory(config.db);
-  const lock = acquireWriterLock(config.db);
-  let pipeline: IngestPipeline;
-  try {
-    pipeline = await startPipeline(config, log);
-  } catch (err) {
-    lock.release();
-    throw err;
-  }
+  const queryLimits = { ...DEFAULT_QUERY_LIMITS, rawMaxRangeSeconds: config.queryMaxRange };
+  const store = await startStore(config, queryLimits, log);
+  const { pipeline, facts } = store;
   const hub = new LiveHub();
   pipeline.tap = (message) => hub.offer(message);
-  const readDb: Db = openDatabase(config.db, { readonly: true });
-  const reader = new FlowReader(readDb);
   const relays = targets.map(
     (t) =>
       new RelayClient(t, settings, pipeline, log, {
@@ -127,17 +98,15 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   );
   const byName = new Map(relays.map((r) => [r.name, r]));
   pipeline.on('batch', (s: BatchSummary) => byName.get(s.relay)?.noteBatch(s));
-  const queryLimits = { ...DEFAULT_QUERY_LIMITS, rawMaxRangeSeconds: config.queryMaxRange };
-  const queries = new QueryService(readDb, reader, config.queryBudget * 1000, queryLimits);
   const queryPool = new QueryPool(
-    { dbPath: config.db, budgetMs: config.queryBudget * 1000, limits: queryLimits, workers: config.queryWorkers, queueLimit: config.queryQueue, nice: QUERY_THREAD_NICE },
-    queries,
+    { store: store.queryStore, budgetMs: config.queryBudget * 1000, limits: queryLimits, workers: config.queryWorkers, queueLimit: config.queryQueue, nice: QUERY_THREAD_NICE },
+    store.inline,
   );
-  const status = new StatusReport(VERSION, config.db, relays, pipeline, reader, queryPool);
+  const status = new StatusReport(VERSION, relays, pipeline, facts, queryPool);
   const metrics = new FlowkeeperMetrics(
     {
-      relays, pipeline, reader, hub, queries: queryPool, labels: new StoreAggregateLabels(readDb, reader.dict),
-      storeFileBytes: () => fileBytes(config.db), retentionBytes: () => retentionBytes(config.retentionSize, config.db, config.dbMaxSize),
+      relays, pipeline, facts, hub, queries: queryPool, labels: store.metricLabels,
+      storeFileBytes: () => facts.diskBytes(), retentionBytes: () => store.retentionBytes(),
     },
     { maxSeries: config.metricsMaxSeries, ttlMs: config.metricsSeriesTtl * 1000, workloadLabelsOnDrops: config.metricsWorkloadLabels },
   );
@@ -154,7 +123,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   });
   const observer = config.observerListen
     ? new ObserverServer(
-      observerSources({ queries: queryPool, hub, reader, relays, pipeline, version: VERSION, maxRangeSeconds: config.queryMaxRange, flowsPerSecond: () => status.ingestRate() }),
+      observerSources({ queries: queryPool, hub, facts, relays, pipeline, version: VERSION, maxRangeSeconds: config.queryMaxRange, flowsPerSecond: () => status.ingestRate() }),
       {
         listen: config.observerListen, apiToken: config.apiToken, maxStreams: config.observerMaxStreams,
         tls: config.observerTlsCert || config.observerTlsKey ? { cert: config.observerTlsCert, key: config.observerTlsKey, clientCa: config.observerTlsClientCa } : null,
@@ -171,8 +140,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await server.close();
       await queryPool.close();
       await pipeline.close();
-      readDb.close();
-      lock.release();
+      store.close();
       log.info('flowkeeper stopped');
     })();
     return stopping;
@@ -196,6 +164,6 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     }
   }
   for (const r of relays) r.start();
-  log.info({ url, observer: observerAddress, relays: targets, db: config.db }, 'flowkeeper started');
-  return { pipeline, hub, queries, queryPool, metrics, reader, relays, server, status, url, observerAddress, stop };
+  log.info({ url, observer: observerAddress, relays: targets, store: facts.describe() }, 'flowkeeper started');
+  return { pipeline, hub, inline: store.inline, queryPool, metrics, facts, reader: store.reader, relays, server, status, url, observerAddress, stop };
 }

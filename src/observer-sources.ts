@@ -3,7 +3,7 @@ import type { LiveHub } from './live/hub.js';
 import type { ObserverSources, ObserverStatus } from './observer/server.js';
 import type { QueryPool } from './query/pool.js';
 import type { RelayClient } from './relay/client.js';
-import type { FlowReader } from './store/reader.js';
+import type { StoreFacts } from './store/facts.js';
 
 /** Longest a new follower waits for flows in flight to be stored (storage may be failing). */
 const SETTLE_WAIT_MS = 5000;
@@ -15,7 +15,7 @@ const SETTLE_WAIT_MS = 5000;
 export function observerSources(deps: {
   queries: QueryPool;
   hub: LiveHub;
-  reader: FlowReader;
+  facts: StoreFacts;
   relays: RelayClient[];
   pipeline: IngestPipeline;
   version: string;
@@ -46,7 +46,7 @@ export function observerSources(deps: {
       const nodes = relayNodes();
       const unavailable = [...nodes].filter(([, n]) => n.state !== 'NODE_CONNECTED').map(([name]) => name);
       return {
-        numFlows: deps.reader.count(),
+        numFlows: deps.facts.count(),
         seenFlows: deps.pipeline.stats.received,
         uptimeNs: (Date.now() - startedAt) * 1e6,
         connectedNodes: nodes.size - unavailable.length,
@@ -57,8 +57,8 @@ export function observerSources(deps: {
     },
     nodes: () => {
       const reported = relayNodes();
-      const stored = deps.reader.flowsPerNode();
-      const names = new Set([...deps.reader.nodeNames(), ...reported.keys()]);
+      const stored = deps.facts.flowsPerNode();
+      const names = new Set([...deps.facts.nodeNames(), ...reported.keys()]);
       return [...names].sort().map((name) => ({
         name,
         // A node known only from stored flows has no reported state.
@@ -71,6 +71,6 @@ export function observerSources(deps: {
         numFlows: stored.get(name) ?? 0,
       }));
     },
-    namespaces: () => deps.reader.namespacesSince(Math.floor(Date.now() / 60_000) - 60),
+    namespaces: () => deps.facts.namespacesSince(Math.floor(Date.now() / 60_000) - 60),
   };
 }

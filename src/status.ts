@@ -1,7 +1,7 @@
 import type { IngestPipeline } from './ingest/pipeline.js';
 import type { RelayClient, RelayStatus } from './relay/client.js';
-import type { FlowReader, StoreStats } from './store/reader.js';
-import { fileBytes } from './store/sqlite.js';
+import type { StoreStats } from './store/reader.js';
+import type { StoreFacts } from './store/facts.js';
 import { formatTimestamp } from './flows/jsonpb.js';
 import type { StatusSource } from './api/status.js';
 import type { QueryPoolStats } from './query/pool.js';
@@ -13,10 +13,9 @@ export class StatusReport implements StatusSource {
 
   constructor(
     private readonly version: string,
-    private readonly dbPath: string,
     private readonly relays: RelayClient[],
     private readonly pipeline: IngestPipeline,
-    private readonly reader: FlowReader,
+    private readonly facts: StoreFacts,
     private readonly queryPool: { stats(): QueryPoolStats },
   ) {}
 
@@ -31,7 +30,7 @@ export class StatusReport implements StatusSource {
   }
 
   status(): Record<string, unknown> {
-    const store: StoreStats = this.reader.stats(fileBytes(this.dbPath));
+    const store: StoreStats = this.facts.stats();
     const time = (t: { seconds: number; nanos: number } | null): string | null => (t ? formatTimestamp(t.seconds, t.nanos) : null);
     return {
       version: this.version,
@@ -39,8 +38,8 @@ export class StatusReport implements StatusSource {
       memory: { ...process.memoryUsage(), writerThread: this.pipeline.writerHeap },
       relays: this.relays.map((r): RelayStatus => r.status),
       ingest: { ...this.pipeline.stats, flowsPerSecond: this.ingestRate() },
-      store: { ...store, path: this.dbPath, oldest: time(store.oldest), newest: time(store.newest), checkpoints: this.reader.checkpoints() },
-      lostEvents: this.reader.lostEvents(),
+      store: { ...this.facts.describe(), ...store, oldest: time(store.oldest), newest: time(store.newest), checkpoints: this.facts.checkpoints() },
+      lostEvents: this.facts.lostEvents(),
       queries: this.queryPool.stats(),
     };
   }
@@ -48,7 +47,7 @@ export class StatusReport implements StatusSource {
   ready(): { ready: boolean; reason?: string } {
     const { storageFailingSince, storageError } = this.pipeline.stats;
     if (storageFailingSince !== null) {
-      return { ready: false, reason: `storage failing since ${new Date(storageFailingSince).toISOString()}: ${storageError ?? 'unknown error'} (batches kept and retried; free disk space or raise the volume)` };
+      return { ready: false, reason: `storage failing since ${new Date(storageFailingSince).toISOString()}: ${storageError ?? 'unknown error'} (batches kept and retried; relay streams paused until storage takes them)` };
     }
     const down = this.relays.filter((r) => !r.status.connected).map((r) => r.name);
     if (down.length === this.relays.length) return { ready: false, reason: `no relay connected (${down.join(', ')})` };

@@ -37,7 +37,7 @@ test('live stream: backfill then follow, with the same filters', async () => {
     await new Promise((r) => ws.once('open', r));
     await waitFor('backfill done', () => frames.some((f) => f.type === 'backfill_done'));
     const backfilled = frames.filter((f) => f.type === 'flow').length;
-    const storedDrops = app.reader.flows({ limit: 100_000, order: 'asc' }).filter((f) => f.verdict === 'DROPPED').length;
+    const storedDrops = app.reader!.flows({ limit: 100_000, order: 'asc' }).filter((f) => f.verdict === 'DROPPED').length;
     assert.equal(backfilled, storedDrops);
     feed(sim, gen, 500);
     await waitFor('live drops arrive', () => frames.filter((f) => f.type === 'flow').length > backfilled);
@@ -51,7 +51,7 @@ test('a backfill larger than the send buffer reaches a client that reads it comp
   await withSimAndApp(async ({ sim, app }) => {
     const fed = feed(sim, gen, 12_000);
     await waitFor('stored', () => app.pipeline.stats.stored === fed, 30_000);
-    const stored = app.reader.flows({ limit: 100_000, order: 'asc' }).map((f) => f.uuid);
+    const stored = app.reader!.flows({ limit: 100_000, order: 'asc' }).map((f) => f.uuid);
     const backfillOf = async (query: string): Promise<{ uuids: unknown[]; count: number | undefined; truncated: unknown; lost: number }> => {
       const ws = new WebSocket(wsUrl(app.url, `/api/v1/flows/stream?${query}`));
       const frames: (Frame & { flow?: { uuid?: string } })[] = [];
@@ -75,7 +75,7 @@ test('a backfill larger than the send buffer reaches a client that reads it comp
     assert.equal(since.truncated, true);
     // A range holding exactly what is sent leaves nothing out.
     const oldest = stored.length - 10_000;
-    const exact = await backfillOf(`since=${encodeURIComponent(String(app.reader.flows({ limit: oldest + 1, order: 'asc' })[oldest].time))}`);
+    const exact = await backfillOf(`since=${encodeURIComponent(String(app.reader!.flows({ limit: oldest + 1, order: 'asc' })[oldest].time))}`);
     assert.equal(exact.count, 10_000);
     assert.equal(exact.truncated, false);
     assert.deepEqual(exact.uuids, stored.slice(-10_000));

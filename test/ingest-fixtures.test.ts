@@ -27,7 +27,7 @@ test('every real fixture flow (and the drop and synthetic examples) is ingested 
   assert.ok(lines.length >= 1900, `expected the hubble-otel fixtures, found ${lines.length} lines`);
   await withSimAndApp(async ({ sim, app }) => {
     await waitFor('all fixture flows stored', () => app.pipeline.stats.stored === lines.length);
-    const got = app.reader.flows({ limit: 10_000, order: 'asc' });
+    const got = app.reader!.flows({ limit: 10_000, order: 'asc' });
     assert.equal(got.length, lines.length);
     const want = lines.map((l) => canonical(expected(l.flow as JsonObject))).sort();
     const have = got.map((f) => canonical(f)).sort();
@@ -49,7 +49,7 @@ test('drops keep reason, denying policy, uuid and workloads; numeric drop_reason
   nf.time = numericOnly.time = '2026-07-31T10:41:03.000000001Z';
   await withSimAndApp(async ({ app }) => {
     await waitFor('two drops stored', () => app.pipeline.stats.stored === 2);
-    const [a, b] = app.reader.flows({ limit: 10, order: 'asc' });
+    const [a, b] = app.reader!.flows({ limit: 10, order: 'asc' });
     assert.equal(a.drop_reason_desc, 'POLICY_DENY');
     assert.equal(a.drop_reason, 181);
     assert.equal(a.uuid, 'cd75b2ac-8dd3-486b-beca-3d17d9d56cff');

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { QueryGate } from '../src/query/gate.js';
+import type { QueryService } from '../src/query/service.js';
 import type { FlowkeeperError } from '../src/errors.js';
 import { withSimAndApp } from './helpers/harness.js';
 
@@ -25,7 +26,7 @@ test('the query gate refuses heavy queries once they have used their share of th
 
 test('without query threads (--query-workers 0) a saturated gate answers 429 with Retry-After on every query route while health stays up', async () => {
   await withSimAndApp(async ({ app }) => {
-    app.queries.gate!.spent(60_000);
+    (app.inline as QueryService).gate!.spent(60_000);
     for (const path of ['/api/v1/flows?since=1h', '/api/v1/aggregate?group_by=verdict&since=1h', '/api/v1/drops?since=1h']) {
       const res = await fetch(`${app.url}${path}`);
       assert.equal(res.status, 429, path);

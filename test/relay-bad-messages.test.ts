@@ -31,7 +31,7 @@ test('malformed relay messages (and flows with impossible times) are counted and
     await waitFor('good flows stored', () => app.pipeline.stats.stored === good);
     await waitFor('status updated', () => app.relays[0].status.malformed === 6);
     assert.equal(app.pipeline.stats.malformed, 6);
-    assert.equal(app.reader.count(), good);
+    assert.equal(app.reader!.count(), good);
     assert.equal(app.relays[0].status.connected, true, 'bad messages do not break the stream');
   }, { before });
 });
@@ -51,12 +51,12 @@ test('lost_events and node_status messages are counted and kept in status and th
     assert.equal(status.nodeEvents.length, 1);
     assert.equal(status.nodeEvents[0].state, 'NODE_UNAVAILABLE');
     assert.deepEqual(status.nodeEvents[0].nodes, ['prod-eu1/node-c']);
-    const stored = app.reader.lostEvents().sort((a, b) => a.node.localeCompare(b.node));
+    const stored = app.reader!.lostEvents().sort((a, b) => a.node.localeCompare(b.node));
     assert.deepEqual(stored, [
       { relay: 'test', source: 3, node: 'prod-eu1/node-a', events: 15 },
       { relay: 'test', source: 1, node: 'prod-eu1/node-b', events: 5 },
     ]);
-    assert.equal(app.reader.count(), 0);
+    assert.equal(app.reader!.count(), 0);
   }, { before });
 });
 

@@ -17,7 +17,7 @@ test('--relay-whitelist/--relay-blacklist are sent to the relay, which filters s
     assert.deepEqual(req.whitelist.map((f) => (f as { source_pod: string[] }).source_pod), [['payments/'], []]);
     assert.equal((req.blacklist[0] as { verdict: string[] }).verdict[0], 'FORWARDED');
     await new Promise((r) => setTimeout(r, 300));
-    const flows = app.reader.flows({ limit: 100_000, order: 'asc' });
+    const flows = app.reader!.flows({ limit: 100_000, order: 'asc' });
     assert.ok(flows.length > 0);
     for (const f of flows) {
       const ns = [(f.source as { namespace?: string } | undefined)?.namespace, (f.destination as { namespace?: string } | undefined)?.namespace];

@@ -17,7 +17,7 @@ function feed(sim: SimRelay, generator: TrafficGenerator, events: number, sent: 
 }
 
 function storedUuids(app: Awaited<ReturnType<typeof startTestApp>>): string[] {
-  return app.reader.flows({ limit: 1_000_000, order: 'asc' }).map((f) => f.uuid as string);
+  return app.reader!.flows({ limit: 1_000_000, order: 'asc' }).map((f) => f.uuid as string);
 }
 
 test('a relay stream broken mid-way reconnects with backoff, resumes, and loses or duplicates nothing', async () => {
@@ -86,7 +86,7 @@ test('flows without uuid are de-duplicated on resume by time, node and 5-tuple',
     for (const line of lines.slice(200)) pushJsonLine(sim, line);
     await waitFor('reconnected and caught up', () => app.relays[0].status.reconnects === 1 && app.pipeline.stats.stored === lines.length);
     assert.ok(app.pipeline.stats.duplicates > 0, 'overlap replayed');
-    assert.equal(app.reader.count(), lines.length);
+    assert.equal(app.reader!.count(), lines.length);
   }, { before: (sim) => lines.slice(0, 200).forEach((line) => pushJsonLine(sim, line)) });
 });
 

@@ -84,7 +84,7 @@ test('several relays at once: each stored with its own checkpoint and status', a
   try {
     await waitFor('both relays stored', () => app.pipeline.stats.stored === na + nb);
     assert.deepEqual(app.relays.map((r) => [r.name, r.status.connected]), [['eu', true], ['us', true]]);
-    const cps = app.reader.checkpoints();
+    const cps = app.reader!.checkpoints();
     assert.ok(cps.eu && cps.us && (cps.us.seconds > cps.eu.seconds || cps.us.nanos !== cps.eu.nanos));
   } finally {
     await app.stop();

@@ -33,11 +33,11 @@ test('a full store (--db-max-size) frees room by dropping the oldest partitions 
     const fresh = feed(sim, gen, 12_000, now);
     await waitFor('every flow taken in and written', () => app.pipeline.stats.stored === old.length + fresh.length, 60_000)
       .catch((err: Error) => assert.fail(`${err.message}: ${JSON.stringify(app.pipeline.stats)}`));
-    const stored = new Set(app.reader.flows({ limit: 1_000_000, order: 'asc' }).map((f) => f.uuid as string));
+    const stored = new Set(app.reader!.flows({ limit: 1_000_000, order: 'asc' }).map((f) => f.uuid as string));
     for (const u of fresh) assert.ok(stored.has(u), `new flow ${u} missing`);
     assert.ok(app.pipeline.stats.emergencyDrops >= 1, 'old partitions were dropped to make room');
     assert.equal(app.pipeline.stats.writeErrors, 0, 'no batch failed for good');
-    assert.ok(app.reader.count() < old.length + fresh.length, 'some old flows made room');
+    assert.ok(app.reader!.count() < old.length + fresh.length, 'some old flows made room');
     const metrics = await (await fetch(`${app.url}/metrics`)).text();
     assert.match(metrics, /^flowkeeper_store_emergency_drops_total [1-9]/m);
     assert.match(metrics, /^flowkeeper_storage_failing 0$/m);
@@ -104,7 +104,7 @@ test('a full disk: batches are kept and retried, readiness and the metric flip, 
       .catch((err: Error) => assert.fail(`${err.message}: ${JSON.stringify(running.pipeline.stats)}`));
     assert.equal(app.pipeline.stats.storageFailingSince, null);
     assert.equal(app.pipeline.stats.writeErrors, 0, 'no batch was dropped');
-    const uuids = new Set(app.reader.flows({ limit: 1_000_000, order: 'asc' }).map((f) => f.uuid as string));
+    const uuids = new Set(app.reader!.flows({ limit: 1_000_000, order: 'asc' }).map((f) => f.uuid as string));
     assert.equal(uuids.size, sent.length);
     for (const u of sent) assert.ok(uuids.has(u), `flow ${u} missing`);
     assert.equal((await fetch(`${app.url}/readyz`)).status, 200);
@@ -144,7 +144,7 @@ test('stopping on a full disk: the write-ahead log that cannot be folded in stay
     app = null;
     rmSync(ballast);
     app = await startTestApp(port, db);
-    const stored = new Set(app.reader.flows({ limit: 100_000, order: 'asc' }).map((f) => f.uuid as string));
+    const stored = new Set(app.reader!.flows({ limit: 100_000, order: 'asc' }).map((f) => f.uuid as string));
     for (const u of sent) assert.ok(stored.has(u), `flow ${u} missing after the restart`);
   } finally {
     await app?.stop();

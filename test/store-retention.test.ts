@@ -98,7 +98,7 @@ test('the running service trims a store past its retention as it starts', async 
   const { sim, port } = await startSim();
   const app = await startTestApp(port, dbPath, ['--retention', '3h']);
   try {
-    await waitFor('old partitions dropped', () => app.reader.partitions().length === 3);
+    await waitFor('old partitions dropped', () => app.reader!.partitions().length === 3);
     const status = (await (await fetch(`${app.url}/api/v1/status`)).json()) as { store: { partitions: number; oldest: string } };
     assert.equal(status.store.partitions, 3);
     assert.ok(Date.parse(status.store.oldest) >= (Math.floor(now / HOUR) - 3) * HOUR * 1000);

@@ -3,7 +3,8 @@ import { FilterSet } from '../query/filter.js';
 import { FILTER_PARAMETERS, filtersFromQuery, shorthandFor } from '../query/shorthands.js';
 import { checkRange, parseTime } from '../query/time.js';
 import type { FlowTime } from '../flows/record.js';
-import type { FlowPosition } from '../query/service.js';
+import type { FlowPosition } from '../query/position.js';
+import { parsePosition, positionText } from '../query/position.js';
 
 export const MAX_LIMIT = 10_000;
 export const DEFAULT_LIMIT = 100;
@@ -77,15 +78,15 @@ export interface PageRange {
   clamped?: boolean;
 }
 
-const CURSOR_VERSION = 'c2';
+const CURSOR_VERSION = 'c3';
 
 /** A cursor carries its position, order, absolute range and the filters' fingerprint, so a page never drifts. */
 export function encodeCursor(p: FlowPosition, range: PageRange, filters: FilterSet): string {
-  const fields = [CURSOR_VERSION, range.order, p.hour, p.id, range.since.seconds, range.since.nanos, range.until.seconds, range.until.nanos, filters.fingerprint()];
+  const fields = [CURSOR_VERSION, range.order, positionText(p), range.since.seconds, range.since.nanos, range.until.seconds, range.until.nanos, filters.fingerprint()];
   return Buffer.from(fields.join('.')).toString('base64url');
 }
 
-const CURSOR = /^c2\.(asc|desc)\.(\d+)\.(-?\d+)\.(-?\d+)\.(\d+)\.(-?\d+)\.(\d+)\.([A-Za-z0-9_-]{16})$/;
+const CURSOR = /^c3\.(asc|desc)\.([a-z0-9_-]{1,45})\.(-?\d+)\.(\d+)\.(-?\d+)\.(\d+)\.([A-Za-z0-9_-]{16})$/;
 
 /**
  * The page to read: from since/until/order, or (continuing) from the cursor,
@@ -111,11 +112,13 @@ export function parsePage(
   if (!m) bad('cursor', 'not a cursor returned by this API (cursors of older versions are not accepted; start again without cursor)');
   const order = m[1] as 'asc' | 'desc';
   if (text.order !== undefined && parseOrder(text.order) !== order) bad('cursor', `was issued for order=${order}`);
-  if (m[8] !== filters.fingerprint()) bad('cursor', 'was issued for other filters: send the same filters as for the first page');
-  const since = { seconds: Number(m[4]), nanos: Number(m[5]) };
-  const until = { seconds: Number(m[6]), nanos: Number(m[7]) };
+  if (m[7] !== filters.fingerprint()) bad('cursor', 'was issued for other filters: send the same filters as for the first page');
+  const after = parsePosition(m[2]);
+  if (!after) bad('cursor', 'not a cursor returned by this API');
+  const since = { seconds: Number(m[3]), nanos: Number(m[4]) };
+  const until = { seconds: Number(m[5]), nanos: Number(m[6]) };
   if (until.seconds - since.seconds > maxRangeSeconds || since.seconds > until.seconds) bad('cursor', 'its range is not allowed (--query-max-range)');
-  return { since, until, order, after: { hour: Number(m[2]), id: Number(m[3]) } };
+  return { since, until, order, after };
 }
 
 /** Filters from query-string shorthands; errors name the parameter the user gave (ip, not FlowFilter source_ip). */

@@ -57,7 +57,20 @@ export const OPTIONS = {
   backoffInitial: { flag: 'backoff-initial', default: '500ms', parse: parseDuration, description: 'first reconnect delay (exponential, with full jitter)' },
   backoffMax: { flag: 'backoff-max', default: '30s', parse: parseDuration, description: 'longest reconnect delay' },
   statusInterval: { flag: 'status-interval', default: '30s', parse: parseDuration, description: 'how often to poll the relay with ServerStatus and GetNodes' },
+  store: {
+    flag: 'store', default: 'sqlite',
+    parse: (s: string): 'sqlite' | 'clickhouse' => {
+      if (s !== 'sqlite' && s !== 'clickhouse') throw new Error(`expected sqlite or clickhouse, got "${s}"`);
+      return s;
+    },
+    description: 'storage engine: sqlite (embedded, --db) or clickhouse (--clickhouse-url; flows, live stream and Observer API; aggregates and policy replay not yet)',
+  },
   db: { flag: 'db', default: './data/flowkeeper.db', parse: str, description: 'SQLite database file' },
+  clickhouseUrl: { flag: 'clickhouse-url', default: 'http://127.0.0.1:8123', parse: str, description: 'ClickHouse HTTP interface for --store clickhouse (https:// for TLS; a private CA via NODE_EXTRA_CA_CERTS)' },
+  clickhouseDatabase: { flag: 'clickhouse-database', default: 'flowkeeper', parse: str, description: 'ClickHouse database flowkeeper creates and migrates' },
+  clickhouseUser: { flag: 'clickhouse-user', default: 'default', parse: str, description: 'ClickHouse user' },
+  clickhousePassword: { flag: 'clickhouse-password', default: '', parse: str, description: 'ClickHouse password (prefer the environment variable FLOWKEEPER_CLICKHOUSE_PASSWORD)' },
+  clickhouseTimeout: { flag: 'clickhouse-timeout', default: '30s', parse: parseDuration, description: 'longest one ClickHouse request may take before it counts as failed (and is retried)' },
   retention: { flag: 'retention', default: '24h', parse: parseDuration, description: 'keep raw flows this long (whole hourly partitions are dropped)' },
   retentionSize: {
     flag: 'retention-size', default: 'auto', parse: (s: string): number => (s === 'auto' ? AUTO_SIZE : parseSize(s)),

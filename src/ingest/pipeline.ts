@@ -6,9 +6,11 @@ import { RateLimitedLog } from '../log.js';
 import type { FlowSink } from '../relay/client.js';
 import type { FlowTime } from '../flows/record.js';
 import type { BatchSummary } from './batch-summary.js';
-import type { WorkerReply, WorkerRequest, WorkerSettings } from './protocol.js';
+import type { StoreEngineInfo, WorkerReply, WorkerRequest, WorkerSettings } from './protocol.js';
 
-export interface PipelineOptions extends WorkerSettings {
+export type PipelineOptions = WorkerSettings & PipelineTuning;
+
+interface PipelineTuning {
   /** Messages per write batch. */
   batchSize: number;
   /** Batches in flight to the writer before push() asks the relay stream to pause. */
@@ -81,6 +83,8 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
   private readonly warn: RateLimitedLog;
   /** The writer thread's V8 heap as it last reported it (bytes). */
   writerHeap: { heapUsed: number; heapTotal: number } | null = null;
+  /** The storage engine's server and what it lacks (ClickHouse); null for SQLite. */
+  engine: StoreEngineInfo | null = null;
   /** Sees every raw message as it arrives (the live stream hooks in here). */
   tap: ((message: Buffer) => void) | null = null;
   private nextId = 1;
@@ -107,7 +111,8 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
 
   /** Starts the writer worker (which applies migrations) and resolves once it is ready. */
   static async start(options: PipelineOptions, log: Logger): Promise<IngestPipeline> {
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { ...options } satisfies WorkerSettings, resourceLimits: WRITER_THREAD_HEAP });
+    const script = options.engine === 'clickhouse' ? './clickhouse-worker.js' : './worker.js';
+    const worker = new Worker(new URL(script, import.meta.url), { workerData: { ...options } satisfies WorkerSettings, resourceLimits: WRITER_THREAD_HEAP });
     const first = await new Promise<WorkerReply>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
@@ -118,9 +123,10 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
     }
     if (first.type === 'ready' && first.migrations.length > 0) log.info({ migrations: first.migrations }, 'applied migrations');
     const pipeline = new IngestPipeline(worker, options, log);
+    if (first.type === 'ready') pipeline.engine = first.engine ?? null;
     if (first.type === 'ready' && first.movedAside) {
       pipeline.stats.damagedStore = { ...first.movedAside, at: Date.now() };
-      log.error({ ...first.movedAside, db: options.dbPath }, 'the database was damaged: moved it aside for inspection (sqlite3 <file> .recover) and started a new store; ingest resumes from what the relays still hold');
+      log.error({ ...first.movedAside }, 'the database was damaged: moved it aside for inspection (sqlite3 <file> .recover) and started a new store; ingest resumes from what the relays still hold');
     }
     return pipeline;
   }

@@ -1,9 +1,11 @@
 import type { RetentionPolicy } from '../store/writer.js';
 import type { BatchSummary } from './batch-summary.js';
 import type { FlowTime } from '../flows/record.js';
+import type { ClickHouseSettings } from '../store/clickhouse/http.js';
 
-/** Settings the writer worker starts with (workerData). */
-export interface WorkerSettings {
+/** Settings the SQLite writer worker starts with (workerData). */
+export interface SqliteWorkerSettings {
+  engine?: 'sqlite';
   dbPath: string;
   /** Cap on the database file (SQLite max_page_count); 0 = none. */
   dbMaxBytes: number;
@@ -15,6 +17,19 @@ export interface WorkerSettings {
   retentionIntervalMs: number;
 }
 
+/** Settings the ClickHouse writer worker starts with (workerData). */
+export interface ClickHouseWorkerSettings {
+  engine: 'clickhouse';
+  clickhouse: ClickHouseSettings;
+  migrationsDir: string;
+  overlapSeconds: number;
+  /** Flows older than this are dropped, a whole day at a time. */
+  retentionSeconds: number;
+  retentionIntervalMs: number;
+}
+
+export type WorkerSettings = SqliteWorkerSettings | ClickHouseWorkerSettings;
+
 /** Main thread → worker. */
 export type WorkerRequest =
   | { id: number; type: 'batch'; relay: string; buf: ArrayBuffer; offsets: Uint32Array }
@@ -23,7 +38,7 @@ export type WorkerRequest =
 
 /** Worker → main thread. */
 export type WorkerReply =
-  | { type: 'ready'; migrations: string[]; movedAside: { path: string; problem: string } | null }
+  | { type: 'ready'; migrations: string[]; movedAside: { path: string; problem: string } | null; engine?: StoreEngineInfo }
   | { type: 'fatal'; message: string; code?: string }
   | { type: 'done'; id: number; summary: BatchSummary; buf: ArrayBuffer }
   | { type: 'resumed'; id: number; since: FlowTime | null }
@@ -35,3 +50,10 @@ export type WorkerReply =
   /** A raw partition was dropped early to make room (the disk or --db-max-size was full). */
   | { type: 'emergency-retention'; hour: number }
   | { type: 'heap'; heapUsed: number; heapTotal: number };
+
+/** What the writer found out about its storage engine at start-up (ClickHouse: the server and what it lacks). */
+export interface StoreEngineInfo {
+  version: string;
+  /** Schema features this server lacks (a newer one would use them). */
+  missing: string[];
+}

@@ -1,19 +1,19 @@
-import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { migrate } from '../store/migrate.js';
 import { isStorageFailure, openDatabase } from '../store/sqlite.js';
 import { FlowWriter } from '../store/writer.js';
 import { nearlyFull, retentionBytes } from '../store/space.js';
 import { findDamage, moveAside } from '../store/integrity.js';
-import type { WorkerReply, WorkerRequest, WorkerSettings } from './protocol.js';
+import { reportHeap } from './heap-report.js';
+import { storageRetryDelayMs } from './storage-retry.js';
+import type { SqliteWorkerSettings, WorkerReply, WorkerRequest } from './protocol.js';
 
 /**
  * The writer thread: owns the only writing SQLite connection, decodes raw
  * GetFlowsResponse batches and stores them. Runs beside the main thread so
  * decoding and SQLite use the second core.
  */
-const settings = workerData as WorkerSettings;
-const HEAP_REPORT_MS = 10_000;
+const settings = workerData as SqliteWorkerSettings;
 const port = parentPort!;
 const reply = (m: WorkerReply): void => port.postMessage(m);
 
@@ -63,13 +63,7 @@ function start(): void {
     }
   }, settings.retentionIntervalMs);
 
-  // The writer thread's V8 heap, for status (the main thread cannot read another isolate's heap on Node 20).
-  const reportHeap = (): void => {
-    const h = getHeapStatistics();
-    reply({ type: 'heap', heapUsed: h.used_heap_size, heapTotal: h.total_heap_size });
-  };
-  reportHeap();
-  setInterval(reportHeap, HEAP_REPORT_MS).unref();
+  reportHeap(reply);
 
   /** Since when, and why, writes have been failing (null while they succeed). */
   let failing: { since: number; message: string } | null = null;
@@ -104,7 +98,7 @@ function start(): void {
           reply({ type: 'emergency-retention', hour: freed });
           continue;
         }
-        sleep(Math.min(STORAGE_RETRY_MAX_MS, STORAGE_RETRY_FIRST_MS * 2 ** Math.min(attempt, 10)));
+        sleep(storageRetryDelayMs(attempt));
       }
     }
   };
@@ -141,9 +135,6 @@ function start(): void {
     }
   });
 }
-
-const STORAGE_RETRY_FIRST_MS = 100;
-const STORAGE_RETRY_MAX_MS = 5_000;
 
 /** Drops the oldest partition, or null when there is none to drop or the drop itself fails (the batch is then retried later). */
 function dropOldestOrNull(writer: FlowWriter): number | null {

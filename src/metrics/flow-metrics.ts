@@ -25,7 +25,8 @@ export class FlowMetrics {
 
   constructor(
     registry: Registry,
-    private readonly labels: StoreAggregateLabels,
+    /** Names behind the deltas' ids; null when the store feeds no deltas (ClickHouse, for now). */
+    private readonly labels: StoreAggregateLabels | null,
     guard: GuardOptions,
     private readonly workloadLabelsOnDrops: boolean,
     overflow: Counter<'metric'>,
@@ -42,6 +43,7 @@ export class FlowMetrics {
   }
 
   observe(deltas: MetricDelta[], now = Date.now()): void {
+    if (!this.labels) return;
     for (const d of deltas) {
       const cluster = this.labels.cluster(d.cluster);
       const verdict = Enums.Verdict.valuesById[d.verdict] ?? String(d.verdict);

@@ -4,7 +4,7 @@ import type { BatchSummary } from '../ingest/batch-summary.js';
 import type { LiveHub } from '../live/hub.js';
 import type { RelayClient } from '../relay/client.js';
 import type { StoreAggregateLabels } from '../store/aggregate.js';
-import type { FlowReader } from '../store/reader.js';
+import type { StoreFacts } from '../store/facts.js';
 import type { QueryPoolStats } from '../query/pool.js';
 import { FlowMetrics } from './flow-metrics.js';
 import { Enums } from '../query/enums.js';
@@ -17,10 +17,11 @@ const lostSourceLabel = (source: number): string =>
 export interface MetricsSources {
   relays: RelayClient[];
   pipeline: IngestPipeline;
-  reader: FlowReader;
+  facts: StoreFacts;
   hub: LiveHub;
   queries: { stats(): QueryPoolStats };
-  labels: StoreAggregateLabels;
+  /** Names behind the batches' metric deltas; null when the store feeds none (ClickHouse, for now). */
+  labels: StoreAggregateLabels | null;
   storeFileBytes: () => number;
   /** The store's byte budget (resolved --retention-size). */
   retentionBytes: () => number;
@@ -74,7 +75,7 @@ export class FlowkeeperMetrics {
       collect() { for (const relay of src.relays) this.set({ relay: relay.name }, relay.status.connected ? 1 : 0); } });
     new Gauge({ name: 'flowkeeper_ingest_lag_seconds', help: 'Now minus the time of the newest stored flow, per relay.', labelNames: ['relay'], registers: [r],
       collect() {
-        const cps = src.reader.checkpoints();
+        const cps = src.facts.checkpoints();
         for (const relay of src.relays) {
           const cp = cps[relay.name];
           if (cp) this.set({ relay: relay.name }, Math.max(0, Date.now() / 1000 - (cp.seconds + cp.nanos / 1e9)));
@@ -89,10 +90,10 @@ export class FlowkeeperMetrics {
     new Gauge({ name: 'flowkeeper_store_size_limit_bytes', help: 'The store\'s byte budget: --retention-size, resolved for auto (0 = none).', registers: [r],
       collect() { this.set(src.retentionBytes()); } });
     new Gauge({ name: 'flowkeeper_store_flows', help: 'Raw flows stored.', registers: [r],
-      collect() { this.set(src.reader.count()); } });
+      collect() { this.set(src.facts.count()); } });
     new Gauge({ name: 'flowkeeper_store_oldest_flow_age_seconds', help: 'Age of the oldest stored raw flow.', registers: [r],
       collect() {
-        const oldest = src.reader.edge('asc');
+        const oldest = src.facts.edge('asc');
         this.set(oldest ? Math.max(0, Date.now() / 1000 - oldest.seconds) : 0);
       } });
     new Gauge({ name: 'flowkeeper_storage_failing', help: '1 while writes to the store fail (disk full, I/O error): batches are kept and retried, relay streams paused.', registers: [r],

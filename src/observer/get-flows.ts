@@ -9,7 +9,7 @@ import type { FlowRecord, FlowTime } from '../flows/record.js';
 import { checkRange, fromMs, isBefore } from '../query/time.js';
 import type { LiveHub, Subscriber } from '../live/hub.js';
 import { FilterSet } from '../query/filter.js';
-import type { FlowPosition } from '../query/service.js';
+import type { FlowPosition } from '../query/position.js';
 import type { HistoryAnswer, HistoryJob } from '../query/jobs.js';
 import { compileFieldMask } from '../flows/field-mask.js';
 import { FramedWriter } from './framed-writer.js';

@@ -5,12 +5,12 @@ import { ErrorCodes, FlowkeeperError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { parseGroupBy } from './aggregate.js';
 import { compileFieldMask } from '../flows/field-mask.js';
-import { rowToRecord, storedFlowKey } from '../flows/materialize.js';
-import type { DictionaryLookup, StoredRow } from '../flows/materialize.js';
-import { recordResponse, writeStoredResponse } from '../flows/responses.js';
+import { recordResponse } from '../flows/responses.js';
 import { WireWriter } from '../flows/wire-writer.js';
 import { FilterSet } from './filter.js';
-import type { AggregateRequest, AggregateResult, FlowClasses, FlowClassesRequest, FlowPosition, FlowsRequest, QueryService } from './service.js';
+import type { AggregateAnswer, AggregateRequest, FlowClassesRequest, FlowsRequest, QueryEngine, StoredFlow } from './engine.js';
+import type { FlowClasses } from '../store/flow-classes.js';
+import type { FlowPosition } from './position.js';
 
 /**
  * Queries as plain data, so they can run in a query worker: filters travel as
@@ -86,7 +86,7 @@ export interface FlowsAnswer {
   summaries?: Uint8Array;
 }
 
-export type AggregateAnswer = AggregateResult & { since: string; until: string };
+export type { AggregateAnswer } from './engine.js';
 
 export interface HistoryAnswer {
   next: FlowPosition | null;
@@ -123,58 +123,59 @@ function pageRequest(job: PageJob, filters: FilterSet): FlowsRequest {
 }
 
 /** Runs a job on the engine; `cancelFlag` (shared with the pool) stops it early once set. */
-export function runJob(service: QueryService, job: QueryJob, cancelFlag: Int32Array | null = null): JobAnswer<QueryJob> {
+export async function runJob(engine: QueryEngine, job: QueryJob, cancelFlag: Int32Array | null = null): Promise<JobAnswer<QueryJob>> {
   const filters = FilterSet.parse(job.filters);
-  if (job.kind === 'classes') return service.flowClasses({ ...job, filters }, cancelFlag);
-  if (job.kind === 'history') return runHistory(service, job, filters, cancelFlag);
+  if (job.kind === 'classes') return engine.flowClasses({ ...job, filters }, cancelFlag);
+  if (job.kind === 'history') return runHistory(engine, job, filters, cancelFlag);
   if (job.kind === 'aggregate') {
-    return service.aggregate({ filters, dims: parseGroupBy(job.groupBy), since: job.since, until: job.until, bucketMinutes: job.bucketMinutes, top: job.top }, cancelFlag);
+    return engine.aggregate({ filters, dims: parseGroupBy(job.groupBy), since: job.since, until: job.until, bucketMinutes: job.bucketMinutes, top: job.top }, cancelFlag);
   }
   const req = pageRequest(job, filters);
-  // Each row becomes its output as it is read: a page of 10,000 flows never holds 10,000 records at once.
+  // Each flow becomes its output as it is read: a page of 10,000 flows never holds 10,000 records at once.
   if (job.output === 'summary') {
-    const page = service.flows(req, (row, dict, record) => JSON.stringify(summarize(record ?? rowToRecord(row, dict))), cancelFlag);
+    const page = await engine.readFlows(req, (flow) => JSON.stringify(summarize(flow.record())), cancelFlag);
     return { next: page.next, truncated: page.truncated, summaries: Buffer.from(`[${page.flows.join(',')}]`) };
   }
   if (job.output === 'ws') {
     const keys: string[] = [];
-    const page = service.flows(req, (row, dict, record) => {
-      const flow = record ?? rowToRecord(row, dict);
+    const page = await engine.readFlows(req, (stored) => {
+      const flow = stored.record();
+      const frame = Buffer.from(wsFlowFrame(flow));
       keys.push(flowKey(flow));
-      return Buffer.from(wsFlowFrame(flow));
+      return frame;
     }, cancelFlag);
     const ends: number[] = [];
     let end = 0;
     for (const f of page.flows) ends.push((end += f.length));
     return { next: page.next, truncated: page.truncated, ws: { frames: Buffer.concat(page.flows), ends, keys } };
   }
-  const page = service.flows(req, (row, dict, record) => `${JSON.stringify(toResponseJson(record ?? rowToRecord(row, dict)))}\n`, cancelFlag);
+  const page = await engine.readFlows(req, (flow) => `${JSON.stringify(toResponseJson(flow.record()))}\n`, cancelFlag);
   return { next: page.next, truncated: page.truncated, ndjson: Buffer.from(page.flows.join('')) };
 }
 
 /** Encodes a history page where it is read (a query thread), so the main thread only frames bytes. */
-function runHistory(service: QueryService, job: HistoryJob, filters: FilterSet, cancelFlag: Int32Array | null): HistoryAnswer {
+async function runHistory(engine: QueryEngine, job: HistoryJob, filters: FilterSet, cancelFlag: Int32Array | null): Promise<HistoryAnswer> {
   const req = pageRequest(job, filters);
   const answer: HistoryAnswer = { next: null, truncated: false, count: 0, bytes: null, ends: [], seconds: [], nanos: [], keys: job.keys ? [] : null };
   if (job.output === 'count') {
-    const page = service.flows(req, () => true, cancelFlag);
+    const page = await engine.readFlows(req, () => true, cancelFlag);
     return { ...answer, next: page.next, truncated: page.truncated, count: page.flows.length };
   }
   const mask = job.maskPaths ? compileFieldMask(job.maskPaths) : null;
   const w = new WireWriter();
-  const read = (row: StoredRow, dict: DictionaryLookup): true => {
-    // An unreadable row throws, leaving no frame behind (the engine skips it).
+  const read = (flow: StoredFlow): true => {
+    // An unreadable flow throws, leaving no frame behind (the engine skips it).
     w.grpcFrame(() => {
-      if (mask) w.raw(recordResponse(rowToRecord(row, dict), mask));
-      else writeStoredResponse(w, row, dict);
-      answer.keys?.push(storedFlowKey(row, dict));
+      if (mask) w.raw(recordResponse(flow.record(), mask));
+      else flow.writeResponse(w);
+      answer.keys?.push(flow.key());
     });
     answer.ends.push(w.length);
-    answer.seconds.push(row.seconds);
-    answer.nanos.push(row.nanos);
+    answer.seconds.push(flow.seconds);
+    answer.nanos.push(flow.nanos);
     return true;
   };
-  const page = service.flows(req, read, cancelFlag);
+  const page = await engine.readFlows(req, read, cancelFlag);
   return { ...answer, next: page.next, truncated: page.truncated, count: page.flows.length, bytes: w.finish() };
 }
 

@@ -1,11 +1,12 @@
-import type { FlowPosition } from './service.js';
+import type { FlowPosition } from './position.js';
+import { stepPosition } from './position.js';
 
 /** One newest-first page of positions only: how many flows it held and where it ended. */
 export type CountPage = (limit: number, after: FlowPosition | null) => Promise<{ count: number; next: FlowPosition | null }>;
 
 /**
  * Where the newest `number` flows of a range begin, as the position an
- * oldest-first scan starts after (one row id before the oldest of them), found
+ * oldest-first scan starts after (one step before the oldest of them), found
  * by counting newest-first pages of at most `pageSize`; null when the range
  * holds fewer (then the whole range is the answer).
  */
@@ -18,5 +19,5 @@ export async function lastStart(number: number, pageSize: number, page: CountPag
     if (!p.next) return null;
     after = p.next;
   }
-  return after ? { hour: after.hour, id: after.id - 1 } : null;
+  return after ? stepPosition(after, -1) : null;
 }

@@ -2,11 +2,13 @@ import { Worker } from 'node:worker_threads';
 import { FlowkeeperError } from '../errors.js';
 import { aggregateJob, classesJob, flowsJob, fromJobError, runJob } from './jobs.js';
 import type { AggregateAnswer, FlowsAnswer, FlowsOutput, HistoryAnswer, HistoryJob, JobAnswer, QueryJob } from './jobs.js';
-import type { AggregateRequest, FlowClasses, FlowClassesRequest, FlowsRequest, QueryLimits, QueryService } from './service.js';
-import type { QueryWorkerMessage, QueryWorkerSettings } from './worker.js';
+import type { AggregateRequest, FlowClassesRequest, FlowsRequest, QueryEngine } from './engine.js';
+import type { FlowClasses } from '../store/flow-classes.js';
+import type { QueryLimits } from './service.js';
+import type { QueryStore, QueryWorkerMessage, QueryWorkerSettings } from './worker.js';
 
 export interface QueryPoolOptions {
-  dbPath: string;
+  store: QueryStore;
   budgetMs: number;
   limits: QueryLimits;
   /** Query worker threads (0: queries run on the main thread, through its gate). */
@@ -77,7 +79,7 @@ export class QueryPool {
   constructor(
     private readonly options: QueryPoolOptions,
     /** Runs queries inline when options.workers is 0. */
-    private readonly inline: QueryService,
+    private readonly inline: QueryEngine,
   ) {
     if (options.workers > 0) {
       this.retireTimer = setInterval(() => this.retireIdle(), RETIRE_CHECK_MS);
@@ -114,11 +116,7 @@ export class QueryPool {
   run<J extends QueryJob>(job: J, signal?: AbortSignal): Promise<JobAnswer<J>> {
     if (this.closed) return Promise.reject(new FlowkeeperError('FLOWKEEPER_ERR_NOT_READY', 'flowkeeper is stopping'));
     if (this.options.workers === 0) {
-      try {
-        return Promise.resolve(runJob(this.inline, job) as JobAnswer<J>);
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
+      return runJob(this.inline, job) as Promise<JobAnswer<J>>;
     }
     return new Promise<JobAnswer<J>>((resolve, reject) => {
       const pending: Pending = { job, resolve: resolve as (a: unknown) => void, reject, signal, onAbort: null };
@@ -157,7 +155,7 @@ export class QueryPool {
 
   private spawn(): Slot {
     const cancel = new SharedArrayBuffer(4);
-    const settings: QueryWorkerSettings = { dbPath: this.options.dbPath, budgetMs: this.options.budgetMs, limits: this.options.limits, cancel, nice: this.options.nice };
+    const settings: QueryWorkerSettings = { store: this.options.store, budgetMs: this.options.budgetMs, limits: this.options.limits, cancel, nice: this.options.nice };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: settings, resourceLimits: QUERY_THREAD_HEAP });
     worker.unref();
     const slot: Slot = { worker, cancel: new Int32Array(cancel), running: null, idleSince: performance.now() };

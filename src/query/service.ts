@@ -1,53 +1,27 @@
-import type { FlowRecord, FlowTime } from '../flows/record.js';
+import type { FlowRecord } from '../flows/record.js';
 import { FlowkeeperError } from '../errors.js';
-import type { FilterSet } from './filter.js';
 import { QueryGate } from './gate.js';
 import { Deadline } from './deadline.js';
-import type { GroupDimension } from './aggregate.js';
 import { answersFromRollups, runAggregate, StoreAggregateLabels } from '../store/aggregate.js';
 import type { AggregateResult } from '../store/aggregate.js';
 import { StoreDictionaryIndex } from '../store/dictionary-index.js';
 import { runFlowQuery } from '../store/flow-query.js';
-import type { FlowPage, FlowPosition, RowReader } from '../store/flow-query.js';
+import type { FlowPage, RowReader } from '../store/flow-query.js';
 import type { FlowReader } from '../store/reader.js';
 import { mergeFlowClasses, scanFlowClasses } from '../store/flow-classes.js';
 import type { FlowClasses } from '../store/flow-classes.js';
 import type { Db } from '../store/sqlite.js';
+import type { AggregateAnswer, AggregateRequest, EnginePage, FlowClassesRequest, FlowRead, FlowsRequest, QueryEngine } from './engine.js';
+import { isRowPosition } from './position.js';
+import type { FlowPosition, RowPosition } from './position.js';
+import { RowFlow } from '../store/row-flow.js';
 
-export type { FlowPage, FlowPosition, RowReader } from '../store/flow-query.js';
+export type { FlowPage, RowReader } from '../store/flow-query.js';
+export type { FlowPosition } from './position.js';
+export type { AggregateRequest, FlowClassesRequest, FlowsRequest } from './engine.js';
 export type { AggregateResult } from '../store/aggregate.js';
 export type { FlowClass, FlowClasses } from '../store/flow-classes.js';
 export { mergeFlowClasses };
-
-export interface FlowsRequest {
-  filters: FilterSet;
-  since: FlowTime;
-  until: FlowTime;
-  order: 'asc' | 'desc';
-  limit: number;
-  after: FlowPosition | null;
-}
-
-export interface AggregateRequest {
-  filters: FilterSet;
-  dims: GroupDimension[];
-  since: FlowTime;
-  until: FlowTime;
-  bucketMinutes: number | null;
-  top: number;
-}
-
-/** Flows of a range grouped into classes a policy judges alike (policy replay). */
-export interface FlowClassesRequest {
-  filters: FilterSet;
-  since: FlowTime;
-  until: FlowTime;
-  /** Keep HTTP headers in the class (when a rule matches on them) */
-  withHeaders: boolean;
-  maxClasses: number;
-  /** Longest the scan may take: replay reads far more than one page */
-  budgetMs: number;
-}
 
 export interface QueryLimits {
   /** Most (bucket × group) points one aggregate answer may hold: bounds its size. */
@@ -65,7 +39,7 @@ export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxPoints: 100_000, maxEntrie
  * read connection. The faces reach it through a QueryPool (query workers each
  * run one) or, for the Observer's history streams, directly on the main thread.
  */
-export class QueryService {
+export class QueryService implements QueryEngine {
   readonly index: StoreDictionaryIndex;
   /** Admission control where queries share the event loop with ingest (null in a query worker). */
   readonly gate: QueryGate | null;
@@ -98,7 +72,11 @@ export class QueryService {
     return this.run(() => this.runFlows(req, read, cancelFlag));
   }
 
-  aggregate(req: AggregateRequest, cancelFlag: Int32Array | null = null): AggregateResult & { since: string; until: string } {
+  readFlows<T>(req: FlowsRequest, read: FlowRead<T>, cancelFlag: Int32Array | null): EnginePage<T> {
+    return this.flows(req, (row, dict, record) => read(new RowFlow(row, dict, record)), cancelFlag);
+  }
+
+  aggregate(req: AggregateRequest, cancelFlag: Int32Array | null = null): AggregateAnswer {
     return this.run(() => this.runAggregate(req, cancelFlag));
   }
 
@@ -119,6 +97,7 @@ export class QueryService {
 
   private runFlows<T>(req: FlowsRequest, read: RowReader<T> | undefined, cancelFlag: Int32Array | null): FlowPage<T> {
     const { where, exact } = req.filters.sql(this.index);
+    const after = rowPosition(req.after);
     return runFlowQuery<T>(this.db, this.reader.dict, {
       read,
       where,
@@ -127,7 +106,7 @@ export class QueryService {
       until: req.until,
       order: req.order,
       limit: req.limit,
-      after: req.after,
+      after,
       deadline: Deadline.in(this.budgetMs, cancelFlag),
     });
   }
@@ -154,4 +133,10 @@ export class QueryService {
     }
     return { since: new Date(sinceMinute * 60_000).toISOString(), until: new Date(untilMinute * 60_000).toISOString(), ...result };
   }
+}
+
+/** A page's starting position on SQLite; a ClickHouse position (a cursor from a flowkeeper on ClickHouse) is refused. */
+function rowPosition(p: FlowPosition | null): RowPosition | null {
+  if (p === null || isRowPosition(p)) return p;
+  throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', 'cursor: was issued by a flowkeeper storing flows in ClickHouse; this one stores them in SQLite (start again without cursor)', 'cursor');
 }

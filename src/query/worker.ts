@@ -1,11 +1,12 @@
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { FlowReader } from '../store/reader.js';
-import { openDatabase } from '../store/sqlite.js';
+import { ClickHouseHttp } from '../store/clickhouse/http.js';
+import type { ClickHouseSettings } from '../store/clickhouse/http.js';
+import { ClickHouseQueries } from '../store/clickhouse/queries.js';
+import type { QueryEngine } from './engine.js';
 import { runJob, toJobError, transferables } from './jobs.js';
 import type { QueryJob } from './jobs.js';
-import { QueryService } from './service.js';
 import type { QueryLimits } from './service.js';
 
 /**
@@ -13,7 +14,8 @@ import type { QueryLimits } from './service.js';
  * read while the writer thread writes), one at a time, off the main thread.
  */
 export interface QueryWorkerSettings {
-  dbPath: string;
+  /** The store queries read: a SQLite file (read-only connection) or a ClickHouse server. */
+  store: QueryStore;
   budgetMs: number;
   limits: QueryLimits;
   /** Int32Array(1) over it: the pool sets it to 1 to cancel the running query. */
@@ -21,6 +23,8 @@ export interface QueryWorkerSettings {
   /** Scheduling priority of this thread (nice, 0–19): ingest and the API come first. */
   nice: number;
 }
+
+export type QueryStore = { engine: 'sqlite'; dbPath: string } | { engine: 'clickhouse'; clickhouse: ClickHouseSettings };
 
 export type QueryWorkerMessage = { id: number; answer: unknown } | { id: number; error: ReturnType<typeof toJobError> };
 
@@ -39,15 +43,23 @@ function lowerPriority(nice: number): void {
 }
 
 lowerPriority(settings.nice);
-const db = openDatabase(settings.dbPath, { readonly: true });
-const service = new QueryService(db, new FlowReader(db), settings.budgetMs, settings.limits, { onEventLoop: false });
+/** The engine on this thread's own connection (SQLite's is loaded only where it is used). */
+async function openEngine(store: QueryStore): Promise<QueryEngine> {
+  if (store.engine === 'clickhouse') return new ClickHouseQueries(new ClickHouseHttp(store.clickhouse), settings.budgetMs);
+  const [{ openDatabase }, { FlowReader }, { QueryService }] = await Promise.all([import('../store/sqlite.js'), import('../store/reader.js'), import('./service.js')]);
+  const db = openDatabase(store.dbPath, { readonly: true });
+  return new QueryService(db, new FlowReader(db), settings.budgetMs, settings.limits, { onEventLoop: false });
+}
+
+const engine = openEngine(settings.store);
 const cancel = new Int32Array(settings.cancel);
 
-port.on('message', (msg: { id: number; job: QueryJob }) => {
+// The pool sends a thread one job at a time, so an async job never overlaps another.
+port.on('message', async (msg: { id: number; job: QueryJob }) => {
   let reply: QueryWorkerMessage;
   let transfer: ArrayBuffer[] = [];
   try {
-    const answer = runJob(service, msg.job, cancel);
+    const answer = await runJob(await engine, msg.job, cancel);
     transfer = transferables(answer);
     reply = { id: msg.id, answer };
   } catch (err) {

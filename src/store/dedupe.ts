@@ -43,3 +43,6 @@ export class DedupeWindow {
     return this.keys.size;
   }
 }
+
+/** How far ahead of this machine's clock a flow may be dated and still be where a relay resumes. */
+export const MAX_FUTURE_SKEW_SECONDS = 60;

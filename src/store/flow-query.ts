@@ -10,11 +10,7 @@ import type { Statement } from 'better-sqlite3';
 import { ROW_SELECT, selectRows } from './row-select.js';
 import type { FlowTime } from '../flows/record.js';
 
-/** A position in the store's total order of flows (partition hour, rowid). */
-export interface FlowPosition {
-  hour: number;
-  id: number;
-}
+import type { RowPosition } from '../query/position.js';
 
 /** Turns a stored row into what a query returns; null skips the row (one that cannot be read back). `record` is its FlowRecord when a re-check already built it. */
 export type RowReader<T> = (row: StoredRow, dict: DictionaryLookup, record?: FlowRecord) => T | null;
@@ -27,7 +23,7 @@ export interface FlowQuery<T = FlowRecord> {
   until: FlowTime;
   order: 'asc' | 'desc';
   limit: number;
-  after: FlowPosition | null;
+  after: RowPosition | null;
   /** Stop scanning when it passes and return what was found (with a cursor to go on). */
   deadline: Deadline;
   /** What each row becomes; by default its FlowRecord. */
@@ -37,7 +33,7 @@ export interface FlowQuery<T = FlowRecord> {
 export interface FlowPage<T = FlowRecord> {
   flows: T[];
   /** Position to continue after for the next page. Null when done. */
-  next: FlowPosition | null;
+  next: RowPosition | null;
   scanned: number;
   /** True when the scan stopped at the deadline before finding `limit` flows. */
   truncated: boolean;

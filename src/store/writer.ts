@@ -2,7 +2,7 @@ import { ResponseKind, decodeLostEvent, decodeNodeStatus, scanEnvelope } from '.
 import type { NodeStatusInfo } from '../flows/envelope.js';
 import type { FlowRow } from '../flows/row.js';
 import { scanFlow } from '../flows/scan.js';
-import { DedupeWindow, dedupeKey } from './dedupe.js';
+import { DedupeWindow, MAX_FUTURE_SKEW_SECONDS, dedupeKey } from './dedupe.js';
 import { WriterDictionary } from './dictionary.js';
 import {
   ROWID_SLOTS,
@@ -33,8 +33,6 @@ export interface LostEventCount {
 /** Recent nanoseconds remembered per partition for slot assignment (bounded memory). */
 const MAX_SLOT_CACHE = 16_384;
 
-/** How far ahead of this machine's clock a flow may be dated and still move the checkpoint. */
-export const MAX_FUTURE_SKEW_SECONDS = 60;
 
 /** What one batch did; the ingest pipeline turns it into status and metrics. */
 export interface BatchResult {

@@ -44,7 +44,7 @@ export async function populatedApp(generated = 3000, extraArgs: string[] = []): 
     app = await startTestApp(port, dbPath, ['--query-max-range', '3650d', ...extraArgs]);
     const started = app;
     await waitFor('everything stored', () => started.pipeline.stats.stored === total, 30_000);
-    records = app.reader.flows({ limit: 1_000_000, order: 'asc' });
+    records = app.reader!.flows({ limit: 1_000_000, order: 'asc' });
   } catch (err) {
     await app?.stop();
     await sim.close();

@@ -8,7 +8,8 @@ import { filtersFromParams, normalizeQuery, parseLimit, rejectUnknown, single } 
 import { parseTime } from '../../query/time.js';
 import type { QueryPool } from '../../query/pool.js';
 import { lastStart } from '../../query/last-start.js';
-import type { FlowPosition } from '../../query/service.js';
+import type { FlowPosition } from '../../query/position.js';
+import { stepPosition } from '../../query/position.js';
 import { filterQueryProperties } from './schemas.js';
 
 const HEARTBEAT_MS = 15_000;
@@ -64,7 +65,7 @@ async function backfill(queries: QueryPool, setup: StreamSetup, sub: WsSubscribe
   }, signal);
   let after = await lastStart(remaining, BACKFILL_PAGE * 10, countPage, () => signal.aborted);
   // The range may hold exactly `remaining` flows: something was left out only if a flow precedes the oldest one sent.
-  const omitted = setup.since !== undefined && after !== null && (await countPage(1, { hour: after.hour, id: after.id + 1 })).count > 0;
+  const omitted = setup.since !== undefined && after !== null && (await countPage(1, stepPosition(after, 1))).count > 0;
   while (remaining > 0 && !signal.aborted) {
     const page = await queries.flows({ filters: setup.filters, since, until, order: 'asc', limit: Math.min(BACKFILL_PAGE, remaining), after }, 'ws', signal);
     await sub.sendBackfill(page.ws!);

@@ -7,11 +7,9 @@ import type { ClickHouseHttp } from './http.js';
 import { RowBinaryReader } from './row-binary.js';
 import { clickhouseWhere } from './where.js';
 
-/** A position in ClickHouse's order of flows: (time in ns, seq), as decimal strings (both need 64 bits). */
-export interface ClickHousePosition {
-  timeNs: string;
-  seq: string;
-}
+import type { ClickHousePosition } from '../../query/position.js';
+
+export type { ClickHousePosition } from '../../query/position.js';
 
 export interface ClickHouseFlowQuery<T> {
   filters: FilterSet;
@@ -21,8 +19,8 @@ export interface ClickHouseFlowQuery<T> {
   limit: number;
   after: ClickHousePosition | null;
   deadline: Deadline;
-  /** What each matching flow becomes: from its record and the GetFlowsResponse bytes as stored */
-  read: (record: FlowRecord, response: Buffer) => T;
+  /** What each matching flow becomes: from its record and the GetFlowsResponse bytes as stored (a flow it throws on is skipped) */
+  read: (record: FlowRecord, response: Buffer, timeNs: bigint) => T;
   signal?: AbortSignal;
 }
 
@@ -85,7 +83,8 @@ export async function queryClickHouseFlows<T>(ch: ClickHouseHttp, q: ClickHouseF
       const r = new RowBinaryReader(await ch.binary(sql, q.signal));
       let rows = 0;
       while (!r.done) {
-        const timeNs = r.uint64().toString();
+        const time = r.uint64();
+        const timeNs = time.toString();
         const seq = r.uint64().toString();
         const response = r.bytes();
         rows++;
@@ -97,7 +96,11 @@ export async function queryClickHouseFlows<T>(ch: ClickHouseHttp, q: ClickHouseF
           // A row that cannot be read back is skipped: it must not fail its page.
         }
         if (!record || !q.filters.match(record)) continue;
-        flows.push(q.read(record, response));
+        try {
+          flows.push(q.read(record, response, time));
+        } catch {
+          continue;
+        }
         if (flows.length >= q.limit) return { flows, next: after, scanned: scanned + rows, truncated: false };
       }
       scanned += rows;

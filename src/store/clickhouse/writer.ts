@@ -4,7 +4,7 @@ import { decodeFlowRecord } from '../../flows/normalize.js';
 import type { FlowTime } from '../../flows/record.js';
 import { flowKey } from '../../flows/record.js';
 import { fromNanos, toNanos } from '../../query/time.js';
-import { DedupeWindow } from '../dedupe.js';
+import { DedupeWindow, MAX_FUTURE_SKEW_SECONDS } from '../dedupe.js';
 import { FLOW_COLUMNS, FlowScanner, writeFlowRow } from './columns.js';
 import type { ScannedFlow } from './columns.js';
 import type { ClickHouseHttp } from './http.js';
@@ -18,6 +18,8 @@ export interface ClickHouseBatchResult {
   malformed: number;
   /** Node status and lost-events messages (not stored in ClickHouse yet) */
   skipped: number;
+  /** Flows dated beyond now + MAX_FUTURE_SKEW_SECONDS: stored, but never a resume point */
+  futureDated: number;
   newest: FlowTime | null;
 }
 
@@ -50,7 +52,9 @@ export class ClickHouseFlowWriter {
 
   /** Where a relay's stream should resume (the last stored flow minus the overlap), or null when it has none stored. */
   async resume(relay: string): Promise<FlowTime | null> {
-    const [row] = await this.ch.rows<{ newest: string; n: string }>(`SELECT max(time_ns) AS newest, count() AS n FROM flows WHERE relay = ${stringLiteral(relay)}`);
+    // A flow dated ahead of this clock (skew) is never the resume point, as in the SQLite store.
+    const future = BigInt(Math.ceil(Date.now() / 1000 + MAX_FUTURE_SKEW_SECONDS)) * 1_000_000_000n;
+    const [row] = await this.ch.rows<{ newest: string; n: string }>(`SELECT max(time_ns) AS newest, count() AS n FROM flows WHERE relay = ${stringLiteral(relay)} AND time_ns <= ${future}`);
     if (!row || row.n === '0') {
       this.windows.delete(relay);
       return null;
@@ -87,7 +91,8 @@ export class ClickHouseFlowWriter {
    * earlier attempt landed instead of inserting twice.
    */
   prepare(relay: string, buf: Buffer, offsets: ArrayLike<number>): PreparedBatch {
-    const result: ClickHouseBatchResult = { stored: 0, duplicates: 0, malformed: 0, skipped: 0, newest: null };
+    const result: ClickHouseBatchResult = { stored: 0, duplicates: 0, malformed: 0, skipped: 0, futureDated: 0, newest: null };
+    const future = Date.now() / 1000 + MAX_FUTURE_SKEW_SECONDS;
     const window = this.windows.get(relay);
     let newestNs = -1n;
     const firstSeq = this.seq;
@@ -119,11 +124,12 @@ export class ClickHouseFlowWriter {
         if (key !== null) keys.push(key);
       }
       const ns = toNanos(flow.row);
-      if (ns > newestNs) newestNs = ns;
+      if (seconds > future) result.futureDated++;
+      else if (ns > newestNs) newestNs = ns;
       writeFlowRow(this.rows, flow, ns, this.seq++, relay, message);
       result.stored++;
     }
-    if (result.stored > 0) result.newest = fromNanos(newestNs);
+    if (newestNs >= 0n) result.newest = fromNanos(newestNs);
     return { relay, body: this.rows.finish(), firstSeq, lastSeq: this.seq - 1n, result, attempts: 0, keys };
   }
 

@@ -1,0 +1,124 @@
+import { setTimeout as wait } from 'node:timers/promises';
+import { parentPort, workerData } from 'node:worker_threads';
+import { FlowkeeperError } from '../errors.js';
+import { ClickHouseHttp } from '../store/clickhouse/http.js';
+import { featuresOf, migrateClickHouse } from '../store/clickhouse/migrate.js';
+import { dropExpiredPartitions } from '../store/clickhouse/retention.js';
+import { ClickHouseFlowWriter } from '../store/clickhouse/writer.js';
+import type { PreparedBatch } from '../store/clickhouse/writer.js';
+import type { BatchResult } from '../store/writer.js';
+import { reportHeap } from './heap-report.js';
+import { storageRetryDelayMs } from './storage-retry.js';
+import type { ClickHouseWorkerSettings, WorkerReply, WorkerRequest } from './protocol.js';
+
+/**
+ * The writer thread for the ClickHouse store: turns raw GetFlowsResponse
+ * batches into RowBinary inserts, one at a time in arrival order. A batch
+ * ClickHouse refuses or cannot take (down, overloaded) is kept and retried with
+ * backoff, idempotently (see ClickHouseFlowWriter.commit); meanwhile no further
+ * batch is taken, so the relay streams stay paused by the pipeline's
+ * backpressure and resume where they stopped once ClickHouse answers.
+ */
+const settings = workerData as ClickHouseWorkerSettings;
+const port = parentPort!;
+const reply = (m: WorkerReply): void => port.postMessage(m);
+
+async function start(): Promise<void> {
+  const ch = new ClickHouseHttp(settings.clickhouse);
+  let writer: ClickHouseFlowWriter;
+  try {
+    const features = featuresOf(await ch.version());
+    const migrations = await migrateClickHouse(ch, settings.migrationsDir, features);
+    writer = new ClickHouseFlowWriter(ch, settings.overlapSeconds);
+    reply({ type: 'ready', migrations, movedAside: null, engine: { version: features.version, missing: features.missing } });
+  } catch (err) {
+    reply({ type: 'fatal', message: (err as Error).message, code: (err as { code?: string }).code });
+    return;
+  }
+
+  const retain = async (): Promise<void> => {
+    try {
+      await dropExpiredPartitions(ch, settings.retentionSeconds);
+    } catch (err) {
+      reply({ type: 'warning', message: `retention pass failed (retried next interval): ${(err as Error).message}` });
+    }
+  };
+  void retain();
+  const timer = setInterval(() => void retain(), settings.retentionIntervalMs);
+  reportHeap(reply);
+
+  /** Since when, and why, inserts have been failing (null while they succeed). */
+  let failing: { since: number; message: string } | null = null;
+  let closing = false;
+
+  /** Keeps retrying `attempt` while ClickHouse fails it; other errors (a bug, a bad statement) fail at once. */
+  const withRetry = async <T>(attempt: () => Promise<T>): Promise<T> => {
+    for (let n = 0; ; n++) {
+      try {
+        const result = await attempt();
+        if (failing) {
+          reply({ type: 'storage', ok: true, since: failing.since, message: failing.message });
+          failing = null;
+        }
+        return result;
+      } catch (err) {
+        if (!(err instanceof FlowkeeperError) || err.code !== 'FLOWKEEPER_ERR_STORAGE' || closing) throw err;
+        if (!failing) {
+          failing = { since: Date.now(), message: err.message };
+          reply({ type: 'storage', ok: false, since: failing.since, message: err.message });
+        } else {
+          reply({ type: 'warning', message: `ClickHouse still failing (attempt ${n + 1}): ${err.message}` });
+        }
+        await wait(storageRetryDelayMs(n));
+      }
+    }
+  };
+
+  const writeBatch = async (relay: string, buf: Buffer, offsets: Uint32Array): Promise<BatchResult> => {
+    const batch: PreparedBatch = writer.prepare(relay, buf, offsets);
+    try {
+      await withRetry(() => writer.commit(batch));
+    } catch (err) {
+      writer.abandon(batch);
+      throw err;
+    }
+    const r = batch.result;
+    return {
+      received: offsets.length - 1, stored: r.stored, duplicates: r.duplicates, malformed: r.malformed, malformedSample: null,
+      futureDated: r.futureDated, lostEvents: [], nodeStatus: [], newest: r.newest, metrics: [],
+    };
+  };
+
+  const handle = async (req: WorkerRequest): Promise<void> => {
+    try {
+      switch (req.type) {
+        case 'batch': {
+          const started = performance.now();
+          const result = await writeBatch(req.relay, Buffer.from(req.buf), req.offsets);
+          const done: WorkerReply = { type: 'done', id: req.id, summary: { ...result, relay: req.relay, writeMs: performance.now() - started }, buf: req.buf };
+          port.postMessage(done, [req.buf]);
+          break;
+        }
+        case 'resume':
+          reply({ type: 'resumed', id: req.id, since: await withRetry(() => writer.resume(req.relay)) });
+          break;
+        case 'close':
+          closing = true;
+          clearInterval(timer);
+          reply({ type: 'closed', id: req.id });
+          port.close();
+          break;
+      }
+    } catch (err) {
+      reply({ type: 'failed', id: req.id, message: (err as Error).message });
+    }
+  };
+
+  // One request at a time, in arrival order: batches are inserted in the order the relays sent them.
+  let queue = Promise.resolve();
+  port.on('message', (req: WorkerRequest) => {
+    queue = queue.then(() => handle(req));
+  });
+}
+
+void start();

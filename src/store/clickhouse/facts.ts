@@ -1,0 +1,135 @@
+import type { FlowTime } from '../../flows/record.js';
+import { fromNanos } from '../../query/time.js';
+import type { StoreFacts } from '../facts.js';
+import type { StoreStats } from '../reader.js';
+import type { ClickHouseHttp } from './http.js';
+import { stringLiteral } from './where.js';
+
+interface Snapshot {
+  at: number;
+  stats: StoreStats;
+  checkpoints: Record<string, FlowTime>;
+  perNode: Map<string, number>;
+  /** (cluster, namespace, newest minute it was seen) */
+  namespaces: { cluster: string; namespace: string; minute: number }[];
+}
+
+const EMPTY: Snapshot = {
+  at: 0, stats: { usedBytes: 0, fileBytes: 0, partitions: 0, flows: 0, oldest: null, newest: null }, checkpoints: {}, perNode: new Map(), namespaces: [],
+};
+
+/** Longest window GetNamespaces looks back over (Hubble UI asks for the last hour). */
+const NAMESPACE_WINDOW_SECONDS = 3_600;
+
+const time = (ns: string): FlowTime | null => (ns === '0' ? null : fromNanos(BigInt(ns)));
+
+/**
+ * The ClickHouse store's facts as of the last refresh: a few aggregate
+ * statements every `intervalMs`, so status, /metrics scrapes and the Observer's
+ * ServerStatus never wait on ClickHouse (or fail while it is down: they show
+ * the last snapshot and its age).
+ */
+export class ClickHouseFacts implements StoreFacts {
+  private snapshot: Snapshot = EMPTY;
+  private lastError: string | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private refreshing: Promise<void> | null = null;
+
+  constructor(
+    private readonly ch: ClickHouseHttp,
+    private readonly engine: { version: string; missing: string[] } | null,
+  ) {}
+
+  /** Takes the first snapshot, then refreshes every `intervalMs`. */
+  async start(intervalMs: number): Promise<void> {
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  refresh(): Promise<void> {
+    this.refreshing ??= this.read()
+      .then((s) => {
+        this.snapshot = s;
+        this.lastError = null;
+      })
+      .catch((err: Error) => {
+        this.lastError = err.message;
+      })
+      .finally(() => {
+        this.refreshing = null;
+      });
+    return this.refreshing;
+  }
+
+  private async read(): Promise<Snapshot> {
+    const db = stringLiteral(this.ch.settings.database);
+    const [totals] = await this.ch.rows<{ n: string; oldest: string; newest: string }>('SELECT count() AS n, min(time_ns) AS oldest, max(time_ns) AS newest FROM flows');
+    const [disk] = await this.ch.rows<{ bytes: string; parts: string }>(`SELECT sum(bytes_on_disk) AS bytes, uniqExact(partition) AS parts FROM system.parts WHERE database = ${db} AND table = 'flows' AND active`);
+    const relays = await this.ch.rows<{ relay: string; newest: string }>('SELECT relay, max(time_ns) AS newest FROM flows GROUP BY relay');
+    const nodes = await this.ch.rows<{ node: string; n: string }>('SELECT node, count() AS n FROM flows GROUP BY node');
+    const since = BigInt(Math.floor(Date.now() / 1000) - NAMESPACE_WINDOW_SECONDS) * 1_000_000_000n;
+    const namespaces = await this.ch.rows<{ namespace: string; newest: string }>(
+      `SELECT namespace, max(t) AS newest FROM (SELECT src_namespace AS namespace, time_ns AS t FROM flows WHERE time_ns >= ${since} UNION ALL SELECT dst_namespace AS namespace, time_ns AS t FROM flows WHERE time_ns >= ${since}) WHERE namespace != '' GROUP BY namespace ORDER BY namespace`,
+    );
+    const n = Number(totals?.n ?? 0);
+    const bytes = Number(disk?.bytes ?? 0);
+    return {
+      at: Date.now(),
+      stats: { usedBytes: bytes, fileBytes: bytes, partitions: Number(disk?.parts ?? 0), flows: n, oldest: n ? time(totals.oldest) : null, newest: n ? time(totals.newest) : null },
+      checkpoints: Object.fromEntries(relays.map((r) => [r.relay, fromNanos(BigInt(r.newest))])),
+      perNode: new Map(nodes.filter((r) => r.node !== '').map((r) => [r.node, Number(r.n)])),
+      // The flows table has no cluster column yet: namespaces are reported without their cluster.
+      namespaces: namespaces.map((r) => ({ cluster: '', namespace: r.namespace, minute: Math.floor(Number(BigInt(r.newest) / 60_000_000_000n)) })),
+    };
+  }
+
+  stats(): StoreStats {
+    return this.snapshot.stats;
+  }
+
+  diskBytes(): number {
+    return this.snapshot.stats.fileBytes;
+  }
+
+  count(): number {
+    return this.snapshot.stats.flows;
+  }
+
+  edge(order: 'asc' | 'desc'): FlowTime | null {
+    return order === 'asc' ? this.snapshot.stats.oldest : this.snapshot.stats.newest;
+  }
+
+  checkpoints(): Record<string, FlowTime> {
+    return this.snapshot.checkpoints;
+  }
+
+  namespacesSince(minute: number): { cluster: string; namespace: string }[] {
+    return this.snapshot.namespaces.filter((n) => n.minute >= minute).map(({ cluster, namespace }) => ({ cluster, namespace }));
+  }
+
+  flowsPerNode(): Map<string, number> {
+    return this.snapshot.perNode;
+  }
+
+  nodeNames(): string[] {
+    return [...this.snapshot.perNode.keys()].sort();
+  }
+
+  /** Lost-events messages are not stored in ClickHouse yet. */
+  lostEvents(): { relay: string; source: number; node: string; events: number }[] {
+    return [];
+  }
+
+  describe(): Record<string, unknown> {
+    return {
+      engine: 'clickhouse', url: new URL(this.ch.settings.url).origin, database: this.ch.settings.database,
+      server: this.engine?.version ?? null, missingFeatures: this.engine?.missing ?? [],
+      asOf: this.snapshot.at ? new Date(this.snapshot.at).toISOString() : null, refreshError: this.lastError,
+    };
+  }
+}
