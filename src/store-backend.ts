@@ -1,6 +1,9 @@
 import type { Config } from './config/options.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import type { Logger } from './log.js';
+import type { BatchSummary } from './ingest/batch-summary.js';
+import { LearnedMetricLabels } from './metrics/metric-labels.js';
+import type { MetricLabels } from './metrics/metric-labels.js';
 import { CLICKHOUSE_MIGRATIONS_DIR, MIGRATIONS_DIR } from './paths.js';
 import type { QueryEngine } from './query/engine.js';
 import type { QueryLimits } from './query/service.js';
@@ -35,8 +38,8 @@ export interface StoreBackend {
   queryStore: QueryStore;
   /** The engine on the main thread (queries run here when --query-workers is 0). */
   inline: QueryEngine;
-  /** Names behind the writer's metric deltas (null: this engine feeds no flow metrics yet). */
-  metricLabels: StoreAggregateLabels | null;
+  /** Names behind the ids of the writer's metric deltas. */
+  metricLabels: MetricLabels;
   /** The size retention keeps the store under (0: none). */
   retentionBytes(): number;
   /** After the pipeline closed: releases what the backend holds. */
@@ -101,6 +104,9 @@ async function startClickHouse(config: Config, log: Logger): Promise<StoreBacken
   if (pipeline.engine && pipeline.engine.missing.length > 0) {
     log.warn({ server: pipeline.engine.version, missing: pipeline.engine.missing }, 'this ClickHouse lacks features the schema uses on newer servers (flows take more disk); ClickHouse 24+ is the production target');
   }
+  // The writer reports the names behind its metric ids with the batches; learn them before metrics count the batch.
+  const metricLabels = new LearnedMetricLabels();
+  pipeline.on('batch', (s: BatchSummary) => metricLabels.learn(s.metricNames));
   const facts = new ClickHouseFacts(ch, pipeline.engine);
   await facts.start(CLICKHOUSE_FACTS_INTERVAL_MS);
   return {
@@ -109,7 +115,7 @@ async function startClickHouse(config: Config, log: Logger): Promise<StoreBacken
     reader: null,
     queryStore: { engine: 'clickhouse', clickhouse: settings },
     inline: new ClickHouseQueries(ch, config.queryBudget * 1000),
-    metricLabels: null,
+    metricLabels,
     retentionBytes: () => 0,
     close: () => facts.stop(),
   };

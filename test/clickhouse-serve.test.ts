@@ -195,6 +195,16 @@ test('status says which engine and server; aggregates and replay answer 501 with
   assert.equal(metrics.find((s) => s.name === 'flowkeeper_store_flows')?.value, total);
 });
 
+test('flow metrics (all flows, drops, policy denials) on ClickHouse count what they count on SQLite', { skip }, async () => {
+  const flowSamples = async (app: App): Promise<string[]> => parsePromText(await (await fetch(`${app.url}/metrics`)).text())
+    .filter((s) => ['flowkeeper_flows_total', 'flowkeeper_dropped_flows_total', 'flowkeeper_policy_denied_flows_total'].includes(s.name))
+    .map((s) => canonical(s)).sort();
+  const want = await flowSamples(sqlite!);
+  assert.ok(want.some((s) => s.includes('flowkeeper_policy_denied_flows_total') && !s.includes('default-deny')), 'a denial by a named policy');
+  assert.ok(want.some((s) => s.includes('flowkeeper_dropped_flows_total')));
+  assert.deepEqual(await flowSamples(clickhouse!), want);
+});
+
 test('ClickHouse down: ingest pauses and says so in /readyz and metrics; back up: every flow stored exactly once', { skip, timeout: 120_000 }, async () => {
   const own = await startClickHouse();
   const relay = await startSim();

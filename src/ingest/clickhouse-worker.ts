@@ -85,7 +85,7 @@ async function start(): Promise<void> {
     const r = batch.result;
     return {
       received: offsets.length - 1, stored: r.stored, duplicates: r.duplicates, malformed: r.malformed, malformedSample: null,
-      futureDated: r.futureDated, lostEvents: [], nodeStatus: [], newest: r.newest, metrics: [],
+      futureDated: r.futureDated, lostEvents: [], nodeStatus: [], newest: r.newest, metrics: r.metrics, metricNames: r.metricNames,
     };
   };
 

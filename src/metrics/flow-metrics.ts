@@ -3,7 +3,7 @@ import { Enums } from '../query/enums.js';
 import { EVENT_TYPE_NAMES } from '../flows/row.js';
 import { POLICY_DENIED_REASONS, POLICY_VERDICT_EVENT } from '../flows/denial.js';
 import type { MetricDelta } from '../store/rollup.js';
-import type { StoreAggregateLabels } from '../store/aggregate.js';
+import type { MetricLabels } from './metric-labels.js';
 import { GuardedCounter } from './guarded-counter.js';
 import type { GuardOptions } from './guarded-counter.js';
 
@@ -25,8 +25,7 @@ export class FlowMetrics {
 
   constructor(
     registry: Registry,
-    /** Names behind the deltas' ids; null when the store feeds no deltas (ClickHouse, for now). */
-    private readonly labels: StoreAggregateLabels | null,
+    private readonly labels: MetricLabels,
     guard: GuardOptions,
     private readonly workloadLabelsOnDrops: boolean,
     overflow: Counter<'metric'>,
@@ -43,7 +42,6 @@ export class FlowMetrics {
   }
 
   observe(deltas: MetricDelta[], now = Date.now()): void {
-    if (!this.labels) return;
     for (const d of deltas) {
       const cluster = this.labels.cluster(d.cluster);
       const verdict = Enums.Verdict.valuesById[d.verdict] ?? String(d.verdict);

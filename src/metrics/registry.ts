@@ -3,7 +3,7 @@ import type { IngestPipeline } from '../ingest/pipeline.js';
 import type { BatchSummary } from '../ingest/batch-summary.js';
 import type { LiveHub } from '../live/hub.js';
 import type { RelayClient } from '../relay/client.js';
-import type { StoreAggregateLabels } from '../store/aggregate.js';
+import type { MetricLabels } from './metric-labels.js';
 import type { StoreFacts } from '../store/facts.js';
 import type { QueryPoolStats } from '../query/pool.js';
 import { FlowMetrics } from './flow-metrics.js';
@@ -20,8 +20,8 @@ export interface MetricsSources {
   facts: StoreFacts;
   hub: LiveHub;
   queries: { stats(): QueryPoolStats };
-  /** Names behind the batches' metric deltas; null when the store feeds none (ClickHouse, for now). */
-  labels: StoreAggregateLabels | null;
+  /** Names behind the ids of the batches' metric deltas. */
+  labels: MetricLabels;
   storeFileBytes: () => number;
   /** The store's byte budget (resolved --retention-size). */
   retentionBytes: () => number;

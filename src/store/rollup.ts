@@ -2,6 +2,7 @@ import { RowBits } from '../flows/row.js';
 import type { FlowRow } from '../flows/row.js';
 import type { AggregateRow } from '../query/aggregate.js';
 import type { Db } from './sqlite.js';
+import { MetricDeltaAccumulator } from './metric-deltas.js';
 
 /**
  * The port rollups group by: the destination port of requests. Replies go to the
@@ -44,18 +45,15 @@ export class RollupAccumulator {
    * Prometheus counters are fed from, so metrics cost nothing per flow.
    */
   flush(): MetricDelta[] {
-    const deltas = new Map<string, MetricDelta>();
+    const deltas = new MetricDeltaAccumulator();
     for (const [key, flows] of this.counts) {
       const dims = key.split(',').map(Number);
       this.upsert.run(...dims, flows);
       const [, cluster, verdict, dropReason, direction, eventType, srcWorkload, dstWorkload, , , , , deniedBy] = dims;
-      const mkey = `${cluster},${verdict},${dropReason},${direction},${eventType},${srcWorkload},${dstWorkload},${deniedBy}`;
-      const d = deltas.get(mkey);
-      if (d) d.flows += flows;
-      else deltas.set(mkey, { cluster, verdict, dropReason, direction, eventType, srcWorkload, dstWorkload, deniedBy, flows });
+      deltas.add({ cluster, verdict, dropReason, direction, eventType, srcWorkload, dstWorkload, deniedBy }, flows);
     }
     this.counts.clear();
-    return [...deltas.values()];
+    return deltas.take();
   }
 
   discard(): void {

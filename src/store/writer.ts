@@ -18,6 +18,7 @@ import {
 } from './partitions.js';
 import { RollupAccumulator } from './rollup.js';
 import type { MetricDelta } from './rollup.js';
+import type { MetricNames } from '../metrics/metric-labels.js';
 import { isStorageFailure } from './sqlite.js';
 import type { Db } from './sqlite.js';
 import type { Statement } from 'better-sqlite3';
@@ -48,6 +49,8 @@ export interface BatchResult {
   newest: FlowTime | null;
   /** Stored flows of this batch grouped by metric dimensions. */
   metrics: MetricDelta[];
+  /** Metric ids first used in this batch, with their names (writers without dictionary tables: ClickHouse). */
+  metricNames?: MetricNames;
 }
 
 export interface RetentionPolicy {

@@ -1,9 +1,11 @@
-import { decodeEndpoint } from '../../flows/endpoint.js';
-import { RowBits } from '../../flows/row.js';
+import { decodeEndpoint, workloadOf } from '../../flows/endpoint.js';
+import { DictKind, RowBits } from '../../flows/row.js';
 import type { FlowRow } from '../../flows/row.js';
 import { scanFlow, unpackUuid } from '../../flows/scan.js';
 import type { Interner } from '../../flows/scan.js';
 import { ByteKeyCache } from '../byte-key-cache.js';
+import { clusterOfNode } from '../dictionary.js';
+import type { MetricNameInterner } from './metric-names.js';
 import type { RowBinaryWriter } from './row-binary.js';
 
 /**
@@ -23,45 +25,57 @@ interface EndpointColumns {
   namespace: string;
   pod: string;
   identity: number;
+  /** Its workload's id for flow metrics (MetricNameInterner) */
+  workload: number;
 }
 
-const NO_ENDPOINT: EndpointColumns = { namespace: '', pod: '', identity: 0 };
+interface NodeColumns {
+  name: string;
+  /** Its cluster's id for flow metrics */
+  cluster: number;
+}
+
+const NO_ENDPOINT: EndpointColumns = { namespace: '', pod: '', identity: 0, workload: 0 };
 /** Endpoints and node names remembered by their bytes (cleared when full). */
 const CACHE_ENTRIES = 50_000;
 
 /**
  * The scanner's Interner for ClickHouse: endpoints and node names become the
  * columns they fill (decoded once per distinct value, remembered by their
- * bytes); every other value is left in the response bytes. The ids handed to
- * the scanner index this flow's endpoints and nodes only.
+ * bytes); workloads, clusters and denying policies get the metric ids flow
+ * metrics count by; every other value is left in the response bytes. The
+ * endpoint and node ids handed to the scanner index this flow's only.
  */
 class ColumnInterner implements Interner {
   private readonly endpointCache = new ByteKeyCache<EndpointColumns>(CACHE_ENTRIES);
-  private readonly nodeCache = new ByteKeyCache<string>(CACHE_ENTRIES);
+  private readonly nodeCache = new ByteKeyCache<NodeColumns>(CACHE_ENTRIES);
   readonly endpoints: EndpointColumns[] = [];
   readonly nodes: string[] = [];
 
-  intern(): number {
-    return 0;
+  constructor(private readonly names: MetricNameInterner) {}
+
+  intern(kind: DictKind, buf: Buffer, start: number, end: number): number {
+    return kind === DictKind.PolicyDenied ? this.names.policies(buf.subarray(start, end)) : 0;
   }
 
   endpoint(buf: Buffer, start: number, end: number): { id: number; workload: number; labelSet: number } {
     let ep = this.endpointCache.get(buf, start, end);
     if (!ep) {
       const info = decodeEndpoint(buf.subarray(start, end));
-      ep = { namespace: info.namespace, pod: info.pod_name, identity: info.identity >>> 0 };
+      ep = { namespace: info.namespace, pod: info.pod_name, identity: info.identity >>> 0, workload: this.names.workload(workloadOf(info)) };
       this.endpointCache.set(buf, start, end, ep);
     }
-    return { id: this.endpoints.push(ep) - 1, workload: 0, labelSet: 0 };
+    return { id: this.endpoints.push(ep) - 1, workload: ep.workload, labelSet: 0 };
   }
 
   node(buf: Buffer, start: number, end: number): { id: number; cluster: number } {
-    let name = this.nodeCache.get(buf, start, end);
-    if (name === undefined) {
-      name = buf.toString('utf8', start, end);
-      this.nodeCache.set(buf, start, end, name);
+    let node = this.nodeCache.get(buf, start, end);
+    if (node === undefined) {
+      const name = buf.toString('utf8', start, end);
+      node = { name, cluster: this.names.cluster(clusterOfNode(name)) };
+      this.nodeCache.set(buf, start, end, node);
     }
-    return { id: this.nodes.push(name) - 1, cluster: 0 };
+    return { id: this.nodes.push(node.name) - 1, cluster: node.cluster };
   }
 
   /** Forgets the last flow's endpoints and nodes (the caches stay). */
@@ -80,7 +94,11 @@ export interface ScannedFlow {
 }
 
 export class FlowScanner {
-  private readonly interner = new ColumnInterner();
+  private readonly interner: ColumnInterner;
+
+  constructor(names: MetricNameInterner) {
+    this.interner = new ColumnInterner(names);
+  }
 
   /** Scans the Flow message at buf[start, end). Throws WireError when it is malformed. */
   scan(buf: Buffer, start: number, end: number): ScannedFlow {

@@ -10,6 +10,10 @@ import type { ScannedFlow } from './columns.js';
 import type { ClickHouseHttp } from './http.js';
 import { RowBinaryReader, RowBinaryWriter } from './row-binary.js';
 import { stringLiteral } from './where.js';
+import type { MetricNames } from '../../metrics/metric-labels.js';
+import { MetricDeltaAccumulator } from '../metric-deltas.js';
+import type { MetricDelta } from '../rollup.js';
+import { MetricNameInterner } from './metric-names.js';
 
 export interface ClickHouseBatchResult {
   stored: number;
@@ -20,6 +24,10 @@ export interface ClickHouseBatchResult {
   skipped: number;
   /** Flows dated beyond now + MAX_FUTURE_SKEW_SECONDS: stored, but never a resume point */
   futureDated: number;
+  /** Stored flows grouped by metric dimensions, for the flow counters */
+  metrics: MetricDelta[];
+  /** Metric ids first handed out in this batch, with their names */
+  metricNames: MetricNames | undefined;
   newest: FlowTime | null;
 }
 
@@ -40,7 +48,9 @@ export class ClickHouseFlowWriter {
   private seq: bigint;
   private readonly windows = new Map<string, DedupeWindow>();
   private readonly rows = new RowBinaryWriter();
-  private readonly scanner = new FlowScanner();
+  private readonly names = new MetricNameInterner();
+  private readonly scanner = new FlowScanner(this.names);
+  private readonly deltas = new MetricDeltaAccumulator();
 
   constructor(
     private readonly ch: ClickHouseHttp,
@@ -91,7 +101,7 @@ export class ClickHouseFlowWriter {
    * earlier attempt landed instead of inserting twice.
    */
   prepare(relay: string, buf: Buffer, offsets: ArrayLike<number>): PreparedBatch {
-    const result: ClickHouseBatchResult = { stored: 0, duplicates: 0, malformed: 0, skipped: 0, futureDated: 0, newest: null };
+    const result: ClickHouseBatchResult = { stored: 0, duplicates: 0, malformed: 0, skipped: 0, futureDated: 0, newest: null, metrics: [], metricNames: undefined };
     const future = Date.now() / 1000 + MAX_FUTURE_SKEW_SECONDS;
     const window = this.windows.get(relay);
     let newestNs = -1n;
@@ -128,8 +138,15 @@ export class ClickHouseFlowWriter {
       else if (ns > newestNs) newestNs = ns;
       writeFlowRow(this.rows, flow, ns, this.seq++, relay, message);
       result.stored++;
+      const r = flow.row;
+      this.deltas.add({
+        cluster: r.cluster, verdict: r.verdict, dropReason: r.dropReason, direction: r.direction, eventType: r.eventType ?? 0,
+        srcWorkload: r.srcWorkload, dstWorkload: r.dstWorkload, deniedBy: r.deniedBy ?? 0,
+      }, 1);
     }
     if (newestNs >= 0n) result.newest = fromNanos(newestNs);
+    result.metrics = this.deltas.take();
+    result.metricNames = this.names.takeNew();
     return { relay, body: this.rows.finish(), firstSeq, lastSeq: this.seq - 1n, result, attempts: 0, keys };
   }
 
@@ -150,6 +167,7 @@ export class ClickHouseFlowWriter {
   /** Gives up a batch that will not be committed: its flows are no longer taken for duplicates when the relay sends them again. */
   abandon(batch: PreparedBatch): void {
     this.windows.get(batch.relay)?.unsee(batch.keys);
+    this.names.restore(batch.result.metricNames);
   }
 
   private async landed(batch: PreparedBatch): Promise<boolean> {
