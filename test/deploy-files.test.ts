@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { OPTIONS } from '../src/config/options.js';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
@@ -51,6 +52,21 @@ test('Kubernetes manifests parse, and the generated ones match dashboards/', () 
   assert.equal(readFileSync(GENERATED.dashboards, 'utf8'), fresh.dashboards, 'run npm run k8s:generate');
   const maps = parseAllDocuments(fresh.dashboards).map((d) => d.toJS() as { metadata: { labels: Record<string, string> } });
   assert.ok(maps.every((m) => m.metadata.labels.grafana_dashboard === '1'));
+});
+
+test('the ClickHouse overlay parses, patches what the base has, and sets only options flowkeeper knows', () => {
+  const dir = join(ROOT_DIR, 'deploy', 'kubernetes', 'clickhouse');
+  const kustomization = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as { resources: string[]; patches: { path: string }[] };
+  const base = parseAllDocuments(read('deploy', 'kubernetes', 'flowkeeper.yaml')).map((d) => d.toJS() as { kind: string; metadata: { name: string } });
+  for (const r of kustomization.resources) assert.ok(existsSync(join(dir, r)), r);
+  const known = new Set(Object.values(OPTIONS).map((o) => `FLOWKEEPER_${o.flag.toUpperCase().replaceAll('-', '_')}`));
+  for (const { path } of kustomization.patches) {
+    const patch = parse(readFileSync(join(dir, path), 'utf8')) as { kind: string; metadata: { name: string }; spec: { template?: { spec: { containers: { env: { name: string }[] }[] } } } };
+    assert.ok(base.some((d) => d.kind === patch.kind && d.metadata.name === patch.metadata.name), `${path} patches a ${patch.kind} of the base`);
+    for (const e of patch.spec.template?.spec.containers[0].env ?? []) assert.ok(known.has(e.name), `${path}: ${e.name} is a flowkeeper option`);
+  }
+  const chi = parse(readFileSync(join(dir, 'clickhouse-installation.yaml'), 'utf8')) as { kind: string };
+  assert.equal(chi.kind, 'ClickHouseInstallation');
 });
 
 test('safe defaults in the shipped deployments: loopback-only compose, token from a Secret, locked-down pod, NetworkPolicy', () => {
