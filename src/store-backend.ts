@@ -59,7 +59,7 @@ export function clickhouseSettings(config: Config): ClickHouseSettings {
 
 /** Starts the configured store's writer (which migrates it) and opens what queries and facts read. */
 export function startStore(config: Config, limits: QueryLimits, log: Logger): Promise<StoreBackend> {
-  return config.store === 'clickhouse' ? startClickHouse(config, log) : startSqlite(config, limits, log);
+  return config.store === 'clickhouse' ? startClickHouse(config, limits, log) : startSqlite(config, limits, log);
 }
 
 async function startSqlite(config: Config, limits: QueryLimits, log: Logger): Promise<StoreBackend> {
@@ -94,12 +94,12 @@ async function startSqlite(config: Config, limits: QueryLimits, log: Logger): Pr
   };
 }
 
-async function startClickHouse(config: Config, log: Logger): Promise<StoreBackend> {
+async function startClickHouse(config: Config, limits: QueryLimits, log: Logger): Promise<StoreBackend> {
   const settings = clickhouseSettings(config);
   const ch = new ClickHouseHttp(settings);
   const pipeline = await IngestPipeline.start({
     engine: 'clickhouse', clickhouse: settings, migrationsDir: CLICKHOUSE_MIGRATIONS_DIR, overlapSeconds: config.resumeOverlap,
-    retentionSeconds: config.retention, retentionIntervalMs: RETENTION_INTERVAL_MS, ...tuning(config),
+    retentionSeconds: config.retention, rollupRetentionSeconds: config.rollupRetention, retentionIntervalMs: RETENTION_INTERVAL_MS, ...tuning(config),
   }, log);
   if (pipeline.engine && pipeline.engine.missing.length > 0) {
     log.warn({ server: pipeline.engine.version, missing: pipeline.engine.missing }, 'this ClickHouse lacks features the schema uses on newer servers (flows take more disk); ClickHouse 24+ is the production target');
@@ -114,7 +114,7 @@ async function startClickHouse(config: Config, log: Logger): Promise<StoreBacken
     facts,
     reader: null,
     queryStore: { engine: 'clickhouse', clickhouse: settings },
-    inline: new ClickHouseQueries(ch, config.queryBudget * 1000),
+    inline: new ClickHouseQueries(ch, config.queryBudget * 1000, limits),
     metricLabels,
     retentionBytes: () => 0,
     close: () => facts.stop(),

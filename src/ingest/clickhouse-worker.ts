@@ -39,6 +39,7 @@ async function start(): Promise<void> {
   const retain = async (): Promise<void> => {
     try {
       await dropExpiredPartitions(ch, settings.retentionSeconds);
+      await dropExpiredPartitions(ch, settings.rollupRetentionSeconds, Date.now() / 1000, 'flows_1m');
     } catch (err) {
       reply({ type: 'warning', message: `retention pass failed (retried next interval): ${(err as Error).message}` });
     }

@@ -25,6 +25,8 @@ export interface ClickHouseWorkerSettings {
   overlapSeconds: number;
   /** Flows older than this are dropped, a whole day at a time. */
   retentionSeconds: number;
+  /** Rollups older than this are dropped, a whole day at a time. */
+  rollupRetentionSeconds: number;
   retentionIntervalMs: number;
 }
 

@@ -117,43 +117,71 @@ function labelDimension(name: string, side: 'srcLabels' | 'dstLabels', key: stri
   };
 }
 
+/** How one engine writes the conditions rollups are filtered by (SQLite: SQL with parameters over ids; ClickHouse: SQL literals over names). */
+export interface RollupDialect<C> {
+  /** A rollup column among `values` */
+  inList(column: 'verdict' | 'drop_reason' | 'direction' | 'event_type', values: number[]): C;
+  /** The source or destination workload is in one of these namespaces */
+  inNamespaces(side: 'src' | 'dst', namespaces: string[]): C;
+  all(parts: C[]): C;
+  any(parts: C[]): C;
+  not(part: C): C;
+}
+
 /**
- * The filter set as a condition over rollup_1m, or null when rollups cannot
- * answer it exactly (then raw flows are aggregated instead).
+ * The filter set as a condition over an engine's rollups, or null when rollups
+ * cannot answer it exactly (then raw flows are aggregated instead). Which
+ * filter fields rollups answer, and how, is defined once here for every engine.
  */
-export function rollupWhere(filters: FilterSet): SqlFragment | null {
-  const parts: SqlFragment[] = [];
+export function rollupCondition<C>(filters: FilterSet, d: RollupDialect<C>): C | null {
+  const parts: C[] = [];
   if (filters.whitelist.length > 0) {
-    const ors = filters.whitelist.map(rollupFilterSql);
+    const ors = filters.whitelist.map((f) => rollupFilterCondition(f, d));
     if (ors.some((o) => o === null)) return null;
-    parts.push(anyOf(ors as SqlFragment[]));
+    parts.push(d.any(ors as C[]));
   }
   for (const f of filters.blacklist) {
-    const not = rollupFilterSql(f);
+    const not = rollupFilterCondition(f, d);
     if (not === null) return null;
-    parts.push({ sql: `NOT (${not.sql})`, params: not.params });
+    parts.push(d.not(not));
   }
-  return allOf(parts);
+  return d.all(parts);
 }
 
 /** One FlowFilter over rollup columns, or null when a field is not a rollup dimension. */
-function rollupFilterSql(f: CompiledFilter): SqlFragment | null {
-  const ands: SqlFragment[] = [];
+function rollupFilterCondition<C>(f: CompiledFilter, d: RollupDialect<C>): C | null {
+  const ands: C[] = [];
   for (const [field, value] of Object.entries(f.fields)) {
     const list = value as unknown[];
     if (!Array.isArray(list) || list.length === 0) continue;
-    const inList = (column: string, values: unknown[]): SqlFragment => ({ sql: `${column} IN (${values.map(() => '?').join(', ')})`, params: values });
-    if (field === 'verdict') ands.push(inList('verdict', list));
-    else if (field === 'drop_reason_desc') ands.push(allOf([inList('drop_reason', list), { sql: `verdict = ${DROPPED}`, params: [] }]));
-    else if (field === 'traffic_direction') ands.push(inList('direction', list));
+    if (field === 'verdict') ands.push(d.inList('verdict', list as number[]));
+    else if (field === 'drop_reason_desc') ands.push(d.all([d.inList('drop_reason', list as number[]), d.inList('verdict', [DROPPED])]));
+    else if (field === 'traffic_direction') ands.push(d.inList('direction', list as number[]));
     else if (field === 'event_type' && (list as { match_sub_type?: boolean; type?: number }[]).every((e) => !e.match_sub_type && e.type)) {
       // Type 0 is a wildcard over flows that carry an event type, which rollups cannot tell apart: raw scan.
-      ands.push(inList('event_type', (list as { type: number }[]).map((e) => e.type)));
+      ands.push(d.inList('event_type', (list as { type: number }[]).map((e) => e.type)));
     } else if ((field === 'source_pod' || field === 'destination_pod') && (list as string[]).every((p) => /^[^/]+\/$/.test(p))) {
-      const namespaces = (list as string[]).map((p) => p.slice(0, -1));
-      const column = field === 'source_pod' ? 'src_workload' : 'dst_workload';
-      ands.push({ sql: `${column} IN (SELECT id FROM workloads WHERE namespace IN (${namespaces.map(() => '?').join(', ')}))`, params: namespaces });
+      ands.push(d.inNamespaces(field === 'source_pod' ? 'src' : 'dst', (list as string[]).map((p) => p.slice(0, -1))));
     } else return null;
   }
-  return allOf(ands);
+  return d.all(ands);
+}
+
+const inParams = (sql: string, values: unknown[]): SqlFragment => ({ sql: `${sql} IN (${values.map(() => '?').join(', ')})`, params: values });
+
+/** SQLite's rollup_1m: ids, with workloads looked up by namespace. */
+const SQLITE_ROLLUPS: RollupDialect<SqlFragment> = {
+  inList: (column, values) => inParams(column, values),
+  inNamespaces: (side, namespaces) => {
+    const ns = inParams('namespace', namespaces);
+    return { sql: `${side}_workload IN (SELECT id FROM workloads WHERE ${ns.sql})`, params: ns.params };
+  },
+  all: allOf,
+  any: anyOf,
+  not: (c) => ({ sql: `NOT (${c.sql})`, params: c.params }),
+};
+
+/** The filter set as a condition over SQLite's rollup_1m, or null when rollups cannot answer it exactly. */
+export function rollupWhere(filters: FilterSet): SqlFragment | null {
+  return rollupCondition(filters, SQLITE_ROLLUPS);
 }

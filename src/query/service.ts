@@ -15,6 +15,9 @@ import type { AggregateAnswer, AggregateRequest, EnginePage, FlowClassesRequest,
 import { isRowPosition } from './position.js';
 import type { FlowPosition, RowPosition } from './position.js';
 import { RowFlow } from '../store/row-flow.js';
+import { aggregateAnswer, wholeMinutes } from './accumulator.js';
+import { DEFAULT_QUERY_LIMITS } from './limits.js';
+import type { QueryLimits } from './limits.js';
 
 export type { FlowPage, RowReader } from '../store/flow-query.js';
 export type { FlowPosition } from './position.js';
@@ -23,16 +26,8 @@ export type { AggregateResult } from '../store/aggregate.js';
 export type { FlowClass, FlowClasses } from '../store/flow-classes.js';
 export { mergeFlowClasses };
 
-export interface QueryLimits {
-  /** Most (bucket × group) points one aggregate answer may hold: bounds its size. */
-  maxPoints: number;
-  /** Most distinct (bucket, group) pairs an aggregate may count on the way: bounds its memory. */
-  maxEntries: number;
-  /** Longest range an aggregate that needs raw flows may cover (rollup ones may reach further). */
-  rawMaxRangeSeconds: number;
-}
-
-export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxPoints: 100_000, maxEntries: 300_000, rawMaxRangeSeconds: 7 * 86_400 };
+export { DEFAULT_QUERY_LIMITS } from './limits.js';
+export type { QueryLimits } from './limits.js';
 
 /**
  * The query engine: filters → SQL plans → the store, synchronously on one
@@ -115,8 +110,7 @@ export class QueryService implements QueryEngine {
     if (!answersFromRollups(req.dims, req.filters) && req.until.seconds - req.since.seconds > this.limits.rawMaxRangeSeconds) {
       throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', `since: this aggregate needs raw flows (its grouping or filters go beyond the rollup dimensions), which may span at most ${this.limits.rawMaxRangeSeconds / 3600} h (--query-max-range)`, 'since');
     }
-    const sinceMinute = Math.floor(req.since.seconds / 60);
-    const untilMinute = Math.ceil((req.until.seconds + req.until.nanos / 1e9) / 60);
+    const { sinceMinute, untilMinute } = wholeMinutes(req);
     const result = runAggregate(this.db, this.reader.dict, this.labels, this.index, {
       dims: req.dims,
       filters: req.filters,
@@ -127,11 +121,7 @@ export class QueryService implements QueryEngine {
       deadline: Deadline.in(this.budgetMs, cancelFlag),
       maxEntries: this.limits.maxEntries,
     });
-    const points = result.series?.reduce((n, b) => n + b.groups.length, 0) ?? result.groups.length;
-    if (points > this.limits.maxPoints) {
-      throw new FlowkeeperError('FLOWKEEPER_ERR_TOO_EXPENSIVE', `this answer would hold ${points} (bucket × group) points, more than ${this.limits.maxPoints}; use a larger bucket, a smaller top or a shorter range`, 'bucket');
-    }
-    return { since: new Date(sinceMinute * 60_000).toISOString(), until: new Date(untilMinute * 60_000).toISOString(), ...result };
+    return aggregateAnswer(result, { sinceMinute, untilMinute }, this.limits.maxPoints);
   }
 }
 

@@ -45,7 +45,7 @@ function lowerPriority(nice: number): void {
 lowerPriority(settings.nice);
 /** The engine on this thread's own connection (SQLite's is loaded only where it is used). */
 async function openEngine(store: QueryStore): Promise<QueryEngine> {
-  if (store.engine === 'clickhouse') return new ClickHouseQueries(new ClickHouseHttp(store.clickhouse), settings.budgetMs);
+  if (store.engine === 'clickhouse') return new ClickHouseQueries(new ClickHouseHttp(store.clickhouse), settings.budgetMs, settings.limits);
   const [{ openDatabase }, { FlowReader }, { QueryService }] = await Promise.all([import('../store/sqlite.js'), import('../store/reader.js'), import('./service.js')]);
   const db = openDatabase(store.dbPath, { readonly: true });
   return new QueryService(db, new FlowReader(db), settings.budgetMs, settings.limits, { onEventLoop: false });

@@ -14,32 +14,10 @@ import { ROW_SELECT, unpackRow } from './row-select.js';
 import type { IdRow } from './row-select.js';
 import { FlowType } from '../flows/schema.js';
 import { FlowkeeperError } from '../errors.js';
+import { Accumulator, EMPTY_ROW } from '../query/accumulator.js';
+import type { AggregateQuery, AggregateResult } from '../query/accumulator.js';
 
-export interface AggregateQuery {
-  dims: GroupDimension[];
-  filters: FilterSet;
-  /** Whole minutes: [sinceMinute, untilMinute). */
-  sinceMinute: number;
-  untilMinute: number;
-  bucketMinutes: number | null;
-  top: number;
-  /** Most distinct (bucket, group) entries counted before giving up (bounds memory). */
-  maxEntries: number;
-  /** Aggregation gives up when it passes. */
-  deadline: Deadline;
-}
-
-export interface AggregateGroup {
-  key: Record<string, string | number>;
-  count: number;
-}
-
-export interface AggregateResult {
-  source: 'rollup' | 'raw';
-  total: number;
-  groups: AggregateGroup[];
-  series: { start: string; groups: AggregateGroup[] }[] | null;
-}
+export type { AggregateGroup, AggregateQuery, AggregateResult } from '../query/accumulator.js';
 
 function memo<V>(map: Map<number, V>, id: number, load: () => V): V {
   let v = map.get(id);
@@ -127,55 +105,6 @@ const ROLLUP_COLUMNS: Record<string, string> = {
   cluster: 'cluster', verdict: 'verdict', dropReason: 'drop_reason', direction: 'direction', eventType: 'event_type',
   srcWorkload: 'src_workload', dstWorkload: 'dst_workload', srcLabels: 'src_labels', dstLabels: 'dst_labels', port: 'dst_port', l4: 'l4', deniedBy: 'denied_by',
 };
-const EMPTY_ROW: AggregateRow = {
-  minute: 0, cluster: 0, verdict: 0, dropReason: 0, direction: 0, eventType: 0, srcWorkload: 0, dstWorkload: 0, srcLabels: 0, dstLabels: 0, port: 0, l4: 0, deniedBy: 0,
-};
-
-class Accumulator {
-  readonly totals = new Map<string, number>();
-  readonly buckets = new Map<number, Map<string, number>>();
-  total = 0;
-
-  constructor(
-    private readonly q: AggregateQuery,
-    private readonly labels: AggregateLabels,
-  ) {}
-
-  private entries = 0;
-
-  add(row: AggregateRow, count: number): void {
-    const key = JSON.stringify(this.q.dims.map((d) => d.value(row, this.labels)));
-    this.count(this.totals, key, count);
-    this.total += count;
-    if (this.q.bucketMinutes) {
-      const start = row.minute - (row.minute % this.q.bucketMinutes);
-      let b = this.buckets.get(start);
-      if (!b) this.buckets.set(start, (b = new Map()));
-      this.count(b, key, count);
-    }
-  }
-
-  private count(counts: Map<string, number>, key: string, n: number): void {
-    const had = counts.get(key);
-    if (had === undefined && ++this.entries > this.q.maxEntries) {
-      throw new FlowkeeperError('FLOWKEEPER_ERR_TOO_EXPENSIVE', `this aggregate counts more than ${this.q.maxEntries} distinct (bucket, group) pairs; group by fewer or coarser dimensions, use a larger bucket or a shorter range`, 'group_by');
-    }
-    counts.set(key, (had ?? 0) + n);
-  }
-
-  groups(counts: Map<string, number>): AggregateGroup[] {
-    const sorted = [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-    const toGroup = ([k, count]: [string, number]): AggregateGroup => {
-      const values = JSON.parse(k) as (string | number)[];
-      return { key: Object.fromEntries(this.q.dims.map((d, i) => [d.name, values[i]])), count };
-    };
-    const top = sorted.slice(0, this.q.top).map(toGroup);
-    const rest = sorted.slice(this.q.top).reduce((s, [, c]) => s + c, 0);
-    if (rest > 0) top.push({ key: Object.fromEntries(this.q.dims.map((d) => [d.name, 'other'])), count: rest });
-    return top;
-  }
-}
-
 /** The rollup WHERE clause when rollups can answer these dimensions and filters, else null. */
 function rollupFilter(dims: GroupDimension[], filters: FilterSet): ReturnType<typeof rollupWhere> {
   return dims.every((d) => d.rollup) ? rollupWhere(filters) : null;
@@ -207,10 +136,7 @@ export function runAggregate(db: Db, dict: ReaderDictionary, labels: StoreAggreg
   if (rollup && q.dims.some((d) => d.reads.includes('srcLabels') || d.reads.includes('dstLabels'))) rawUntil = Math.min(q.untilMinute, Math.max(q.sinceMinute, labelRollupsFrom(db) ?? q.sinceMinute));
   if (rawUntil > q.sinceMinute) aggregateRaw(db, dict, labels, index, q, acc, q.sinceMinute, rawUntil);
   if (rollup && rawUntil < q.untilMinute) aggregateRollups(db, q, rollup, acc, rawUntil, q.untilMinute);
-  const series = q.bucketMinutes
-    ? [...acc.buckets].sort((a, b) => a[0] - b[0]).map(([start, counts]) => ({ start: new Date(start * 60_000).toISOString(), groups: acc.groups(counts) }))
-    : null;
-  return { source: rawUntil > q.sinceMinute ? 'raw' : 'rollup', total: acc.total, groups: acc.groups(acc.totals), series };
+  return acc.result(rawUntil > q.sinceMinute ? 'raw' : 'rollup');
 }
 
 /** Counts rollup rows of minutes [sinceMinute, untilMinute). */

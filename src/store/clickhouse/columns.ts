@@ -5,6 +5,7 @@ import { scanFlow, unpackUuid } from '../../flows/scan.js';
 import type { Interner } from '../../flows/scan.js';
 import { ByteKeyCache } from '../byte-key-cache.js';
 import { clusterOfNode } from '../dictionary.js';
+import { policyInfoOf } from './metric-names.js';
 import type { MetricNameInterner } from './metric-names.js';
 import type { RowBinaryWriter } from './row-binary.js';
 
@@ -19,6 +20,7 @@ import type { RowBinaryWriter } from './row-binary.js';
 export const FLOW_COLUMNS = [
   'time_ns', 'seq', 'relay', 'node', 'uuid', 'verdict', 'drop_reason', 'direction', 'event_type', 'is_reply',
   'src_namespace', 'src_pod', 'src_identity', 'dst_namespace', 'dst_pod', 'dst_identity', 'l4', 'src_port', 'dst_port', 'response',
+  'cluster', 'src_workload', 'dst_workload', 'src_labels', 'dst_labels', 'denied_by',
 ] as const;
 
 interface EndpointColumns {
@@ -27,15 +29,20 @@ interface EndpointColumns {
   identity: number;
   /** Its workload's id for flow metrics (MetricNameInterner) */
   workload: number;
+  /** Its first workload's name, as rollups group it */
+  workloadName: string;
+  /** Its labels as a JSON array ('' for no endpoint), as rollups group them */
+  labels: string;
 }
 
 interface NodeColumns {
   name: string;
+  clusterName: string;
   /** Its cluster's id for flow metrics */
   cluster: number;
 }
 
-const NO_ENDPOINT: EndpointColumns = { namespace: '', pod: '', identity: 0, workload: 0 };
+const NO_ENDPOINT: EndpointColumns = { namespace: '', pod: '', identity: 0, workload: 0, workloadName: '', labels: '' };
 /** Endpoints and node names remembered by their bytes (cleared when full). */
 const CACHE_ENTRIES = 50_000;
 
@@ -49,20 +56,34 @@ const CACHE_ENTRIES = 50_000;
 class ColumnInterner implements Interner {
   private readonly endpointCache = new ByteKeyCache<EndpointColumns>(CACHE_ENTRIES);
   private readonly nodeCache = new ByteKeyCache<NodeColumns>(CACHE_ENTRIES);
+  private readonly deniedCache = new ByteKeyCache<string>(CACHE_ENTRIES);
   readonly endpoints: EndpointColumns[] = [];
-  readonly nodes: string[] = [];
+  readonly nodes: NodeColumns[] = [];
+  /** This flow's denied_by column */
+  deniedBy = '';
 
   constructor(private readonly names: MetricNameInterner) {}
 
   intern(kind: DictKind, buf: Buffer, start: number, end: number): number {
-    return kind === DictKind.PolicyDenied ? this.names.policies(buf.subarray(start, end)) : 0;
+    if (kind !== DictKind.PolicyDenied) return 0;
+    let names = this.deniedCache.get(buf, start, end);
+    if (names === undefined) {
+      names = `=${policyInfoOf(buf.subarray(start, end)).names}`;
+      this.deniedCache.set(buf, start, end, names);
+    }
+    this.deniedBy = names;
+    return this.names.policies(buf.subarray(start, end));
   }
 
   endpoint(buf: Buffer, start: number, end: number): { id: number; workload: number; labelSet: number } {
     let ep = this.endpointCache.get(buf, start, end);
     if (!ep) {
       const info = decodeEndpoint(buf.subarray(start, end));
-      ep = { namespace: info.namespace, pod: info.pod_name, identity: info.identity >>> 0, workload: this.names.workload(workloadOf(info)) };
+      const workload = workloadOf(info);
+      ep = {
+        namespace: info.namespace, pod: info.pod_name, identity: info.identity >>> 0,
+        workload: this.names.workload(workload), workloadName: workload.name, labels: JSON.stringify(info.labels),
+      };
       this.endpointCache.set(buf, start, end, ep);
     }
     return { id: this.endpoints.push(ep) - 1, workload: ep.workload, labelSet: 0 };
@@ -72,16 +93,18 @@ class ColumnInterner implements Interner {
     let node = this.nodeCache.get(buf, start, end);
     if (node === undefined) {
       const name = buf.toString('utf8', start, end);
-      node = { name, cluster: this.names.cluster(clusterOfNode(name)) };
+      const clusterName = clusterOfNode(name);
+      node = { name, clusterName, cluster: this.names.cluster(clusterName) };
       this.nodeCache.set(buf, start, end, node);
     }
-    return { id: this.nodes.push(node.name) - 1, cluster: node.cluster };
+    return { id: this.nodes.push(node) - 1, cluster: node.cluster };
   }
 
   /** Forgets the last flow's endpoints and nodes (the caches stay). */
   next(): void {
     this.endpoints.length = 0;
     this.nodes.length = 0;
+    this.deniedBy = '';
   }
 }
 
@@ -89,6 +112,9 @@ class ColumnInterner implements Interner {
 export interface ScannedFlow {
   row: FlowRow;
   node: string;
+  /** The node's cluster ('' without a node) */
+  cluster: string;
+  deniedBy: string;
   src: EndpointColumns;
   dst: EndpointColumns;
 }
@@ -105,9 +131,12 @@ export class FlowScanner {
     this.interner.next();
     const row = scanFlow(buf, start, end, this.interner);
     const { endpoints, nodes } = this.interner;
+    const node = row.node === null ? null : nodes[row.node];
     return {
       row,
-      node: row.node === null ? '' : nodes[row.node],
+      node: node?.name ?? '',
+      cluster: node?.clusterName ?? '',
+      deniedBy: this.interner.deniedBy,
       src: row.srcEp === null ? NO_ENDPOINT : endpoints[row.srcEp],
       dst: row.dstEp === null ? NO_ENDPOINT : endpoints[row.dstEp],
     };
@@ -142,4 +171,10 @@ export function writeFlowRow(w: RowBinaryWriter, f: ScannedFlow, timeNs: bigint,
   w.uint16(r.srcPort ?? 0);
   w.uint16(r.dstPort ?? 0);
   w.bytes(response);
+  w.string(f.cluster);
+  w.string(f.src.workloadName);
+  w.string(f.dst.workloadName);
+  w.string(f.src.labels);
+  w.string(f.dst.labels);
+  w.string(f.deniedBy);
 }

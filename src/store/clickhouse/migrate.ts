@@ -74,7 +74,9 @@ export async function migrateClickHouse(ch: ClickHouseHttp, dir: string, f: Serv
     if (done.has(file.version)) continue;
     try {
       // ClickHouse has no transactions: each statement is idempotent (IF NOT EXISTS), so a migration cut short is applied again whole.
-      for (const statement of renderMigration(file.sql, db, f)) await ch.command(statement);
+      for (const statement of renderMigration(file.sql, db, f)) {
+        if (!(await columnExists(ch, db, statement))) await ch.command(statement);
+      }
     } catch (err) {
       throw new FlowkeeperError('FLOWKEEPER_ERR_MIGRATION', `ClickHouse migration ${file.name} failed: ${(err as Error).message}`);
     }
@@ -82,4 +84,17 @@ export async function migrateClickHouse(ch: ClickHouseHttp, dir: string, f: Serv
     now.push(file.name);
   }
   return now;
+}
+
+const ADD_COLUMN = /^ALTER\s+TABLE\s+(?:\w+\.)?(\w+)\s+ADD\s+COLUMN\s+(\w+)\s/i;
+
+/**
+ * Whether `statement` adds a column that exists already (a migration cut short
+ * and run again: ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS).
+ */
+async function columnExists(ch: ClickHouseHttp, database: string, statement: string): Promise<boolean> {
+  const m = ADD_COLUMN.exec(statement);
+  if (!m) return false;
+  const [row] = await ch.rows<{ n: string }>(`SELECT count() AS n FROM system.columns WHERE database = ${stringLiteral(database)} AND table = ${stringLiteral(m[1])} AND name = ${stringLiteral(m[2])}`, null);
+  return row.n !== '0';
 }

@@ -3,7 +3,11 @@ import type { FlowRecord } from '../../flows/record.js';
 import { flowKey } from '../../flows/record.js';
 import type { WireWriter } from '../../flows/wire-writer.js';
 import { Deadline } from '../../query/deadline.js';
-import type { AggregateAnswer, EnginePage, FlowRead, FlowsRequest, QueryEngine, StoredFlow } from '../../query/engine.js';
+import type { AggregateAnswer, AggregateRequest, EnginePage, FlowRead, FlowsRequest, QueryEngine, StoredFlow } from '../../query/engine.js';
+import { aggregateAnswer, wholeMinutes } from '../../query/accumulator.js';
+import { DEFAULT_QUERY_LIMITS } from '../../query/limits.js';
+import type { QueryLimits } from '../../query/limits.js';
+import { aggregateClickHouse } from './aggregate.js';
 import { isRowPosition } from '../../query/position.js';
 import { fromNanos } from '../../query/time.js';
 import type { ClickHousePosition, FlowPosition } from '../../query/position.js';
@@ -39,14 +43,15 @@ class ResponseFlow implements StoredFlow {
 
 /**
  * The query engine on ClickHouse: pages of flows in both orders with any
- * filter (ClickHouse narrows, FilterSet.match judges). Aggregates and policy
- * replay need the rollups and flow classes this engine does not have yet, and
- * say so instead of scanning raw flows.
+ * filter (ClickHouse narrows, FilterSet.match judges), and aggregates from the
+ * rollups ClickHouse keeps. Policy replay needs flow classes this engine does
+ * not build yet, and says so.
  */
 export class ClickHouseQueries implements QueryEngine {
   constructor(
     private readonly ch: ClickHouseHttp,
     private readonly budgetMs: number,
+    private readonly limits: QueryLimits = DEFAULT_QUERY_LIMITS,
   ) {}
 
   async readFlows<T>(req: FlowsRequest, read: FlowRead<T>, cancelFlag: Int32Array | null): Promise<EnginePage<T>> {
@@ -59,17 +64,18 @@ export class ClickHouseQueries implements QueryEngine {
     return { flows: page.flows, next: page.next, truncated: page.truncated };
   }
 
-  aggregate(): Promise<AggregateAnswer> {
-    return Promise.reject(notYet('aggregates'));
+  async aggregate(req: AggregateRequest, cancelFlag: Int32Array | null): Promise<AggregateAnswer> {
+    const minutes = wholeMinutes(req);
+    const result = await aggregateClickHouse(this.ch, {
+      dims: req.dims, filters: req.filters, ...minutes, bucketMinutes: req.bucketMinutes, top: req.top,
+      maxEntries: this.limits.maxEntries, deadline: Deadline.in(this.budgetMs, cancelFlag),
+    });
+    return aggregateAnswer(result, minutes, this.limits.maxPoints);
   }
 
   flowClasses(): Promise<FlowClasses> {
-    return Promise.reject(notYet('policy replay and suggestions'));
+    return Promise.reject(new FlowkeeperError('FLOWKEEPER_ERR_NOT_SUPPORTED', 'policy replay and suggestions are not answered on the ClickHouse store yet (they read flow classes, which this engine does not build yet); flows, aggregates, the live stream and the Observer API are. Run policy replay on a flowkeeper with --store sqlite'));
   }
-}
-
-function notYet(what: string): FlowkeeperError {
-  return new FlowkeeperError('FLOWKEEPER_ERR_NOT_SUPPORTED', `${what} are not answered on the ClickHouse store yet (they need its rollups, a later release); flow queries, the live stream and the Observer API are. Run with --store sqlite for them`);
 }
 
 /** A page's starting position on ClickHouse; a SQLite position (a cursor from a flowkeeper on SQLite) is refused. */

@@ -1,0 +1,139 @@
+import { FlowkeeperError } from '../../errors.js';
+import type { AggregateLabels, AggregateRow, GroupDimension, RollupDialect } from '../../query/aggregate.js';
+import { rollupCondition } from '../../query/aggregate.js';
+import { Accumulator, EMPTY_ROW } from '../../query/accumulator.js';
+import type { AggregateQuery, AggregateResult } from '../../query/accumulator.js';
+import type { ClickHouseHttp } from './http.js';
+import { stringLiteral } from './where.js';
+
+/** flows_1m columns (migrations/clickhouse/002) each AggregateRow field is read from. */
+const COLUMNS: Record<Exclude<keyof AggregateRow, 'minute'>, string[]> = {
+  cluster: ['cluster'], verdict: ['verdict'], dropReason: ['drop_reason'], direction: ['direction'], eventType: ['event_type'],
+  srcWorkload: ['src_namespace', 'src_workload'], dstWorkload: ['dst_namespace', 'dst_workload'], srcLabels: ['src_labels'], dstLabels: ['dst_labels'],
+  port: ['port'], l4: ['l4'], deniedBy: ['denied_by'], node: ['node'],
+};
+
+const integers = (values: number[]): string => values.map((v) => String(Math.trunc(Number(v)))).join(', ');
+
+/** ClickHouse's flows_1m: names, so a namespace is a column. */
+const CLICKHOUSE_ROLLUPS: RollupDialect<string> = {
+  inList: (column, values) => `${column} IN (${integers(values)})`,
+  inNamespaces: (side, namespaces) => `${side}_namespace IN (${namespaces.map(stringLiteral).join(', ')})`,
+  all: (parts) => (parts.length === 0 ? '1' : `(${parts.join(' AND ')})`),
+  any: (parts) => `(${parts.join(' OR ')})`,
+  not: (c) => `NOT ${c}`,
+};
+
+/**
+ * Ids for the names a rollup answer carries, so rows of ClickHouse's rollups
+ * feed the same Accumulator and dimensions as SQLite's (one query's worth).
+ */
+class NamedLabels implements AggregateLabels {
+  private readonly ids = new Map<string, number>();
+  private readonly clusters: string[] = [''];
+  private readonly workloads: { cluster: string; namespace: string; name: string; kind: string }[] = [{ cluster: '', namespace: '', name: '', kind: '' }];
+  private readonly labelSets: string[][] = [[]];
+  private readonly policyNames: string[] = [''];
+  private readonly nodes: string[] = [''];
+
+  private id<T>(kind: string, key: string, list: T[], value: () => T): number {
+    const k = `${kind}\0${key}`;
+    let id = this.ids.get(k);
+    if (id === undefined) {
+      id = list.push(value()) - 1;
+      this.ids.set(k, id);
+    }
+    return id;
+  }
+
+  clusterId(name: string): number {
+    return name === '' ? 0 : this.id('c', name, this.clusters, () => name);
+  }
+
+  workloadId(namespace: string, name: string): number {
+    return this.id('w', `${namespace}\0${name}`, this.workloads, () => ({ cluster: '', namespace, name, kind: '' }));
+  }
+
+  labelSetId(json: string): number {
+    return json === '' ? 0 : this.id('l', json, this.labelSets, () => JSON.parse(json) as string[]);
+  }
+
+  /** denied_by as stored: '' for none, else '=' and the policies' names. */
+  policyId(deniedBy: string): number {
+    return deniedBy === '' ? 0 : this.id('p', deniedBy, this.policyNames, () => deniedBy.slice(1));
+  }
+
+  nodeId(name: string): number | null {
+    return name === '' ? null : this.id('n', name, this.nodes, () => name);
+  }
+
+  workload(id: number) {
+    return this.workloads[id] ?? this.workloads[0];
+  }
+
+  cluster(id: number): string {
+    return this.clusters[id] ?? '';
+  }
+
+  policies(deniedBy: number): string {
+    return this.policyNames[deniedBy] ?? '';
+  }
+
+  labelSet(id: number): string[] {
+    return this.labelSets[id] ?? [];
+  }
+
+  node(id: number): string {
+    return this.nodes[id] ?? '';
+  }
+}
+
+type RollupRow = Record<string, string | number> & { flows: string; minute?: number };
+
+/**
+ * An aggregate from ClickHouse's rollups (flows_1m, kept by a materialized
+ * view): ClickHouse groups by the columns the dimensions read, and the groups
+ * are labelled and counted by the same code as SQLite's. Every dimension is in
+ * the rollups (node too); a filter they cannot answer exactly (anything beyond
+ * verdict, drop reason, direction, event type and whole namespaces) would need
+ * raw flows, which this engine does not aggregate yet.
+ */
+export async function aggregateClickHouse(ch: ClickHouseHttp, q: AggregateQuery): Promise<AggregateResult> {
+  const where = rollupCondition(q.filters, CLICKHOUSE_ROLLUPS);
+  if (where === null) {
+    throw new FlowkeeperError('FLOWKEEPER_ERR_NOT_SUPPORTED', 'on the ClickHouse store, aggregates filter only by what its rollups know (verdict, drop reason, traffic direction, event type, whole namespaces as source_pod/destination_pod "ns/"); other filters need raw flows, not aggregated on ClickHouse yet. Narrow with those, or query flows (/api/v1/flows) instead');
+  }
+  const fields = [...new Set(q.dims.flatMap((d: GroupDimension) => d.reads))].filter((f): f is Exclude<keyof AggregateRow, 'minute'> => f !== 'minute');
+  const columns = [...new Set(fields.flatMap((f) => COLUMNS[f]))];
+  const select = [...columns];
+  const groupBy = [...columns];
+  if (q.bucketMinutes) {
+    select.push(`intDiv(minute, ${q.bucketMinutes}) * ${q.bucketMinutes} AS bucket`);
+    groupBy.push('bucket');
+  }
+  const sql = `SELECT ${[...select, 'sum(flows) AS flows'].join(', ')} FROM flows_1m WHERE minute >= ${q.sinceMinute} AND minute < ${q.untilMinute} AND ${where}`
+    + (groupBy.length ? ` GROUP BY ${groupBy.join(', ')}` : '');
+  const rows = await ch.rows<RollupRow>(sql);
+  if (q.deadline.passed()) {
+    throw new FlowkeeperError('FLOWKEEPER_ERR_TOO_EXPENSIVE', 'this aggregate did not finish in the query time budget (--query-budget); narrow since/until or use a larger bucket', 'since');
+  }
+  const labels = new NamedLabels();
+  const acc = new Accumulator(q, labels);
+  for (const r of rows) {
+    const flows = Number(r.flows);
+    if (flows === 0) continue;
+    const row: AggregateRow = { ...EMPTY_ROW, minute: Number(r.bucket ?? 0) };
+    for (const f of fields) {
+      if (f === 'cluster') row.cluster = labels.clusterId(String(r.cluster));
+      else if (f === 'srcWorkload') row.srcWorkload = labels.workloadId(String(r.src_namespace), String(r.src_workload));
+      else if (f === 'dstWorkload') row.dstWorkload = labels.workloadId(String(r.dst_namespace), String(r.dst_workload));
+      else if (f === 'srcLabels') row.srcLabels = labels.labelSetId(String(r.src_labels));
+      else if (f === 'dstLabels') row.dstLabels = labels.labelSetId(String(r.dst_labels));
+      else if (f === 'deniedBy') row.deniedBy = labels.policyId(String(r.denied_by));
+      else if (f === 'node') row.node = labels.nodeId(String(r.node));
+      else row[f] = Number(r[COLUMNS[f][0]]);
+    }
+    acc.add(row, flows);
+  }
+  return acc.result('rollup');
+}
