@@ -1,6 +1,8 @@
 import { CLICKHOUSE_MIGRATIONS_DIR } from '../../src/paths.js';
 import { Deadline } from '../../src/query/deadline.js';
 import { FilterSet } from '../../src/query/filter.js';
+import { parseGroupBy } from '../../src/query/aggregate.js';
+import { aggregateClickHouse } from '../../src/store/clickhouse/aggregate.js';
 import { queryClickHouseFlows } from '../../src/store/clickhouse/flows.js';
 import { ClickHouseHttp } from '../../src/store/clickhouse/http.js';
 import { featuresOf, migrateClickHouse } from '../../src/store/clickhouse/migrate.js';
@@ -18,7 +20,8 @@ const IN_FLIGHT = Number(process.env.BENCH_CLICKHOUSE_IN_FLIGHT ?? 2);
 /**
  * The ClickHouse store on a local server (Debian's 18.16 here): the writer
  * storing `flows` flows spread over 24 h, the bytes each takes on disk once
- * merged, and the p95 of newest-100 pages, unfiltered and filtered.
+ * merged, the p95 of newest-100 pages, unfiltered and filtered, and of
+ * aggregates from the rollups ClickHouse keeps.
  */
 export async function benchClickHouse(flows: number): Promise<Figure[]> {
   if (clickhouseSkip) return [{ name: 'ClickHouse store', value: NaN, unit: '', note: clickhouseSkip }];
@@ -56,6 +59,23 @@ export async function benchClickHouse(flows: number): Promise<Figure[]> {
       }
       return times;
     };
+    const aggregate = async (groupBy: string, body: object, bucketMinutes: number | null): Promise<number[]> => {
+      const times: number[] = [];
+      for (let i = 0; i < 23; i++) {
+        const started = performance.now();
+        await aggregateClickHouse(ch, {
+          dims: parseGroupBy(groupBy), filters: FilterSet.parse(body), sinceMinute: Math.floor((now - 86_400) / 60), untilMinute: Math.ceil(now / 60) + 1,
+          bucketMinutes, top: 10, maxEntries: 300_000, deadline: Deadline.in(10_000),
+        });
+        if (i >= 3) times.push(performance.now() - started);
+      }
+      return times;
+    };
+    await ch.command('OPTIMIZE TABLE flows_1m FINAL');
+    const [rollup] = await ch.rows<{ bytes: string; rows: string }>("SELECT sum(bytes) AS bytes, sum(rows) AS rows FROM system.parts WHERE database = 'flowkeeper_bench' AND table = 'flows_1m' AND active");
+    const byVerdict = await aggregate('verdict,drop_reason', {}, 5);
+    const byWorkload = await aggregate('source_workload,destination_workload', { whitelist: [{ verdict: ['DROPPED'] }] }, null);
+    const byLabel = await aggregate('source_label:app,destination_label:app', {}, null);
     const all = await page({});
     const drops = await page({ whitelist: [{ verdict: ['DROPPED'], source_pod: ['payments/'] }, { verdict: ['DROPPED'], destination_pod: ['payments/'] }] });
     const mflows = `${(flows / 1e6).toFixed(1)} M flows`;
@@ -66,6 +86,10 @@ export async function benchClickHouse(flows: number): Promise<Figure[]> {
         note: features.missing.length ? `this server lacks ${features.missing.join(' and ')}: the schema uses them on newer servers, not measured here` : 'with codecs' },
       { name: `newest 100 over ${mflows}, p95`, value: percentile(all, 95), unit: 'ms', target: { op: '<=', value: 100 }, note: `p50 ${percentile(all, 50).toFixed(1)} ms` },
       { name: `drops in a namespace, newest 100 over ${mflows}, p95`, value: percentile(drops, 95), unit: 'ms', target: { op: '<=', value: 100 }, note: `p50 ${percentile(drops, 50).toFixed(1)} ms` },
+      { name: `aggregate verdict × drop reason, 5m buckets, 24 h (${mflows}), p95`, value: percentile(byVerdict, 95), unit: 'ms', target: { op: '<=', value: 100 }, note: `p50 ${percentile(byVerdict, 50).toFixed(1)} ms; from flows_1m` },
+      { name: `aggregate drops by source × destination workload, 24 h, p95`, value: percentile(byWorkload, 95), unit: 'ms', target: { op: '<=', value: 100 }, note: `p50 ${percentile(byWorkload, 50).toFixed(1)} ms` },
+      { name: `aggregate by source × destination label app, 24 h, p95`, value: percentile(byLabel, 95), unit: 'ms', target: { op: '<=', value: 100 }, note: `p50 ${percentile(byLabel, 50).toFixed(1)} ms` },
+      { name: 'rollup bytes per flow (flows_1m, merged)', value: Number(rollup.bytes) / stored, unit: 'B', note: `${Number(rollup.rows).toLocaleString('en-US')} rollup rows` },
     ];
   } finally {
     await server.stop();
