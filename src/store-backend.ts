@@ -54,6 +54,7 @@ export function clickhouseSettings(config: Config): ClickHouseSettings {
   return {
     url: config.clickhouseUrl, database: checkIdentifier(config.clickhouseDatabase, 'clickhouse-database'),
     user: config.clickhouseUser, password: config.clickhousePassword, timeoutMs: config.clickhouseTimeout * 1000,
+    cluster: config.clickhouseCluster ? checkIdentifier(config.clickhouseCluster, 'clickhouse-cluster') : '',
   };
 }
 

@@ -61,7 +61,8 @@ before(async () => {
   const started = await startSim();
   sim = started.sim;
   total = feed(sim, GENERATED, 99, Date.now() - 10 * 60_000);
-  const common = ['--query-max-range', '3650d'];
+  // The fixtures are months old: a long retention keeps them (retention runs at start and every minute).
+  const common = ['--query-max-range', '3650d', '--retention', '3650d', '--rollup-retention', '3650d'];
   sqlite = await startTestApp(started.port, join(dir.dir, 'fk.db'), common);
   clickhouse = await startTestApp(started.port, join(dir.dir, 'unused.db'), [...common, ...clickhouseArgs(server.url, 'fk_serve')]);
   const [a, b] = [sqlite, clickhouse];
@@ -243,7 +244,7 @@ test('ClickHouse down: ingest pauses and says so in /readyz and metrics; back up
   const dir = tempDir();
   let app: App | null = null;
   try {
-    app = await startTestApp(relay.port, join(dir.dir, 'unused.db'), ['--query-max-range', '3650d', '--clickhouse-timeout', '2s', ...clickhouseArgs(own.url, 'fk_outage')]);
+    app = await startTestApp(relay.port, join(dir.dir, 'unused.db'), ['--query-max-range', '3650d', '--retention', '3650d', '--rollup-retention', '3650d', '--clickhouse-timeout', '2s', ...clickhouseArgs(own.url, 'fk_outage')]);
     const running = app;
     const before = feed(relay.sim, 200, 5, Date.now() - 5 * 60_000);
     await waitFor('the first flows stored', () => running.pipeline.stats.stored === before, 30_000);

@@ -4,6 +4,7 @@ import { FlowkeeperError } from '../errors.js';
 import { ClickHouseHttp } from '../store/clickhouse/http.js';
 import { featuresOf, migrateClickHouse } from '../store/clickhouse/migrate.js';
 import { dropExpiredPartitions } from '../store/clickhouse/retention.js';
+import { ensureDistributedTables } from '../store/clickhouse/cluster.js';
 import { ClickHouseFlowWriter } from '../store/clickhouse/writer.js';
 import type { PreparedBatch } from '../store/clickhouse/writer.js';
 import type { BatchResult } from '../store/writer.js';
@@ -29,6 +30,7 @@ async function start(): Promise<void> {
   try {
     const features = featuresOf(await ch.version());
     const migrations = await migrateClickHouse(ch, settings.migrationsDir, features);
+    await ensureDistributedTables(ch);
     writer = new ClickHouseFlowWriter(ch, settings.overlapSeconds);
     reply({ type: 'ready', migrations, movedAside: null, engine: { version: features.version, missing: features.missing } });
   } catch (err) {

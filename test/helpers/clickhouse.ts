@@ -38,7 +38,7 @@ export interface ClickHouseServer {
 
 const START_TIMEOUT_MS = 30_000;
 
-function config(dir: string, http: number, tcp: number): string {
+function config(dir: string, http: number, tcp: number, remoteServers: string): string {
   return `<?xml version="1.0"?>
 <yandex>
   <logger><level>warning</level><log>${dir}/server.log</log><errorlog>${dir}/error.log</errorlog><console>0</console></logger>
@@ -52,7 +52,7 @@ function config(dir: string, http: number, tcp: number): string {
   <users_config>${dir}/users.xml</users_config>
   <default_profile>default</default_profile>
   <default_database>default</default_database>
-  <mark_cache_size>67108864</mark_cache_size>
+  <mark_cache_size>67108864</mark_cache_size>${remoteServers}
 </yandex>
 `;
 }
@@ -65,8 +65,14 @@ const USERS = `<?xml version="1.0"?>
 </yandex>
 `;
 
+interface ServerOptions {
+  ports?: { http: number; tcp: number };
+  /** <remote_servers> XML (clusters of shards) */
+  remoteServers?: string;
+}
+
 /** Starts a ClickHouse server and waits until it answers; `stop` kills it and removes its files, whatever happened. */
-export async function startClickHouse(): Promise<ClickHouseServer> {
+export async function startClickHouse(options: ServerOptions = {}): Promise<ClickHouseServer> {
   if (!command) throw new Error(clickhouseSkip as string);
   const bin = command;
   const { dir, cleanup } = tempDir('flowkeeper-ch-');
@@ -84,8 +90,8 @@ export async function startClickHouse(): Promise<ClickHouseServer> {
   };
   try {
     mkdirSync(join(dir, 'data'));
-    const [http, tcp] = [await freePort(), await freePort()];
-    writeFileSync(join(dir, 'config.xml'), config(dir, http, tcp));
+    const { http, tcp } = options.ports ?? { http: await freePort(), tcp: await freePort() };
+    writeFileSync(join(dir, 'config.xml'), config(dir, http, tcp, options.remoteServers ?? ''));
     writeFileSync(join(dir, 'users.xml'), USERS);
     const url = `http://127.0.0.1:${http}`;
     const start = async (): Promise<void> => {
@@ -117,4 +123,23 @@ function tail(file: string): string {
   } catch {
     return '(no error log)';
   }
+}
+
+/**
+ * `shards` servers that all know cluster `name`: one shard each, over loopback
+ * TCP (what Distributed tables read through). Stops those started when one fails.
+ */
+export async function startClickHouseCluster(name: string, shards: number): Promise<ClickHouseServer[]> {
+  const ports: { http: number; tcp: number }[] = [];
+  for (let i = 0; i < shards; i++) ports.push({ http: await freePort(), tcp: await freePort() });
+  const remoteServers = `
+  <remote_servers><${name}>${ports.map((p) => `<shard><replica><host>127.0.0.1</host><port>${p.tcp}</port></replica></shard>`).join('')}</${name}></remote_servers>`;
+  const servers: ClickHouseServer[] = [];
+  try {
+    for (const p of ports) servers.push(await startClickHouse({ ports: p, remoteServers }));
+  } catch (err) {
+    await Promise.all(servers.map((s) => s.stop()));
+    throw err;
+  }
+  return servers;
 }

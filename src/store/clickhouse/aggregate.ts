@@ -5,6 +5,7 @@ import { Accumulator, EMPTY_ROW } from '../../query/accumulator.js';
 import type { AggregateQuery, AggregateResult } from '../../query/accumulator.js';
 import type { ClickHouseHttp } from './http.js';
 import { stringLiteral } from './where.js';
+import { readTables } from './cluster.js';
 
 /** flows_1m columns (migrations/clickhouse/002) each AggregateRow field is read from. */
 const COLUMNS: Record<Exclude<keyof AggregateRow, 'minute'>, string[]> = {
@@ -111,7 +112,7 @@ export async function aggregateClickHouse(ch: ClickHouseHttp, q: AggregateQuery)
     select.push(`intDiv(minute, ${q.bucketMinutes}) * ${q.bucketMinutes} AS bucket`);
     groupBy.push('bucket');
   }
-  const sql = `SELECT ${[...select, 'sum(flows) AS flows'].join(', ')} FROM flows_1m WHERE minute >= ${q.sinceMinute} AND minute < ${q.untilMinute} AND ${where}`
+  const sql = `SELECT ${[...select, 'sum(flows) AS flows'].join(', ')} FROM ${readTables(ch.settings).rollups} WHERE minute >= ${q.sinceMinute} AND minute < ${q.untilMinute} AND ${where}`
     + (groupBy.length ? ` GROUP BY ${groupBy.join(', ')}` : '');
   const rows = await ch.rows<RollupRow>(sql);
   if (q.deadline.passed()) {

@@ -4,6 +4,7 @@ import type { StoreFacts } from '../facts.js';
 import type { StoreStats } from '../reader.js';
 import type { ClickHouseHttp } from './http.js';
 import { stringLiteral } from './where.js';
+import { readTables } from './cluster.js';
 
 interface Snapshot {
   at: number;
@@ -68,13 +69,14 @@ export class ClickHouseFacts implements StoreFacts {
 
   private async read(): Promise<Snapshot> {
     const db = stringLiteral(this.ch.settings.database);
-    const [totals] = await this.ch.rows<{ n: string; oldest: string; newest: string }>('SELECT count() AS n, min(time_ns) AS oldest, max(time_ns) AS newest FROM flows');
+    const flows = readTables(this.ch.settings).flows;
+    const [totals] = await this.ch.rows<{ n: string; oldest: string; newest: string }>(`SELECT count() AS n, min(time_ns) AS oldest, max(time_ns) AS newest FROM ${flows}`);
     const [disk] = await this.ch.rows<{ bytes: string; parts: string }>(`SELECT sum(bytes_on_disk) AS bytes, uniqExact(partition) AS parts FROM system.parts WHERE database = ${db} AND table = 'flows' AND active`);
-    const relays = await this.ch.rows<{ relay: string; newest: string }>('SELECT relay, max(time_ns) AS newest FROM flows GROUP BY relay');
-    const nodes = await this.ch.rows<{ node: string; n: string }>('SELECT node, count() AS n FROM flows GROUP BY node');
+    const relays = await this.ch.rows<{ relay: string; newest: string }>(`SELECT relay, max(time_ns) AS newest FROM ${flows} GROUP BY relay`);
+    const nodes = await this.ch.rows<{ node: string; n: string }>(`SELECT node, count() AS n FROM ${flows} GROUP BY node`);
     const since = BigInt(Math.floor(Date.now() / 1000) - NAMESPACE_WINDOW_SECONDS) * 1_000_000_000n;
     const namespaces = await this.ch.rows<{ namespace: string; newest: string }>(
-      `SELECT namespace, max(t) AS newest FROM (SELECT src_namespace AS namespace, time_ns AS t FROM flows WHERE time_ns >= ${since} UNION ALL SELECT dst_namespace AS namespace, time_ns AS t FROM flows WHERE time_ns >= ${since}) WHERE namespace != '' GROUP BY namespace ORDER BY namespace`,
+      `SELECT namespace, max(t) AS newest FROM (SELECT src_namespace AS namespace, time_ns AS t FROM ${flows} WHERE time_ns >= ${since} UNION ALL SELECT dst_namespace AS namespace, time_ns AS t FROM ${flows} WHERE time_ns >= ${since}) WHERE namespace != '' GROUP BY namespace ORDER BY namespace`,
     );
     const n = Number(totals?.n ?? 0);
     const bytes = Number(disk?.bytes ?? 0);
@@ -127,7 +129,7 @@ export class ClickHouseFacts implements StoreFacts {
 
   describe(): Record<string, unknown> {
     return {
-      engine: 'clickhouse', url: new URL(this.ch.settings.url).origin, database: this.ch.settings.database,
+      engine: 'clickhouse', url: new URL(this.ch.settings.url).origin, database: this.ch.settings.database, cluster: this.ch.settings.cluster || null,
       server: this.engine?.version ?? null, missingFeatures: this.engine?.missing ?? [],
       asOf: this.snapshot.at ? new Date(this.snapshot.at).toISOString() : null, refreshError: this.lastError,
     };

@@ -6,6 +6,7 @@ import { toNanos } from '../../query/time.js';
 import type { ClickHouseHttp } from './http.js';
 import { RowBinaryReader } from './row-binary.js';
 import { clickhouseWhere } from './where.js';
+import { readTables } from './cluster.js';
 
 import type { ClickHousePosition } from '../../query/position.js';
 
@@ -53,6 +54,7 @@ export async function queryClickHouseFlows<T>(ch: ClickHouseHttp, q: ClickHouseF
   const dir = desc ? 'DESC' : 'ASC';
   const cmp = desc ? '<' : '>';
   const where = clickhouseWhere(q.filters);
+  const table = readTables(ch.settings).flows;
   const flows: T[] = [];
   let after = q.after;
   let scanned = 0;
@@ -65,7 +67,7 @@ export async function queryClickHouseFlows<T>(ch: ClickHouseHttp, q: ClickHouseF
   const positionOf = (p: ClickHousePosition | null): string => (p ? ` AND (time_ns ${cmp} ${p.timeNs} OR (time_ns = ${p.timeNs} AND seq ${cmp} ${p.seq}))` : '');
   while (lo <= hi) {
     // A window starts at the next candidate row, so sparse stretches of the range cost one statement, not one per window.
-    const [edge] = await ch.rows<{ t: string; n: string }>(`SELECT ${desc ? 'max' : 'min'}(time_ns) AS t, count() AS n FROM flows WHERE time_ns >= ${lo} AND time_ns <= ${hi}${positionOf(after)} AND ${where}`);
+    const [edge] = await ch.rows<{ t: string; n: string }>(`SELECT ${desc ? 'max' : 'min'}(time_ns) AS t, count() AS n FROM ${table} WHERE time_ns >= ${lo} AND time_ns <= ${hi}${positionOf(after)} AND ${where}`);
     if (!edge || edge.n === '0') break;
     if (desc) hi = BigInt(edge.t);
     else lo = BigInt(edge.t);
@@ -79,7 +81,7 @@ export async function queryClickHouseFlows<T>(ch: ClickHouseHttp, q: ClickHouseF
     let windowRows = 0;
     for (;;) {
       const chunk = Math.max(MIN_CHUNK, q.limit - flows.length);
-      const sql = `SELECT time_ns, seq, response FROM flows WHERE time_ns >= ${a} AND time_ns <= ${b}${positionOf(after)} AND ${where} ORDER BY time_ns ${dir}, seq ${dir} LIMIT ${chunk}`;
+      const sql = `SELECT time_ns, seq, response FROM ${table} WHERE time_ns >= ${a} AND time_ns <= ${b}${positionOf(after)} AND ${where} ORDER BY time_ns ${dir}, seq ${dir} LIMIT ${chunk}`;
       const r = new RowBinaryReader(await ch.binary(sql, q.signal));
       let rows = 0;
       while (!r.done) {

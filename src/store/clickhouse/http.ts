@@ -9,6 +9,8 @@ export interface ClickHouseSettings {
   password: string;
   /** Longest one request may take. */
   timeoutMs: number;
+  /** Reads go through Distributed tables over this cluster's shards ('' or absent: this server only). */
+  cluster?: string;
 }
 
 export interface ServerVersion {

@@ -1,0 +1,147 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import type { App } from '../src/app.js';
+import type { FlowRecord } from '../src/flows/record.js';
+import { TrafficGenerator } from '../src/sim/traffic.js';
+import type { SimRelay } from '../src/sim/relay-server.js';
+import { clickhouseSkip, startClickHouseCluster } from './helpers/clickhouse.js';
+import type { ClickHouseServer } from './helpers/clickhouse.js';
+import { corpusLines } from './helpers/fixtures.js';
+import { pushJsonLine, startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
+import { ALL_TIME, flowId, parseNdjson } from './helpers/populated.js';
+
+/**
+ * Scale-out on real servers: two ClickHouse shards that know each other as
+ * cluster "flows", two flowkeepers each ingesting its own relay into its own
+ * shard, and a third answering through the Distributed tables for both. A
+ * flowkeeper on SQLite following both relays gives the answers to match.
+ */
+const skip = clickhouseSkip;
+
+let shards: ClickHouseServer[] = [];
+const relays: { sim: SimRelay; port: number }[] = [];
+const apps: App[] = [];
+let reference: App;
+let ingesters: App[];
+let querier: App;
+let total = 0;
+let cleanup: (() => void) | undefined;
+let dir = '';
+
+function feed(relay: SimRelay, seed: number, generated: number, withFixtures: boolean): number {
+  let n = 0;
+  if (withFixtures) {
+    for (const l of corpusLines()) {
+      pushJsonLine(relay, l);
+      n++;
+    }
+  }
+  const gen = new TrafficGenerator(seed);
+  const start = Date.now() - 8 * 60_000 + seed;
+  for (let i = 0; i < generated;) {
+    for (const f of gen.next(start + i * 10)) {
+      relay.pushFlow(f.flow, f.seconds, f.nanos);
+      i++;
+      n++;
+    }
+  }
+  return n;
+}
+
+const shardArgs = (shard: ClickHouseServer): string[] => ['--query-max-range', '3650d', '--retention', '3650d', '--rollup-retention', '3650d', '--store', 'clickhouse', '--clickhouse-url', shard.url, '--clickhouse-database', 'fk', '--clickhouse-cluster', 'flows'];
+
+async function start(relayPort: number, extra: string[]): Promise<App> {
+  const app = await startTestApp(relayPort, join(dir, `unused-${apps.length}.db`), extra);
+  apps.push(app);
+  return app;
+}
+
+before(async () => {
+  if (skip) return;
+  const t = tempDir();
+  cleanup = t.cleanup;
+  dir = t.dir;
+  shards = await startClickHouseCluster('flows', 2);
+  for (let i = 0; i < 3; i++) relays.push(await startSim());
+  total = feed(relays[0].sim, 1, 800, true) + feed(relays[1].sim, 2, 1200, false);
+  const [a, b, idle] = relays;
+  reference = await start(a.port, ['--query-max-range', '3650d', '--retention', '3650d', '--rollup-retention', '3650d', '--relay', `a=127.0.0.1:${a.port},b=127.0.0.1:${b.port}`]);
+  ingesters = [await start(a.port, [...shardArgs(shards[0]), '--relay', `a=127.0.0.1:${a.port}`]), await start(b.port, [...shardArgs(shards[1]), '--relay', `b=127.0.0.1:${b.port}`])];
+  // The third flowkeeper ingests nothing (its relay stays empty) and answers for the cluster.
+  querier = await start(idle.port, [...shardArgs(shards[0]), '--relay', `idle=127.0.0.1:${idle.port}`]);
+  await waitFor('every flow stored', () => reference.pipeline.stats.stored === total && ingesters[0].pipeline.stats.stored + ingesters[1].pipeline.stats.stored === total, 60_000);
+});
+
+after(async () => {
+  for (const app of apps.splice(0)) await app.stop();
+  for (const r of relays) await r.sim.close();
+  for (const s of shards) await s.stop();
+  cleanup?.();
+});
+
+async function get(app: App, path: string): Promise<Response> {
+  const res = await fetch(`${app.url}${path}`);
+  assert.equal(res.status, 200, `${path}: ${await res.clone().text()}`);
+  return res;
+}
+
+const flows = async (app: App, query: string): Promise<FlowRecord[]> => parseNdjson(await (await get(app, `/api/v1/flows?since=${ALL_TIME.since}&limit=10000&${query}`)).text());
+
+/** Flows of a shard's own table (what that server holds, not the cluster). */
+async function shardCount(shard: ClickHouseServer): Promise<number> {
+  const res = await fetch(`${shard.url}/?database=fk`, { method: 'POST', body: 'SELECT count() FROM flows' });
+  return Number((await res.text()).trim());
+}
+
+test('each shard holds its own relay\'s flows; any flowkeeper of the cluster answers for all of them', { skip }, async () => {
+  assert.deepEqual([await shardCount(shards[0]), await shardCount(shards[1])], [ingesters[0].pipeline.stats.stored, ingesters[1].pipeline.stats.stored]);
+  assert.ok(ingesters[0].pipeline.stats.stored > 0 && ingesters[1].pipeline.stats.stored > 0);
+  const sorted = (list: FlowRecord[]): string[] => list.map(flowId).sort();
+  for (const query of ['', 'verdict=DROPPED', 'namespace=kube-system&order=asc', 'ip=10.0.1.19']) {
+    const want = await flows(reference, query);
+    for (const app of [querier, ...ingesters]) {
+      const got = await flows(app, query);
+      assert.deepEqual(sorted(got), sorted(want), `${query || 'all'} via ${app.url}`);
+      const times = got.map((f) => Date.parse(f.time));
+      const inOrder = query.includes('order=asc') ? times.every((t, i) => i === 0 || times[i - 1] <= t) : times.every((t, i) => i === 0 || times[i - 1] >= t);
+      assert.ok(inOrder, 'in time order across shards');
+    }
+  }
+});
+
+test('aggregates and views through the Distributed rollups equal the reference', { skip }, async () => {
+  for (const path of ['/api/v1/aggregate?group_by=verdict,source_namespace', '/api/v1/aggregate?group_by=policy&verdict=DROPPED&bucket=1m', '/api/v1/drops']) {
+    const strip = async (app: App): Promise<unknown> => {
+      const body = (await (await get(app, `${path}${path.includes('?') ? '&' : '?'}since=${ALL_TIME.since}`)).json()) as Record<string, unknown>;
+      delete body.source;
+      return body;
+    };
+    assert.deepEqual(await strip(querier), await strip(reference), path);
+  }
+  await waitFor('the querier\'s status counts the cluster', async () => ((await (await get(querier, '/api/v1/status')).json()) as { store: { flows: number } }).store.flows === total, 20_000);
+});
+
+test('an ingester restarted resumes from its shard: no flow twice, none lost', { skip }, async () => {
+  const [first] = ingesters;
+  const shard0 = await shardCount(shards[0]);
+  await first.stop();
+  apps.splice(apps.indexOf(first), 1);
+  const added = feed(relays[0].sim, 3, 300, false);
+  const again = await start(relays[0].port, [...shardArgs(shards[0]), '--relay', `a=127.0.0.1:${relays[0].port}`]);
+  await waitFor('the reference has the new flows', () => reference.pipeline.stats.stored === total + added, 30_000);
+  await waitFor('the restarted ingester stored the new flows', async () => (await shardCount(shards[0])) === shard0 + added, 30_000);
+  assert.ok(again.pipeline.stats.duplicates > 0, 'the relay\'s replayed overlap was recognised');
+  const all = await flows(querier, '');
+  assert.equal(all.length, total + added);
+  const uuids = all.map((f) => f.uuid).filter((u) => typeof u === 'string' && u !== '');
+  assert.equal(new Set(uuids).size, uuids.length, 'no flow twice');
+});
+
+test('a cluster this server does not know is a clear error at start', { skip }, async () => {
+  const idle = relays[2];
+  await assert.rejects(
+    startTestApp(idle.port, join(dir, 'x.db'), ['--store', 'clickhouse', '--clickhouse-url', shards[1].url, '--clickhouse-database', 'fk2', '--clickhouse-cluster', 'nope']),
+    /--clickhouse-cluster: "nope" is not a cluster of this ClickHouse server \(its remote_servers define: .*flows \(2 shards\)/,
+  );
+});
