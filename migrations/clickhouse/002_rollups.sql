@@ -10,13 +10,22 @@ ALTER TABLE {database}.flows ADD COLUMN src_workload String
 ;
 ALTER TABLE {database}.flows ADD COLUMN dst_workload String
 ;
--- An endpoint's labels as a JSON array ('' when the flow has no such endpoint).
-ALTER TABLE {database}.flows ADD COLUMN src_labels String
+-- An endpoint's label set: the first 8 bytes of the SHA-1 of its labels as a JSON
+-- array (0 when the flow has no such endpoint); label_sets holds the labels.
+ALTER TABLE {database}.flows ADD COLUMN src_label_set UInt64
 ;
-ALTER TABLE {database}.flows ADD COLUMN dst_labels String
+ALTER TABLE {database}.flows ADD COLUMN dst_label_set UInt64
 ;
 -- '=' and the denying policies' names, comma-separated ('' when the flow names none).
 ALTER TABLE {database}.flows ADD COLUMN denied_by String
+;
+-- Written by each writer before the flows that first use a label set (the same row
+-- from several writers collapses on merge).
+CREATE TABLE IF NOT EXISTS {database}.label_sets (
+  hash   UInt64,
+  labels String
+) ENGINE = ReplacingMergeTree
+ORDER BY hash
 ;
 CREATE TABLE IF NOT EXISTS {database}.flows_1m (
   minute        UInt32,
@@ -30,22 +39,22 @@ CREATE TABLE IF NOT EXISTS {database}.flows_1m (
   src_workload  String,
   dst_namespace {string_lc},
   dst_workload  String,
-  src_labels    String,
-  dst_labels    String,
+  src_label_set UInt64,
+  dst_label_set UInt64,
   port          UInt16,
   l4            UInt8,
   denied_by     String,
   flows         UInt64
 ) ENGINE = SummingMergeTree(flows)
 PARTITION BY toDate(toDateTime(minute * 60))
-ORDER BY (minute, verdict, drop_reason, direction, event_type, cluster, node, src_namespace, src_workload, dst_namespace, dst_workload, port, l4, denied_by, src_labels, dst_labels)
+ORDER BY (minute, verdict, drop_reason, direction, event_type, cluster, node, src_namespace, src_workload, dst_namespace, dst_workload, port, l4, denied_by, src_label_set, dst_label_set)
 ;
 -- Replies count under port 0 (their destination is the client's ephemeral port), as in SQLite's rollups.
 CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.flows_1m_mv TO {database}.flows_1m AS
 SELECT
   toUInt32(intDiv(time_ns, 60000000000)) AS minute, cluster, node, verdict, drop_reason, direction, event_type,
-  src_namespace, src_workload, dst_namespace, dst_workload, src_labels, dst_labels,
+  src_namespace, src_workload, dst_namespace, dst_workload, src_label_set, dst_label_set,
   toUInt16(if(is_reply = 1, 0, dst_port)) AS port, l4, denied_by, count() AS flows
 FROM {database}.flows
-GROUP BY minute, cluster, node, verdict, drop_reason, direction, event_type, src_namespace, src_workload, dst_namespace, dst_workload, src_labels, dst_labels, port, l4, denied_by
+GROUP BY minute, cluster, node, verdict, drop_reason, direction, event_type, src_namespace, src_workload, dst_namespace, dst_workload, src_label_set, dst_label_set, port, l4, denied_by
 ;

@@ -6,11 +6,12 @@ import type { AggregateQuery, AggregateResult } from '../../query/accumulator.js
 import type { ClickHouseHttp } from './http.js';
 import { stringLiteral } from './where.js';
 import { readTables } from './cluster.js';
+import { readLabelSets } from './label-sets.js';
 
 /** flows_1m columns (migrations/clickhouse/002) each AggregateRow field is read from. */
 const COLUMNS: Record<Exclude<keyof AggregateRow, 'minute'>, string[]> = {
   cluster: ['cluster'], verdict: ['verdict'], dropReason: ['drop_reason'], direction: ['direction'], eventType: ['event_type'],
-  srcWorkload: ['src_namespace', 'src_workload'], dstWorkload: ['dst_namespace', 'dst_workload'], srcLabels: ['src_labels'], dstLabels: ['dst_labels'],
+  srcWorkload: ['src_namespace', 'src_workload'], dstWorkload: ['dst_namespace', 'dst_workload'], srcLabels: ['src_label_set'], dstLabels: ['dst_label_set'],
   port: ['port'], l4: ['l4'], deniedBy: ['denied_by'], node: ['node'],
 };
 
@@ -55,8 +56,9 @@ class NamedLabels implements AggregateLabels {
     return this.id('w', `${namespace}\0${name}`, this.workloads, () => ({ cluster: '', namespace, name, kind: '' }));
   }
 
-  labelSetId(json: string): number {
-    return json === '' ? 0 : this.id('l', json, this.labelSets, () => JSON.parse(json) as string[]);
+  /** A label set by its hash ('0': no endpoint), its labels from `known`. */
+  labelSetId(hash: string, known: Map<string, string[]>): number {
+    return hash === '0' ? 0 : this.id('l', hash, this.labelSets, () => known.get(hash) ?? []);
   }
 
   /** denied_by as stored: '' for none, else '=' and the policies' names. */
@@ -120,6 +122,9 @@ export async function aggregateClickHouse(ch: ClickHouseHttp, q: AggregateQuery)
   }
   const labels = new NamedLabels();
   const acc = new Accumulator(q, labels);
+  const labelSets = fields.includes('srcLabels') || fields.includes('dstLabels')
+    ? await readLabelSets(ch, readTables(ch.settings).labelSets, [...new Set(rows.flatMap((r) => [r.src_label_set, r.dst_label_set]).filter((h) => h !== undefined && h !== '0').map(String))])
+    : new Map<string, string[]>();
   for (const r of rows) {
     const flows = Number(r.flows);
     if (flows === 0) continue;
@@ -128,8 +133,8 @@ export async function aggregateClickHouse(ch: ClickHouseHttp, q: AggregateQuery)
       if (f === 'cluster') row.cluster = labels.clusterId(String(r.cluster));
       else if (f === 'srcWorkload') row.srcWorkload = labels.workloadId(String(r.src_namespace), String(r.src_workload));
       else if (f === 'dstWorkload') row.dstWorkload = labels.workloadId(String(r.dst_namespace), String(r.dst_workload));
-      else if (f === 'srcLabels') row.srcLabels = labels.labelSetId(String(r.src_labels));
-      else if (f === 'dstLabels') row.dstLabels = labels.labelSetId(String(r.dst_labels));
+      else if (f === 'srcLabels') row.srcLabels = labels.labelSetId(String(r.src_label_set), labelSets);
+      else if (f === 'dstLabels') row.dstLabels = labels.labelSetId(String(r.dst_label_set), labelSets);
       else if (f === 'deniedBy') row.deniedBy = labels.policyId(String(r.denied_by));
       else if (f === 'node') row.node = labels.nodeId(String(r.node));
       else row[f] = Number(r[COLUMNS[f][0]]);

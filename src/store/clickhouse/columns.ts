@@ -8,6 +8,7 @@ import { clusterOfNode } from '../dictionary.js';
 import { policyInfoOf } from './metric-names.js';
 import type { MetricNameInterner } from './metric-names.js';
 import type { RowBinaryWriter } from './row-binary.js';
+import type { LabelSets } from './label-sets.js';
 
 /**
  * The flows table's columns (migrations/clickhouse), in insert order, and how
@@ -20,7 +21,7 @@ import type { RowBinaryWriter } from './row-binary.js';
 export const FLOW_COLUMNS = [
   'time_ns', 'seq', 'relay', 'node', 'uuid', 'verdict', 'drop_reason', 'direction', 'event_type', 'is_reply',
   'src_namespace', 'src_pod', 'src_identity', 'dst_namespace', 'dst_pod', 'dst_identity', 'l4', 'src_port', 'dst_port', 'response',
-  'cluster', 'src_workload', 'dst_workload', 'src_labels', 'dst_labels', 'denied_by',
+  'cluster', 'src_workload', 'dst_workload', 'src_label_set', 'dst_label_set', 'denied_by',
 ] as const;
 
 interface EndpointColumns {
@@ -31,8 +32,8 @@ interface EndpointColumns {
   workload: number;
   /** Its first workload's name, as rollups group it */
   workloadName: string;
-  /** Its labels as a JSON array ('' for no endpoint), as rollups group them */
-  labels: string;
+  /** Its label set (0 for no endpoint), as rollups group it; its labels are in label_sets */
+  labelSet: bigint;
 }
 
 interface NodeColumns {
@@ -42,7 +43,7 @@ interface NodeColumns {
   cluster: number;
 }
 
-const NO_ENDPOINT: EndpointColumns = { namespace: '', pod: '', identity: 0, workload: 0, workloadName: '', labels: '' };
+const NO_ENDPOINT: EndpointColumns = { namespace: '', pod: '', identity: 0, workload: 0, workloadName: '', labelSet: 0n };
 /** Endpoints and node names remembered by their bytes (cleared when full). */
 const CACHE_ENTRIES = 50_000;
 
@@ -62,7 +63,10 @@ class ColumnInterner implements Interner {
   /** This flow's denied_by column */
   deniedBy = '';
 
-  constructor(private readonly names: MetricNameInterner) {}
+  constructor(
+    private readonly names: MetricNameInterner,
+    private readonly labelSets: LabelSets,
+  ) {}
 
   intern(kind: DictKind, buf: Buffer, start: number, end: number): number {
     if (kind !== DictKind.PolicyDenied) return 0;
@@ -82,7 +86,7 @@ class ColumnInterner implements Interner {
       const workload = workloadOf(info);
       ep = {
         namespace: info.namespace, pod: info.pod_name, identity: info.identity >>> 0,
-        workload: this.names.workload(workload), workloadName: workload.name, labels: JSON.stringify(info.labels),
+        workload: this.names.workload(workload), workloadName: workload.name, labelSet: this.labelSets.id(JSON.stringify(info.labels)),
       };
       this.endpointCache.set(buf, start, end, ep);
     }
@@ -122,8 +126,8 @@ export interface ScannedFlow {
 export class FlowScanner {
   private readonly interner: ColumnInterner;
 
-  constructor(names: MetricNameInterner) {
-    this.interner = new ColumnInterner(names);
+  constructor(names: MetricNameInterner, labelSets: LabelSets) {
+    this.interner = new ColumnInterner(names, labelSets);
   }
 
   /** Scans the Flow message at buf[start, end). Throws WireError when it is malformed. */
@@ -174,7 +178,7 @@ export function writeFlowRow(w: RowBinaryWriter, f: ScannedFlow, timeNs: bigint,
   w.string(f.cluster);
   w.string(f.src.workloadName);
   w.string(f.dst.workloadName);
-  w.string(f.src.labels);
-  w.string(f.dst.labels);
+  w.uint64(f.src.labelSet);
+  w.uint64(f.dst.labelSet);
   w.string(f.deniedBy);
 }

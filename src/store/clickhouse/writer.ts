@@ -14,6 +14,7 @@ import type { MetricNames } from '../../metrics/metric-labels.js';
 import { MetricDeltaAccumulator } from '../metric-deltas.js';
 import type { MetricDelta } from '../rollup.js';
 import { MetricNameInterner } from './metric-names.js';
+import { LabelSets, insertLabelSets } from './label-sets.js';
 
 export interface ClickHouseBatchResult {
   stored: number;
@@ -49,7 +50,8 @@ export class ClickHouseFlowWriter {
   private readonly windows = new Map<string, DedupeWindow>();
   private readonly rows = new RowBinaryWriter();
   private readonly names = new MetricNameInterner();
-  private readonly scanner = new FlowScanner(this.names);
+  private readonly labelSets = new LabelSets();
+  private readonly scanner = new FlowScanner(this.names, this.labelSets);
   private readonly deltas = new MetricDeltaAccumulator();
 
   constructor(
@@ -147,7 +149,7 @@ export class ClickHouseFlowWriter {
     if (newestNs >= 0n) result.newest = fromNanos(newestNs);
     result.metrics = this.deltas.take();
     result.metricNames = this.names.takeNew();
-    return { relay, body: this.rows.finish(), firstSeq, lastSeq: this.seq - 1n, result, attempts: 0, keys };
+    return { relay, body: this.rows.finish(), firstSeq, lastSeq: this.seq - 1n, result, attempts: 0, keys, labelSets: this.labelSets.take() };
   }
 
   /**
@@ -159,7 +161,11 @@ export class ClickHouseFlowWriter {
   async commit(batch: PreparedBatch): Promise<void> {
     if (batch.result.stored === 0) return;
     const retry = batch.attempts++ > 0;
-    if (!retry || !(await this.landed(batch))) await this.ch.insert('flows', FLOW_COLUMNS, batch.body);
+    if (!retry || !(await this.landed(batch))) {
+      // Label sets first: a flow never points at a label set that is not stored.
+      await insertLabelSets(this.ch, batch.labelSets);
+      await this.ch.insert('flows', FLOW_COLUMNS, batch.body);
+    }
     // Once the stream is well past the resume point, the replay is over: free the keys.
     if (this.windows.get(batch.relay)?.replayOver(batch.result.newest, this.overlapSeconds)) this.windows.delete(batch.relay);
   }
@@ -168,6 +174,7 @@ export class ClickHouseFlowWriter {
   abandon(batch: PreparedBatch): void {
     this.windows.get(batch.relay)?.unsee(batch.keys);
     this.names.restore(batch.result.metricNames);
+    this.labelSets.restore(batch.labelSets);
   }
 
   private async landed(batch: PreparedBatch): Promise<boolean> {
@@ -186,4 +193,6 @@ export interface PreparedBatch {
   attempts: number;
   /** Keys of the replayed overlap this batch claims (see abandon) */
   keys: string[];
+  /** Label sets its flows use first, written before them */
+  labelSets: Map<bigint, string>;
 }
