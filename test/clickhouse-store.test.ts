@@ -128,6 +128,31 @@ test('pages with a position continue exactly where the last one ended, both ways
   }
 });
 
+test('a range whose ends cut through minutes pages the same: the rollups only size the first window', { skip }, async () => {
+  const body = { whitelist: [{ verdict: ['FORWARDED'] }] };
+  const newest = fromSqlite(body, 'desc');
+  const at = (f: FlowRecord): FlowTime => {
+    const ms = Date.parse(f.time);
+    const nanos = Number((f.time.split('.')[1] ?? '0').replace('Z', '').padEnd(9, '0'));
+    return { seconds: Math.floor(ms / 1000), nanos };
+  };
+  const range = { since: at(newest[400]), until: at(newest[50]) };
+  assert.ok(range.since.seconds % 60 !== 0 || range.until.seconds % 60 !== 0, 'ends inside minutes');
+  for (const order of ['asc', 'desc'] as const) {
+    const want = sqlite.flows({ filters: FilterSet.parse(body), ...range, order, limit: 100_000, after: null }).flows;
+    assert.ok(want.length >= 300);
+    const got: FlowRecord[] = [];
+    let after: ClickHousePosition | null = null;
+    for (let pages = 0; pages < 1000; pages++) {
+      const page: { flows: FlowRecord[]; next: ClickHousePosition | null } = await queryClickHouseFlows(ch, { filters: FilterSet.parse(body), ...range, order, limit: 7, after, deadline: Deadline.in(30_000), read: (r) => r });
+      got.push(...page.flows);
+      if (!page.next) break;
+      after = page.next;
+    }
+    assert.deepEqual(lines(got), lines(want), order);
+  }
+});
+
 test('a page cut short by its deadline goes on from its position without losing or repeating a flow', { skip }, async () => {
   // A field ClickHouse does not narrow by: every row is a candidate, few match, so windows end before pages fill.
   const body = { whitelist: [{ protocol: ['udp'] }] };

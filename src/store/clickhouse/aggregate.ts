@@ -18,7 +18,7 @@ const COLUMNS: Record<Exclude<keyof AggregateRow, 'minute'>, string[]> = {
 const integers = (values: number[]): string => values.map((v) => String(Math.trunc(Number(v)))).join(', ');
 
 /** ClickHouse's flows_1m: names, so a namespace is a column. */
-const CLICKHOUSE_ROLLUPS: RollupDialect<string> = {
+export const CLICKHOUSE_ROLLUPS: RollupDialect<string> = {
   inList: (column, values) => `${column} IN (${integers(values)})`,
   inNamespaces: (side, namespaces) => `${side}_namespace IN (${namespaces.map(stringLiteral).join(', ')})`,
   all: (parts) => (parts.length === 0 ? '1' : `(${parts.join(' AND ')})`),

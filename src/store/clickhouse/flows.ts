@@ -7,6 +7,8 @@ import type { ClickHouseHttp } from './http.js';
 import { RowBinaryReader } from './row-binary.js';
 import { clickhouseWhere } from './where.js';
 import { readTables } from './cluster.js';
+import { CLICKHOUSE_ROLLUPS } from './aggregate.js';
+import { rollupCondition } from '../../query/aggregate.js';
 
 import type { ClickHousePosition } from '../../query/position.js';
 
@@ -65,19 +67,28 @@ export async function queryClickHouseFlows<T>(ch: ClickHouseHttp, q: ClickHouseF
   let hi = after && desc ? BigInt(after.timeNs) : until;
   let window = FIRST_WINDOW_NS;
   const positionOf = (p: ClickHousePosition | null): string => (p ? ` AND (time_ns ${cmp} ${p.timeNs} OR (time_ns = ${p.timeNs} AND seq ${cmp} ${p.seq}))` : '');
+  // Where the filter is one the rollups answer, they say how far back (or on) the page's flows reach, minute by minute.
+  let planned = await rollupPlan(ch, q, lo, hi);
   while (lo <= hi) {
-    // A window starts at the next candidate row, so sparse stretches of the range cost one statement, not one per window.
-    const [edge] = await ch.rows<{ t: string; n: string }>(`SELECT ${desc ? 'max' : 'min'}(time_ns) AS t, count() AS n FROM ${table} WHERE time_ns >= ${lo} AND time_ns <= ${hi}${positionOf(after)} AND ${where}`);
-    if (!edge || edge.n === '0') break;
-    if (desc) hi = BigInt(edge.t);
-    else lo = BigInt(edge.t);
-    // The candidates' density sizes the window: enough for the rest of the page if they are spread evenly, and half again.
-    const needed = BigInt(q.limit - flows.length);
-    const candidates = BigInt(edge.n);
-    const span = hi - lo + 1n;
-    const even = candidates <= needed ? span : (span * needed * 3n) / (2n * candidates);
-    if (even > window) window = even;
-    const [a, b] = desc ? [hi - window + 1n > lo ? hi - window + 1n : lo, hi] : [lo, lo + window - 1n < hi ? lo + window - 1n : hi];
+    let a: bigint;
+    let b: bigint;
+    if (planned) {
+      [a, b] = planned;
+      planned = null;
+    } else {
+      // A window starts at the next candidate row, so sparse stretches of the range cost one statement, not one per window.
+      const [edge] = await ch.rows<{ t: string; n: string }>(`SELECT ${desc ? 'max' : 'min'}(time_ns) AS t, count() AS n FROM ${table} WHERE time_ns >= ${lo} AND time_ns <= ${hi}${positionOf(after)} AND ${where}`);
+      if (!edge || edge.n === '0') break;
+      if (desc) hi = BigInt(edge.t);
+      else lo = BigInt(edge.t);
+      // The candidates' density sizes the window: enough for the rest of the page if they are spread evenly, and half again.
+      const needed = BigInt(q.limit - flows.length);
+      const candidates = BigInt(edge.n);
+      const span = hi - lo + 1n;
+      const even = candidates <= needed ? span : (span * needed * 3n) / (2n * candidates);
+      if (even > window) window = even;
+      [a, b] = desc ? [hi - window + 1n > lo ? hi - window + 1n : lo, hi] : [lo, lo + window - 1n < hi ? lo + window - 1n : hi];
+    }
     let windowRows = 0;
     for (;;) {
       const chunk = Math.max(MIN_CHUNK, q.limit - flows.length);
@@ -117,6 +128,34 @@ export async function queryClickHouseFlows<T>(ch: ClickHouseHttp, q: ClickHouseF
     if (windowRows < q.limit - flows.length) window *= 2n;
   }
   return { flows, next: null, scanned, truncated: false };
+}
+
+const MINUTE_NS = 60_000_000_000n;
+
+/**
+ * The first window of a page whose filter the rollups answer exactly: from the
+ * page's end back (or on) to the minute by which flows_1m counts `limit`
+ * matching flows, or the whole rest of the range when it holds fewer. Reading
+ * a few thousand rollup rows replaces counting the raw candidates of the range.
+ * Rollup minutes stick out of the range at its ends, so the window may fall
+ * short; the page then goes on window by window as without a plan. Null when
+ * the rollups cannot answer the filter.
+ */
+async function rollupPlan(ch: ClickHouseHttp, q: ClickHouseFlowQuery<unknown>, lo: bigint, hi: bigint): Promise<[bigint, bigint] | null> {
+  const condition = rollupCondition(q.filters, CLICKHOUSE_ROLLUPS);
+  if (condition === null || lo > hi) return null;
+  const desc = q.order === 'desc';
+  const rows = await ch.rows<{ minute: number; n: string }>(
+    `SELECT minute, sum(flows) AS n FROM ${readTables(ch.settings).rollups} WHERE minute >= ${lo / MINUTE_NS} AND minute <= ${hi / MINUTE_NS} AND ${condition} GROUP BY minute ORDER BY minute ${desc ? 'DESC' : 'ASC'}`,
+  );
+  let counted = 0;
+  for (const r of rows) {
+    counted += Number(r.n);
+    if (counted < q.limit) continue;
+    const edge = BigInt(r.minute) * MINUTE_NS;
+    return desc ? [edge > lo ? edge : lo, hi] : [lo, edge + MINUTE_NS - 1n < hi ? edge + MINUTE_NS - 1n : hi];
+  }
+  return [lo, hi];
 }
 
 /** A position past every flow of a window (so a page cut off there goes on with the next one). */
