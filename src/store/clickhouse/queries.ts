@@ -3,11 +3,12 @@ import type { FlowRecord } from '../../flows/record.js';
 import { flowKey } from '../../flows/record.js';
 import type { WireWriter } from '../../flows/wire-writer.js';
 import { Deadline } from '../../query/deadline.js';
-import type { AggregateAnswer, AggregateRequest, EnginePage, FlowRead, FlowsRequest, QueryEngine, StoredFlow } from '../../query/engine.js';
+import type { AggregateAnswer, AggregateRequest, EnginePage, FlowClassesRequest, FlowRead, FlowsRequest, QueryEngine, StoredFlow } from '../../query/engine.js';
 import { aggregateAnswer, wholeMinutes } from '../../query/accumulator.js';
 import { DEFAULT_QUERY_LIMITS } from '../../query/limits.js';
 import type { QueryLimits } from '../../query/limits.js';
 import { aggregateClickHouse } from './aggregate.js';
+import { clickhouseFlowClasses } from './flow-classes.js';
 import { isRowPosition } from '../../query/position.js';
 import { fromNanos } from '../../query/time.js';
 import type { ClickHousePosition, FlowPosition } from '../../query/position.js';
@@ -44,8 +45,8 @@ class ResponseFlow implements StoredFlow {
 /**
  * The query engine on ClickHouse: pages of flows in both orders with any
  * filter (ClickHouse narrows, FilterSet.match judges), and aggregates from the
- * rollups ClickHouse keeps. Policy replay needs flow classes this engine does
- * not build yet, and says so.
+ * rollups ClickHouse keeps, and flow classes for policy replay (grouped as
+ * the flows are read).
  */
 export class ClickHouseQueries implements QueryEngine {
   constructor(
@@ -73,8 +74,8 @@ export class ClickHouseQueries implements QueryEngine {
     return aggregateAnswer(result, minutes, this.limits.maxPoints);
   }
 
-  flowClasses(): Promise<FlowClasses> {
-    return Promise.reject(new FlowkeeperError('FLOWKEEPER_ERR_NOT_SUPPORTED', 'policy replay and suggestions are not answered on the ClickHouse store yet (they read flow classes, which this engine does not build yet); flows, aggregates, the live stream and the Observer API are. Run policy replay on a flowkeeper with --store sqlite'));
+  flowClasses(req: FlowClassesRequest, cancelFlag: Int32Array | null): Promise<FlowClasses> {
+    return clickhouseFlowClasses(this.ch, req, cancelFlag);
   }
 }
 
