@@ -92,7 +92,7 @@ function fromSqlite(body: object, order: 'asc' | 'desc' = 'asc', limit = 100_000
 }
 
 async function fromClickHouse(body: object, order: 'asc' | 'desc' = 'asc', limit = 100_000, after: ClickHousePosition | null = null, budgetMs = 30_000) {
-  return queryClickHouseFlows(ch, { filters: FilterSet.parse(body), ...ALL, order, limit, after, deadline: Deadline.in(budgetMs), read: (r) => r });
+  return queryClickHouseFlows(ch, { filters: FilterSet.parse(body), ...ALL, order, limit, after, deadline: Deadline.in(budgetMs), read: (f) => f.record() });
 }
 
 test('ClickHouse holds every flow SQLite holds, in the same order, saying the same', { skip }, async () => {
@@ -144,7 +144,7 @@ test('a range whose ends cut through minutes pages the same: the rollups only si
     const got: FlowRecord[] = [];
     let after: ClickHousePosition | null = null;
     for (let pages = 0; pages < 1000; pages++) {
-      const page: { flows: FlowRecord[]; next: ClickHousePosition | null } = await queryClickHouseFlows(ch, { filters: FilterSet.parse(body), ...range, order, limit: 7, after, deadline: Deadline.in(30_000), read: (r) => r });
+      const page: { flows: FlowRecord[]; next: ClickHousePosition | null } = await queryClickHouseFlows(ch, { filters: FilterSet.parse(body), ...range, order, limit: 7, after, deadline: Deadline.in(30_000), read: (f) => f.record() });
       got.push(...page.flows);
       if (!page.next) break;
       after = page.next;

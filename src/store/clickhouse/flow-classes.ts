@@ -1,76 +1,105 @@
-import type { JsonObject } from '../../flows/jsonpb.js';
+import { scanEnvelope } from '../../flows/envelope.js';
 import type { FlowRecord } from '../../flows/record.js';
+import { RowBits } from '../../flows/row.js';
+import type { DictKind, FlowRow } from '../../flows/row.js';
+import { scanFlow } from '../../flows/scan.js';
+import type { Interner } from '../../flows/scan.js';
+import { ByteKeyCache } from '../byte-key-cache.js';
 import { Deadline } from '../../query/deadline.js';
 import type { FlowClassesRequest } from '../../query/engine.js';
 import { fromNanos } from '../../query/time.js';
 import type { FlowClasses, FlowClass } from '../flow-classes.js';
 import type { ClickHouseHttp } from './http.js';
 import { queryClickHouseFlows } from './flows.js';
-import type { ClickHousePosition } from './flows.js';
+import type { ClickHousePosition, RawFlow } from './flows.js';
 
 /** Flows read per page while classing. */
 const PAGE = 10_000;
 
-/** JSON with sorted keys, so equal values give equal text whatever order their fields came in. */
-function sortedJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(sortedJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${sortedJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+/**
+ * Ids for the raw byte ranges a class key is made of (endpoints, addresses,
+ * names, services, L7 records), as the SQLite store interns them, for one scan.
+ */
+class ClassInterner implements Interner {
+  private readonly ids = new ByteKeyCache<number>(Number.MAX_SAFE_INTEGER);
+  private next = 1;
+
+  intern(kind: DictKind, buf: Buffer, start: number, end: number): number {
+    let id = this.ids.get(buf, start, end, kind);
+    if (id === undefined) {
+      id = this.next++;
+      this.ids.set(buf, start, end, id, kind);
+    }
+    return id;
   }
-  return JSON.stringify(value ?? null);
+
+  endpoint(buf: Buffer, start: number, end: number): { id: number; workload: number; labelSet: number } {
+    return { id: this.intern(ENDPOINT_KIND, buf, start, end), workload: 0, labelSet: 0 };
+  }
+
+  node(): { id: number; cluster: number } {
+    return { id: 0, cluster: 0 };
+  }
 }
 
+/** A seed for endpoints beside the dictionary kinds. */
+const ENDPOINT_KIND = 100 as DictKind;
+const REPLY = RowBits.IsReplyPresent | RowBits.IsReplyValue;
+
 /**
- * What a policy can tell apart in a flow, as the SQLite classes key it: the
- * endpoints, addresses, DNS names and services, verdict, drop reason, event
- * type, direction, reply flag, protocol, the service port (the source port of
- * a reply), ICMP type and the L7 record (without its latency, and without HTTP
- * headers unless a rule looks at them).
+ * What a policy can tell apart in a flow, as the SQLite store's class key has
+ * it: verdict, drop reason, event type, direction, reply flag, protocol, L7
+ * type, ICMP type, the service port (the source port of a reply), the L7
+ * record, both endpoints, addresses, DNS names and services, and the HTTP
+ * headers when a rule looks at them. Read from the flow's wire bytes.
  */
-export function classKeyOf(f: FlowRecord, withHeaders: boolean): string {
-  const l4 = (f.l4 ?? {}) as Record<string, JsonObject>;
-  const protocol = Object.keys(l4)[0] ?? '';
-  const p = l4[protocol] ?? {};
-  const reply = f.is_reply === true;
-  let l7: JsonObject | null = null;
-  if (f.l7 && typeof f.l7 === 'object') {
-    const { latency_ns: _latency, ...rest } = f.l7 as JsonObject;
-    l7 = rest;
-    const http = rest.http as JsonObject | undefined;
-    if (http && !withHeaders) {
-      const { headers: _headers, ...withoutHeaders } = http;
-      l7 = { ...rest, http: withoutHeaders };
-    }
+function classKeyOf(r: FlowRow, withHeaders: boolean): string {
+  const port = (r.bits & REPLY) === REPLY ? r.srcPort : r.dstPort;
+  return `${r.verdict},${r.dropReason},${r.eventType},${r.direction},${r.bits & REPLY},${r.l4},${r.l7Type},${r.icmpType},${port},${r.l7Record},`
+    + `${r.srcEp},${r.dstEp},${r.srcIp},${r.dstIp},${r.srcNames},${r.dstNames},${r.srcService},${r.dstService}${withHeaders && r.l7Headers ? `,${r.l7Headers.toString('hex')}` : ''}`;
+}
+
+/** A stored flow's class key, or null when its bytes cannot be read. */
+function classKey(flow: RawFlow, interner: ClassInterner, withHeaders: boolean): string | null {
+  try {
+    const env = scanEnvelope(flow.response, 0, flow.response.length);
+    return classKeyOf(scanFlow(flow.response, env.start, env.end, interner), withHeaders);
+  } catch {
+    return null;
   }
-  return sortedJson([
-    f.verdict, f.drop_reason_desc ?? null, (f.event_type as JsonObject | undefined)?.type ?? null, f.traffic_direction ?? null, reply,
-    protocol, reply ? p.source_port : p.destination_port, p.type ?? null, l7,
-    f.source ?? null, f.destination ?? null, (f.IP as JsonObject | undefined)?.source ?? null, (f.IP as JsonObject | undefined)?.destination ?? null,
-    f.source_names ?? null, f.destination_names ?? null, f.source_service ?? null, f.destination_service ?? null,
-  ]);
+}
+
+function sampleOf(flow: RawFlow): FlowRecord | null {
+  try {
+    return flow.record();
+  } catch {
+    return null;
+  }
 }
 
 /**
  * Flow classes for policy replay on ClickHouse: the range's flows read in time
- * order (any filter) and grouped by classKeyOf here, each class keeping its
- * first flow as the sample. Reads every flow of the range, so it is slower than
- * SQLite's grouping inside the store; the budget and class limit stop it as there.
+ * order (any filter) and grouped by classKeyOf here, from their wire bytes;
+ * only each class's first flow (its sample) is decoded. Reads every flow of the
+ * range, so it is slower than SQLite's grouping inside the store; the budget
+ * and class limit stop it as there.
  */
 export async function clickhouseFlowClasses(ch: ClickHouseHttp, req: FlowClassesRequest, cancelFlag: Int32Array | null): Promise<FlowClasses> {
   const deadline = Deadline.in(req.budgetMs, cancelFlag);
+  const interner = new ClassInterner();
   const byKey = new Map<string, FlowClass>();
   let flows = 0;
   let after: ClickHousePosition | null = null;
   let truncated: FlowClasses['truncated'] = null;
   let lastTime = req.since;
   for (;;) {
-    const page: { flows: { record: FlowRecord; timeNs: bigint }[]; next: ClickHousePosition | null; truncated: boolean } = await queryClickHouseFlows(ch, {
-      filters: req.filters, since: req.since, until: req.until, order: 'asc', limit: PAGE, after, deadline,
-      read: (record, _response, timeNs) => ({ record, timeNs }),
+    const page: { flows: RawFlow[]; next: ClickHousePosition | null; truncated: boolean } = await queryClickHouseFlows(ch, {
+      filters: req.filters, since: req.since, until: req.until, order: 'asc', limit: PAGE, after, deadline, read: (flow) => flow,
     });
-    for (const { record, timeNs } of page.flows) {
-      const time = fromNanos(timeNs);
-      const key = classKeyOf(record, req.withHeaders);
+    for (const flow of page.flows) {
+      const time = fromNanos(flow.timeNs);
+      const key = classKey(flow, interner, req.withHeaders);
+      if (key === null) continue; // a stored flow that cannot be read back is left out, as in a page
       const seen = byKey.get(key);
       if (seen) {
         seen.flows++;
@@ -79,7 +108,9 @@ export async function clickhouseFlowClasses(ch: ClickHouseHttp, req: FlowClasses
         truncated = 'classes';
         break;
       } else {
-        byKey.set(key, { key, sample: record, flows: 1, first: time, last: time });
+        const sample = sampleOf(flow);
+        if (!sample) continue;
+        byKey.set(key, { key, sample, flows: 1, first: time, last: time });
       }
       flows++;
       lastTime = time;

@@ -22,8 +22,8 @@ export interface ClickHouseFlowQuery<T> {
   limit: number;
   after: ClickHousePosition | null;
   deadline: Deadline;
-  /** What each matching flow becomes: from its record and the GetFlowsResponse bytes as stored (a flow it throws on is skipped) */
-  read: (record: FlowRecord, response: Buffer, timeNs: bigint) => T;
+  /** What each matching flow becomes (a flow it throws on is skipped) */
+  read: (flow: RawFlow) => T;
   signal?: AbortSignal;
 }
 
@@ -33,6 +33,23 @@ export interface ClickHouseFlowPage<T> {
   /** Rows read from ClickHouse (before the filter's own judgement) */
   scanned: number;
   truncated: boolean;
+}
+
+/** A stored flow as a page reads it: the GetFlowsResponse as stored, and its record decoded on first use (throws when it cannot be). */
+export class RawFlow {
+  private decoded: FlowRecord | null = null;
+
+  constructor(
+    readonly response: Buffer,
+    readonly timeNs: bigint,
+  ) {}
+
+  record(): FlowRecord {
+    if (this.decoded) return this.decoded;
+    const record = decodeFlowRecord(this.response);
+    if (!record) throw new Error('stored response holds no flow');
+    return (this.decoded = record);
+  }
 }
 
 /** Rows fetched per round trip beyond what the page still needs (rows the filter turns down cost another trip). */
@@ -55,7 +72,7 @@ export async function queryClickHouseFlows<T>(ch: ClickHouseHttp, q: ClickHouseF
   const desc = q.order === 'desc';
   const dir = desc ? 'DESC' : 'ASC';
   const cmp = desc ? '<' : '>';
-  const where = clickhouseWhere(q.filters);
+  const { sql: where, exact } = clickhouseWhere(q.filters);
   const table = readTables(ch.settings).flows;
   const flows: T[] = [];
   let after = q.after;
@@ -102,16 +119,13 @@ export async function queryClickHouseFlows<T>(ch: ClickHouseHttp, q: ClickHouseF
         const response = r.bytes();
         rows++;
         after = { timeNs, seq };
-        let record: FlowRecord | null = null;
+        const flow = new RawFlow(response, time);
         try {
-          record = decodeFlowRecord(response);
+          // Rows an exact condition selected need no judging: a flow is decoded only if the reader asks for it.
+          if (!exact && !q.filters.match(flow.record())) continue;
+          flows.push(q.read(flow));
         } catch {
           // A row that cannot be read back is skipped: it must not fail its page.
-        }
-        if (!record || !q.filters.match(record)) continue;
-        try {
-          flows.push(q.read(record, response, time));
-        } catch {
           continue;
         }
         if (flows.length >= q.limit) return { flows, next: after, scanned: scanned + rows, truncated: false };

@@ -15,30 +15,27 @@ import type { ClickHousePosition, FlowPosition } from '../../query/position.js';
 import type { FlowClasses } from '../flow-classes.js';
 import type { ClickHouseHttp } from './http.js';
 import { queryClickHouseFlows } from './flows.js';
+import type { RawFlow } from './flows.js';
 
 /** A flow stored in ClickHouse: its GetFlowsResponse as the relay sent it, and the record decoded from it. */
 class ResponseFlow implements StoredFlow {
   readonly seconds: number;
   readonly nanos: number;
 
-  constructor(
-    private readonly flow: FlowRecord,
-    private readonly response: Buffer,
-    timeNs: bigint,
-  ) {
-    ({ seconds: this.seconds, nanos: this.nanos } = fromNanos(timeNs));
+  constructor(private readonly flow: RawFlow) {
+    ({ seconds: this.seconds, nanos: this.nanos } = fromNanos(flow.timeNs));
   }
 
   record(): FlowRecord {
-    return this.flow;
+    return this.flow.record();
   }
 
   writeResponse(w: WireWriter): void {
-    w.raw(this.response);
+    w.raw(this.flow.response);
   }
 
   key(): string {
-    return flowKey(this.flow);
+    return flowKey(this.flow.record());
   }
 }
 
@@ -60,7 +57,7 @@ export class ClickHouseQueries implements QueryEngine {
       filters: req.filters, since: req.since, until: req.until, order: req.order, limit: req.limit,
       after: clickhousePosition(req.after),
       deadline: Deadline.in(this.budgetMs, cancelFlag),
-      read: (record, response, timeNs) => read(new ResponseFlow(record, response, timeNs)),
+      read: (flow) => read(new ResponseFlow(flow)),
     });
     return { flows: page.flows, next: page.next, truncated: page.truncated };
   }
