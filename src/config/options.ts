@@ -63,7 +63,7 @@ export const OPTIONS = {
       if (s !== 'sqlite' && s !== 'clickhouse') throw new Error(`expected sqlite or clickhouse, got "${s}"`);
       return s;
     },
-    description: 'storage engine: sqlite (embedded, --db) or clickhouse (--clickhouse-url; everything but policy replay, see README)',
+    description: 'storage engine: sqlite (embedded, --db) or clickhouse (--clickhouse-url; aggregates filter by rollup dimensions only, see README)',
   },
   db: { flag: 'db', default: './data/flowkeeper.db', parse: str, description: 'SQLite database file' },
   clickhouseUrl: { flag: 'clickhouse-url', default: 'http://127.0.0.1:8123', parse: str, description: 'ClickHouse HTTP interface for --store clickhouse (https:// for TLS; a private CA via NODE_EXTRA_CA_CERTS)' },
