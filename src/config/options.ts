@@ -37,6 +37,11 @@ export const bool = (s: string): boolean => {
   throw new Error(`expected true or false, got "${s}"`);
 };
 const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter(Boolean);
+/** One of a few words. */
+const oneOf = <W extends string>(...words: W[]) => (s: string): W => {
+  if (!(words as string[]).includes(s)) throw new Error(`expected ${words.join(' or ')}, got "${s}"`);
+  return s as W;
+};
 
 export const OPTIONS = {
   relay: {
@@ -58,11 +63,7 @@ export const OPTIONS = {
   backoffMax: { flag: 'backoff-max', default: '30s', parse: parseDuration, description: 'longest reconnect delay' },
   statusInterval: { flag: 'status-interval', default: '30s', parse: parseDuration, description: 'how often to poll the relay with ServerStatus and GetNodes' },
   store: {
-    flag: 'store', default: 'sqlite',
-    parse: (s: string): 'sqlite' | 'clickhouse' => {
-      if (s !== 'sqlite' && s !== 'clickhouse') throw new Error(`expected sqlite or clickhouse, got "${s}"`);
-      return s;
-    },
+    flag: 'store', default: 'sqlite', parse: oneOf('sqlite', 'clickhouse'),
     description: 'storage engine: sqlite (embedded, --db) or clickhouse (--clickhouse-url; aggregates filter by rollup dimensions only, see README)',
   },
   db: { flag: 'db', default: './data/flowkeeper.db', parse: str, description: 'SQLite database file' },
@@ -78,11 +79,7 @@ export const OPTIONS = {
     description: 'drop the oldest partitions while the database uses more than this; auto = 80% of its filesystem (0 = no limit). Whatever it says, the oldest partitions go when the disk is nearly full',
   },
   onDamagedDb: {
-    flag: 'on-damaged-db', default: 'move-aside',
-    parse: (s: string): 'move-aside' | 'refuse' => {
-      if (s !== 'move-aside' && s !== 'refuse') throw new Error(`expected move-aside or refuse, got "${s}"`);
-      return s;
-    },
+    flag: 'on-damaged-db', default: 'move-aside', parse: oneOf('move-aside', 'refuse'),
     description: 'when the start-up check finds the database damaged: move-aside (keep it as <db>.damaged-<time>, start a new one) or refuse to start',
   },
   dbMaxSize: { flag: 'db-max-size', default: '0', parse: parseSize, description: 'hard cap on the database file (a quota; 0 = none): writes beyond it fail like a full disk' },
