@@ -19,7 +19,6 @@ export const ErrorCodes = {
   FLOWKEEPER_ERR_BUSY: { status: 429, message: 'query capacity exhausted, retry later' },
   FLOWKEEPER_ERR_NOT_READY: { status: 503, message: 'not ready' },
   FLOWKEEPER_ERR_STORAGE: { status: 503, message: 'the storage engine failed' },
-  FLOWKEEPER_ERR_NOT_SUPPORTED: { status: 501, message: 'not supported by this storage engine' },
 } as const;
 export type ErrorCode = keyof typeof ErrorCodes;
 

@@ -64,7 +64,7 @@ export const OPTIONS = {
   statusInterval: { flag: 'status-interval', default: '30s', parse: parseDuration, description: 'how often to poll the relay with ServerStatus and GetNodes' },
   store: {
     flag: 'store', default: 'sqlite', parse: oneOf('sqlite', 'clickhouse'),
-    description: 'storage engine: sqlite (embedded, --db) or clickhouse (--clickhouse-url; aggregates filter by rollup dimensions only, see README)',
+    description: 'storage engine: sqlite (embedded, --db) or clickhouse (--clickhouse-url, see README)',
   },
   db: { flag: 'db', default: './data/flowkeeper.db', parse: str, description: 'SQLite database file' },
   clickhouseUrl: { flag: 'clickhouse-url', default: 'http://127.0.0.1:8123', parse: str, description: 'ClickHouse HTTP interface for --store clickhouse (https:// for TLS; a private CA via NODE_EXTRA_CA_CERTS)' },

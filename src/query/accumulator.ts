@@ -102,3 +102,15 @@ export function aggregateAnswer(result: AggregateResult, minutes: { sinceMinute:
   }
   return { since: new Date(minutes.sinceMinute * 60_000).toISOString(), until: new Date(minutes.untilMinute * 60_000).toISOString(), ...result };
 }
+
+/** The error of an aggregate that ran out of --query-budget. */
+export function aggregateBudgetExceeded(): FlowkeeperError {
+  return new FlowkeeperError('FLOWKEEPER_ERR_TOO_EXPENSIVE', 'this aggregate did not finish in the query time budget (--query-budget); narrow since/until, use a larger bucket, or group and filter only by rollup dimensions (verdict, drop reason, direction, type, namespace, workload, port, protocol, policy)', 'since');
+}
+
+/** Refuses an aggregate that needs raw flows over a range longer than --query-max-range allows. */
+export function checkRawRange(range: { since: FlowTime; until: FlowTime }, rawMaxRangeSeconds: number): void {
+  if (range.until.seconds - range.since.seconds > rawMaxRangeSeconds) {
+    throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', `since: this aggregate needs raw flows (its grouping or filters go beyond the rollup dimensions), which may span at most ${rawMaxRangeSeconds / 3600} h (--query-max-range)`, 'since');
+  }
+}

@@ -15,7 +15,7 @@ import type { AggregateAnswer, AggregateRequest, EnginePage, FlowClassesRequest,
 import { isRowPosition } from './position.js';
 import type { FlowPosition, RowPosition } from './position.js';
 import { RowFlow } from '../store/row-flow.js';
-import { aggregateAnswer, wholeMinutes } from './accumulator.js';
+import { aggregateAnswer, checkRawRange, wholeMinutes } from './accumulator.js';
 import { DEFAULT_QUERY_LIMITS } from './limits.js';
 import type { QueryLimits } from './limits.js';
 
@@ -107,9 +107,7 @@ export class QueryService implements QueryEngine {
   }
 
   private runAggregate(req: AggregateRequest, cancelFlag: Int32Array | null): AggregateResult & { since: string; until: string } {
-    if (!answersFromRollups(req.dims, req.filters) && req.until.seconds - req.since.seconds > this.limits.rawMaxRangeSeconds) {
-      throw new FlowkeeperError('FLOWKEEPER_ERR_BAD_PARAMETER', `since: this aggregate needs raw flows (its grouping or filters go beyond the rollup dimensions), which may span at most ${this.limits.rawMaxRangeSeconds / 3600} h (--query-max-range)`, 'since');
-    }
+    if (!answersFromRollups(req.dims, req.filters)) checkRawRange(req, this.limits.rawMaxRangeSeconds);
     const { sinceMinute, untilMinute } = wholeMinutes(req);
     const result = runAggregate(this.db, this.reader.dict, this.labels, this.index, {
       dims: req.dims,

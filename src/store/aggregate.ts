@@ -13,8 +13,7 @@ import { AdaptiveSlicer, RECHECK_DEADLINE_EVERY, prepareOnPartition, readableRec
 import { ROW_SELECT, unpackRow } from './row-select.js';
 import type { IdRow } from './row-select.js';
 import { FlowType } from '../flows/schema.js';
-import { FlowkeeperError } from '../errors.js';
-import { Accumulator, EMPTY_ROW } from '../query/accumulator.js';
+import { Accumulator, EMPTY_ROW, aggregateBudgetExceeded } from '../query/accumulator.js';
 import type { AggregateQuery, AggregateResult } from '../query/accumulator.js';
 
 export type { AggregateGroup, AggregateQuery, AggregateResult } from '../query/accumulator.js';
@@ -165,9 +164,7 @@ function aggregateRollups(db: Db, q: AggregateQuery, rollup: NonNullable<ReturnT
 const ROLLUP_CHUNK_START_MINUTES = 60;
 
 function checkDeadline(deadline: Deadline): void {
-  if (deadline.passed()) {
-    throw new FlowkeeperError('FLOWKEEPER_ERR_TOO_EXPENSIVE', 'this aggregate did not finish in the query time budget (--query-budget); narrow since/until, use a larger bucket, or group and filter only by rollup dimensions (verdict, drop reason, direction, type, namespace, workload, port, protocol, policy)', 'since');
-  }
+  if (deadline.passed()) throw aggregateBudgetExceeded();
 }
 
 /** Rows of [lo, hi) in time slices, checking the deadline between slices (one SQL statement never runs for long). */

@@ -1,7 +1,8 @@
-import { FlowkeeperError } from '../../errors.js';
-import type { AggregateLabels, AggregateRow, GroupDimension, RollupDialect } from '../../query/aggregate.js';
+import type { AggregateRow, GroupDimension, RollupDialect } from '../../query/aggregate.js';
 import { rollupCondition } from '../../query/aggregate.js';
-import { Accumulator, EMPTY_ROW } from '../../query/accumulator.js';
+import { Accumulator, EMPTY_ROW, aggregateBudgetExceeded } from '../../query/accumulator.js';
+import { aggregateRawClickHouse } from './raw-aggregate.js';
+import { NamedLabels } from './named-labels.js';
 import type { AggregateQuery, AggregateResult } from '../../query/accumulator.js';
 import type { ClickHouseHttp } from './http.js';
 import { stringLiteral } from './where.js';
@@ -26,71 +27,6 @@ export const CLICKHOUSE_ROLLUPS: RollupDialect<string> = {
   not: (c) => `NOT ${c}`,
 };
 
-/**
- * Ids for the names a rollup answer carries, so rows of ClickHouse's rollups
- * feed the same Accumulator and dimensions as SQLite's (one query's worth).
- */
-class NamedLabels implements AggregateLabels {
-  private readonly ids = new Map<string, number>();
-  private readonly clusters: string[] = [''];
-  private readonly workloads: { cluster: string; namespace: string; name: string; kind: string }[] = [{ cluster: '', namespace: '', name: '', kind: '' }];
-  private readonly labelSets: string[][] = [[]];
-  private readonly policyNames: string[] = [''];
-  private readonly nodes: string[] = [''];
-
-  private id<T>(kind: string, key: string, list: T[], value: () => T): number {
-    const k = `${kind}\0${key}`;
-    let id = this.ids.get(k);
-    if (id === undefined) {
-      id = list.push(value()) - 1;
-      this.ids.set(k, id);
-    }
-    return id;
-  }
-
-  clusterId(name: string): number {
-    return name === '' ? 0 : this.id('c', name, this.clusters, () => name);
-  }
-
-  workloadId(namespace: string, name: string): number {
-    return this.id('w', `${namespace}\0${name}`, this.workloads, () => ({ cluster: '', namespace, name, kind: '' }));
-  }
-
-  /** A label set by its hash ('0': no endpoint), its labels from `known`. */
-  labelSetId(hash: string, known: Map<string, string[]>): number {
-    return hash === '0' ? 0 : this.id('l', hash, this.labelSets, () => known.get(hash) ?? []);
-  }
-
-  /** denied_by as stored: '' for none, else '=' and the policies' names. */
-  policyId(deniedBy: string): number {
-    return deniedBy === '' ? 0 : this.id('p', deniedBy, this.policyNames, () => deniedBy.slice(1));
-  }
-
-  nodeId(name: string): number | null {
-    return name === '' ? null : this.id('n', name, this.nodes, () => name);
-  }
-
-  workload(id: number) {
-    return this.workloads[id] ?? this.workloads[0];
-  }
-
-  cluster(id: number): string {
-    return this.clusters[id] ?? '';
-  }
-
-  policies(deniedBy: number): string {
-    return this.policyNames[deniedBy] ?? '';
-  }
-
-  labelSet(id: number): string[] {
-    return this.labelSets[id] ?? [];
-  }
-
-  node(id: number): string {
-    return this.nodes[id] ?? '';
-  }
-}
-
 type RollupRow = Record<string, string | number> & { flows: string; minute?: number };
 
 /**
@@ -98,14 +34,12 @@ type RollupRow = Record<string, string | number> & { flows: string; minute?: num
  * view): ClickHouse groups by the columns the dimensions read, and the groups
  * are labelled and counted by the same code as SQLite's. Every dimension is in
  * the rollups (node too); a filter they cannot answer exactly (anything beyond
- * verdict, drop reason, direction, event type and whole namespaces) would need
- * raw flows, which this engine does not aggregate yet.
+ * verdict, drop reason, direction, event type and whole namespaces) counts raw
+ * flows instead (aggregateRawClickHouse).
  */
 export async function aggregateClickHouse(ch: ClickHouseHttp, q: AggregateQuery): Promise<AggregateResult> {
   const where = rollupCondition(q.filters, CLICKHOUSE_ROLLUPS);
-  if (where === null) {
-    throw new FlowkeeperError('FLOWKEEPER_ERR_NOT_SUPPORTED', 'on the ClickHouse store, aggregates filter only by what its rollups know (verdict, drop reason, traffic direction, event type, whole namespaces as source_pod/destination_pod "ns/"); other filters need raw flows, not aggregated on ClickHouse yet. Narrow with those, or query flows (/api/v1/flows) instead');
-  }
+  if (where === null) return aggregateRawClickHouse(ch, q);
   const fields = [...new Set(q.dims.flatMap((d: GroupDimension) => d.reads))].filter((f): f is Exclude<keyof AggregateRow, 'minute'> => f !== 'minute');
   const columns = [...new Set(fields.flatMap((f) => COLUMNS[f]))];
   const select = [...columns];
@@ -117,9 +51,7 @@ export async function aggregateClickHouse(ch: ClickHouseHttp, q: AggregateQuery)
   const sql = `SELECT ${[...select, 'sum(flows) AS flows'].join(', ')} FROM ${readTables(ch.settings).rollups} WHERE minute >= ${q.sinceMinute} AND minute < ${q.untilMinute} AND ${where}`
     + (groupBy.length ? ` GROUP BY ${groupBy.join(', ')}` : '');
   const rows = await ch.rows<RollupRow>(sql);
-  if (q.deadline.passed()) {
-    throw new FlowkeeperError('FLOWKEEPER_ERR_TOO_EXPENSIVE', 'this aggregate did not finish in the query time budget (--query-budget); narrow since/until or use a larger bucket', 'since');
-  }
+  if (q.deadline.passed()) throw aggregateBudgetExceeded();
   const labels = new NamedLabels();
   const acc = new Accumulator(q, labels);
   const labelSets = fields.includes('srcLabels') || fields.includes('dstLabels')
@@ -133,8 +65,8 @@ export async function aggregateClickHouse(ch: ClickHouseHttp, q: AggregateQuery)
       if (f === 'cluster') row.cluster = labels.clusterId(String(r.cluster));
       else if (f === 'srcWorkload') row.srcWorkload = labels.workloadId(String(r.src_namespace), String(r.src_workload));
       else if (f === 'dstWorkload') row.dstWorkload = labels.workloadId(String(r.dst_namespace), String(r.dst_workload));
-      else if (f === 'srcLabels') row.srcLabels = labels.labelSetId(String(r.src_label_set), labelSets);
-      else if (f === 'dstLabels') row.dstLabels = labels.labelSetId(String(r.dst_label_set), labelSets);
+      else if (f === 'srcLabels') row.srcLabels = labels.labelSetId(String(r.src_label_set), () => labelSets.get(String(r.src_label_set)) ?? []);
+      else if (f === 'dstLabels') row.dstLabels = labels.labelSetId(String(r.dst_label_set), () => labelSets.get(String(r.dst_label_set)) ?? []);
       else if (f === 'deniedBy') row.deniedBy = labels.policyId(String(r.denied_by));
       else if (f === 'node') row.node = labels.nodeId(String(r.node));
       else row[f] = Number(r[COLUMNS[f][0]]);

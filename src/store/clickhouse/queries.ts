@@ -4,10 +4,11 @@ import { flowKey } from '../../flows/record.js';
 import type { WireWriter } from '../../flows/wire-writer.js';
 import { Deadline } from '../../query/deadline.js';
 import type { AggregateAnswer, AggregateRequest, EnginePage, FlowClassesRequest, FlowRead, FlowsRequest, QueryEngine, StoredFlow } from '../../query/engine.js';
-import { aggregateAnswer, wholeMinutes } from '../../query/accumulator.js';
+import { aggregateAnswer, checkRawRange, wholeMinutes } from '../../query/accumulator.js';
+import { rollupCondition } from '../../query/aggregate.js';
 import { DEFAULT_QUERY_LIMITS } from '../../query/limits.js';
 import type { QueryLimits } from '../../query/limits.js';
-import { aggregateClickHouse } from './aggregate.js';
+import { CLICKHOUSE_ROLLUPS, aggregateClickHouse } from './aggregate.js';
 import { clickhouseFlowClasses } from './flow-classes.js';
 import { isRowPosition } from '../../query/position.js';
 import { fromNanos } from '../../query/time.js';
@@ -41,9 +42,9 @@ class ResponseFlow implements StoredFlow {
 
 /**
  * The query engine on ClickHouse: pages of flows in both orders with any
- * filter (ClickHouse narrows, FilterSet.match judges), and aggregates from the
- * rollups ClickHouse keeps, and flow classes for policy replay (grouped as
- * the flows are read).
+ * filter (ClickHouse narrows, FilterSet.match judges), aggregates from the
+ * rollups ClickHouse keeps (or from raw flows when the filter needs them), and
+ * flow classes for policy replay (grouped as the flows are read).
  */
 export class ClickHouseQueries implements QueryEngine {
   constructor(
@@ -63,6 +64,7 @@ export class ClickHouseQueries implements QueryEngine {
   }
 
   async aggregate(req: AggregateRequest, cancelFlag: Int32Array | null): Promise<AggregateAnswer> {
+    if (rollupCondition(req.filters, CLICKHOUSE_ROLLUPS) === null) checkRawRange(req, this.limits.rawMaxRangeSeconds);
     const minutes = wholeMinutes(req);
     const result = await aggregateClickHouse(this.ch, {
       dims: req.dims, filters: req.filters, ...minutes, bucketMinutes: req.bucketMinutes, top: req.top,
