@@ -73,7 +73,7 @@ export const OPTIONS = {
   clickhouseUser: { flag: 'clickhouse-user', default: 'default', parse: str, description: 'ClickHouse user' },
   clickhousePassword: { flag: 'clickhouse-password', default: '', parse: str, description: 'ClickHouse password (prefer the environment variable FLOWKEEPER_CLICKHOUSE_PASSWORD)' },
   clickhouseTimeout: { flag: 'clickhouse-timeout', default: '30s', parse: parseDuration, description: 'longest one ClickHouse request may take before it counts as failed (and is retried)' },
-  retention: { flag: 'retention', default: '24h', parse: parseDuration, description: 'keep raw flows this long (whole hourly partitions are dropped)' },
+  retention: { flag: 'retention', default: '24h', parse: parseDuration, description: 'keep raw flows this long (whole partitions are dropped: hourly on SQLite, daily on ClickHouse)' },
   retentionSize: {
     flag: 'retention-size', default: 'auto', parse: (s: string): number => (s === 'auto' ? AUTO_SIZE : parseSize(s)),
     description: 'drop the oldest partitions while the database uses more than this; auto = 80% of its filesystem (0 = no limit). Whatever it says, the oldest partitions go when the disk is nearly full',
