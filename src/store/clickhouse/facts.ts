@@ -22,8 +22,6 @@ const EMPTY: Snapshot = {
 /** Longest window GetNamespaces looks back over (Hubble UI asks for the last hour). */
 const NAMESPACE_WINDOW_SECONDS = 3_600;
 
-const time = (ns: string): FlowTime | null => (ns === '0' ? null : fromNanos(BigInt(ns)));
-
 /**
  * The ClickHouse store's facts as of the last refresh: a few aggregate
  * statements every `intervalMs`, so status, /metrics scrapes and the Observer's
@@ -70,21 +68,34 @@ export class ClickHouseFacts implements StoreFacts {
   private async read(): Promise<Snapshot> {
     const db = stringLiteral(this.ch.settings.database);
     const flows = readTables(this.ch.settings).flows;
-    const [totals] = await this.ch.rows<{ n: string; oldest: string; newest: string }>(`SELECT count() AS n, min(time_ns) AS oldest, max(time_ns) AS newest FROM ${flows}`);
+    // One pass over the flows gives the totals, the edges, each relay's newest flow and each node's count.
+    const groups = await this.ch.rows<{ relay: string; node: string; n: string; oldest: string; newest: string }>(
+      `SELECT relay, node, count() AS n, min(time_ns) AS oldest, max(time_ns) AS newest FROM ${flows} GROUP BY relay, node`,
+    );
     const [disk] = await this.ch.rows<{ bytes: string; parts: string }>(`SELECT sum(bytes_on_disk) AS bytes, uniqExact(partition) AS parts FROM system.parts WHERE database = ${db} AND table = 'flows' AND active`);
-    const relays = await this.ch.rows<{ relay: string; newest: string }>(`SELECT relay, max(time_ns) AS newest FROM ${flows} GROUP BY relay`);
-    const nodes = await this.ch.rows<{ node: string; n: string }>(`SELECT node, count() AS n FROM ${flows} GROUP BY node`);
     const since = BigInt(Math.floor(Date.now() / 1000) - NAMESPACE_WINDOW_SECONDS) * 1_000_000_000n;
     const namespaces = await this.ch.rows<{ namespace: string; newest: string }>(
       `SELECT namespace, max(t) AS newest FROM (SELECT src_namespace AS namespace, time_ns AS t FROM ${flows} WHERE time_ns >= ${since} UNION ALL SELECT dst_namespace AS namespace, time_ns AS t FROM ${flows} WHERE time_ns >= ${since}) WHERE namespace != '' GROUP BY namespace ORDER BY namespace`,
     );
-    const n = Number(totals?.n ?? 0);
+    let n = 0;
+    let oldest: bigint | null = null;
+    let newest: bigint | null = null;
+    const checkpoints = new Map<string, bigint>();
+    const perNode = new Map<string, number>();
+    for (const g of groups) {
+      const [count, lo, hi] = [Number(g.n), BigInt(g.oldest), BigInt(g.newest)];
+      n += count;
+      if (oldest === null || lo < oldest) oldest = lo;
+      if (newest === null || hi > newest) newest = hi;
+      if ((checkpoints.get(g.relay) ?? -1n) < hi) checkpoints.set(g.relay, hi);
+      if (g.node !== '') perNode.set(g.node, (perNode.get(g.node) ?? 0) + count);
+    }
     const bytes = Number(disk?.bytes ?? 0);
     return {
       at: Date.now(),
-      stats: { usedBytes: bytes, fileBytes: bytes, partitions: Number(disk?.parts ?? 0), flows: n, oldest: n ? time(totals.oldest) : null, newest: n ? time(totals.newest) : null },
-      checkpoints: Object.fromEntries(relays.map((r) => [r.relay, fromNanos(BigInt(r.newest))])),
-      perNode: new Map(nodes.filter((r) => r.node !== '').map((r) => [r.node, Number(r.n)])),
+      stats: { usedBytes: bytes, fileBytes: bytes, partitions: Number(disk?.parts ?? 0), flows: n, oldest: oldest === null ? null : fromNanos(oldest), newest: newest === null ? null : fromNanos(newest) },
+      checkpoints: Object.fromEntries([...checkpoints].map(([relay, t]) => [relay, fromNanos(t)])),
+      perNode,
       // The flows table has no cluster column yet: namespaces are reported without their cluster.
       namespaces: namespaces.map((r) => ({ cluster: '', namespace: r.namespace, minute: Math.floor(Number(BigInt(r.newest) / 60_000_000_000n)) })),
     };
