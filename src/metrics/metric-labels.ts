@@ -1,17 +1,9 @@
-/** A workload as metrics label it. */
-export interface WorkloadNames {
-  cluster: string;
-  namespace: string;
-  name: string;
-  kind: string;
-}
+import { NO_WORKLOAD } from '../flows/endpoint.js';
+import type { WorkloadNames } from '../flows/endpoint.js';
 
-/** The denying policies of a flow as metrics label them: every name, and the first one's namespace and kind. */
-export interface PolicyInfo {
-  names: string;
-  namespace: string;
-  kind: string;
-}
+import type { PolicyInfo } from '../flows/denial.js';
+
+export type { PolicyInfo } from '../flows/denial.js';
 
 /** Names behind the ids of a batch's metric deltas (SQLite: its dictionaries; ClickHouse: what the writer sent). */
 export interface MetricLabels {
@@ -27,7 +19,6 @@ export interface MetricNames {
   policies: [number, PolicyInfo][];
 }
 
-const NO_WORKLOAD: WorkloadNames = { cluster: '', namespace: '', name: '', kind: '' };
 const NO_POLICY: PolicyInfo = { names: '', namespace: '', kind: '' };
 
 /** MetricLabels learned from the writer's batches, on the main thread. */

@@ -1,3 +1,4 @@
+import type { WorkloadNames } from '../flows/endpoint.js';
 import { DEFAULT_DENY, POLICY_DROP_EVENT, isPolicyDenial, isPolicyDropEvent } from '../flows/denial.js';
 import { FlowkeeperError } from '../errors.js';
 import { Enums } from './enums.js';
@@ -31,7 +32,7 @@ export interface AggregateRow {
 
 /** Names for ids, provided by the store. */
 export interface AggregateLabels {
-  workload(id: number): { cluster: string; namespace: string; name: string; kind: string };
+  workload(id: number): WorkloadNames;
   cluster(id: number): string;
   policies(deniedBy: number): string;
   labelSet(id: number): string[];

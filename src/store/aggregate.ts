@@ -12,7 +12,10 @@ import type { Statement } from 'better-sqlite3';
 import { AdaptiveSlicer, RECHECK_DEADLINE_EVERY, prepareOnPartition, readableRecord } from './flow-query.js';
 import { ROW_SELECT, unpackRow } from './row-select.js';
 import type { IdRow } from './row-select.js';
-import { FlowType } from '../flows/schema.js';
+import { deniedPolicyInfo } from '../flows/denial.js';
+import { NO_WORKLOAD } from '../flows/endpoint.js';
+import type { WorkloadNames } from '../flows/endpoint.js';
+import type { PolicyInfo } from '../flows/denial.js';
 import { Accumulator, EMPTY_ROW, aggregateBudgetExceeded } from '../query/accumulator.js';
 import type { AggregateQuery, AggregateResult } from '../query/accumulator.js';
 
@@ -27,16 +30,14 @@ function memo<V>(map: Map<number, V>, id: number, load: () => V): V {
   return v;
 }
 
-type WorkloadNames = { cluster: string; namespace: string; name: string; kind: string };
 type EndpointGroups = { workload: number; labelSet: number };
 const NO_ENDPOINT: EndpointGroups = { workload: 0, labelSet: 0 };
-const NO_WORKLOAD: WorkloadNames = { cluster: '', namespace: '', name: '', kind: '' };
 
 /** Id → name lookups for aggregate keys and metric labels, cached; entries never change once written. */
 export class StoreAggregateLabels implements AggregateLabels {
   private readonly workloads = new Map<number, WorkloadNames>();
   private readonly clusters = new Map<number, string>();
-  private readonly policyNames = new Map<number, string>();
+  private readonly policyInfos = new Map<number, PolicyInfo>();
   private readonly labelSets = new Map<number, string[]>();
   private readonly endpoints = new Map<number, EndpointGroups>();
   private readonly nodeClusters = new Map<number, number>();
@@ -64,21 +65,12 @@ export class StoreAggregateLabels implements AggregateLabels {
   }
 
   policies(deniedBy: number): string {
-    return memo(this.policyNames, deniedBy, () => {
-      const all = this.deniedPolicies(deniedBy);
-      return [...new Set(all.map((x) => (x.namespace ? `${x.namespace}/${x.name ?? ''}` : (x.name ?? ''))))].sort().join(',');
-    });
+    return this.policyInfo(deniedBy).names;
   }
 
-  /** The first denying policy's namespace and kind (names of all are in policies()). */
-  policyInfo(deniedBy: number): { names: string; namespace: string; kind: string } {
-    const first = this.deniedPolicies(deniedBy)[0] ?? {};
-    return { names: this.policies(deniedBy), namespace: first.namespace ?? '', kind: first.kind ?? '' };
-  }
-
-  private deniedPolicies(deniedBy: number): { name?: string; namespace?: string; kind?: string }[] {
-    const msg = FlowType.decode(this.dict.value(DictKind.PolicyDenied, deniedBy)) as unknown as Record<string, { name?: string; namespace?: string; kind?: string }[]>;
-    return [...(msg.egress_denied_by ?? []), ...(msg.ingress_denied_by ?? [])];
+  /** Every denying policy's name, and the first one's namespace and kind. */
+  policyInfo(deniedBy: number): PolicyInfo {
+    return memo(this.policyInfos, deniedBy, () => deniedPolicyInfo(this.dict.value(DictKind.PolicyDenied, deniedBy)));
   }
 
   labelSet(id: number): string[] {

@@ -1,6 +1,7 @@
 import type { Interner } from '../flows/scan.js';
 import type { DictKind } from '../flows/row.js';
 import { decodeEndpoint, workloadOf } from '../flows/endpoint.js';
+import type { WorkloadNames } from '../flows/endpoint.js';
 import type { Db } from './sqlite.js';
 import { ByteKeyCache } from './byte-key-cache.js';
 
@@ -134,7 +135,7 @@ export class WriterDictionary implements Interner {
     return id;
   }
 
-  private workload(w: { cluster: string; namespace: string; name: string; kind: string }): number {
+  private workload(w: WorkloadNames): number {
     const found = this.stmts.findWorkload.get(w.cluster, w.namespace, w.name, w.kind) as number | undefined;
     if (found !== undefined) return found;
     return Number(this.stmts.insertWorkload.run(w.cluster, w.namespace, w.name, w.kind).lastInsertRowid);

@@ -5,7 +5,7 @@ import { scanFlow, unpackUuid } from '../../flows/scan.js';
 import type { Interner } from '../../flows/scan.js';
 import { ByteKeyCache } from '../byte-key-cache.js';
 import { clusterOfNode } from '../dictionary.js';
-import { policyInfoOf } from './metric-names.js';
+import { deniedPolicyInfo } from '../../flows/denial.js';
 import type { MetricNameInterner } from './metric-names.js';
 import type { RowBinaryWriter } from './row-binary.js';
 import type { LabelSets } from './label-sets.js';
@@ -57,7 +57,7 @@ const CACHE_ENTRIES = 50_000;
 class ColumnInterner implements Interner {
   private readonly endpointCache = new ByteKeyCache<EndpointColumns>(CACHE_ENTRIES);
   private readonly nodeCache = new ByteKeyCache<NodeColumns>(CACHE_ENTRIES);
-  private readonly deniedCache = new ByteKeyCache<string>(CACHE_ENTRIES);
+  private readonly deniedCache = new ByteKeyCache<{ column: string; id: number }>(CACHE_ENTRIES);
   readonly endpoints: EndpointColumns[] = [];
   readonly nodes: NodeColumns[] = [];
   /** This flow's denied_by column */
@@ -70,13 +70,14 @@ class ColumnInterner implements Interner {
 
   intern(kind: DictKind, buf: Buffer, start: number, end: number): number {
     if (kind !== DictKind.PolicyDenied) return 0;
-    let names = this.deniedCache.get(buf, start, end);
-    if (names === undefined) {
-      names = `=${policyInfoOf(buf.subarray(start, end)).names}`;
-      this.deniedCache.set(buf, start, end, names);
+    let denied = this.deniedCache.get(buf, start, end);
+    if (denied === undefined) {
+      const info = deniedPolicyInfo(buf.subarray(start, end));
+      denied = { column: `=${info.names}`, id: this.names.policies(info) };
+      this.deniedCache.set(buf, start, end, denied);
     }
-    this.deniedBy = names;
-    return this.names.policies(buf.subarray(start, end));
+    this.deniedBy = denied.column;
+    return denied.id;
   }
 
   endpoint(buf: Buffer, start: number, end: number): { id: number; workload: number; labelSet: number } {

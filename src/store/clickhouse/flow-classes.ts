@@ -1,8 +1,5 @@
-import { scanEnvelope } from '../../flows/envelope.js';
-import type { FlowRecord } from '../../flows/record.js';
 import { RowBits } from '../../flows/row.js';
 import type { DictKind, FlowRow } from '../../flows/row.js';
-import { scanFlow } from '../../flows/scan.js';
 import type { Interner } from '../../flows/scan.js';
 import { ByteKeyCache } from '../byte-key-cache.js';
 import { Deadline } from '../../query/deadline.js';
@@ -10,11 +7,7 @@ import type { FlowClassesRequest } from '../../query/engine.js';
 import { fromNanos } from '../../query/time.js';
 import type { FlowClasses, FlowClass } from '../flow-classes.js';
 import type { ClickHouseHttp } from './http.js';
-import { queryClickHouseFlows } from './flows.js';
-import type { ClickHousePosition, RawFlow } from './flows.js';
-
-/** Flows read per page while classing. */
-const PAGE = 10_000;
+import { visitRange } from './flows.js';
 
 /**
  * Ids for the raw byte ranges a class key is made of (endpoints, addresses,
@@ -59,24 +52,6 @@ function classKeyOf(r: FlowRow, withHeaders: boolean): string {
     + `${r.srcEp},${r.dstEp},${r.srcIp},${r.dstIp},${r.srcNames},${r.dstNames},${r.srcService},${r.dstService}${withHeaders && r.l7Headers ? `,${r.l7Headers.toString('hex')}` : ''}`;
 }
 
-/** A stored flow's class key, or null when its bytes cannot be read. */
-function classKey(flow: RawFlow, interner: ClassInterner, withHeaders: boolean): string | null {
-  try {
-    const env = scanEnvelope(flow.response, 0, flow.response.length);
-    return classKeyOf(scanFlow(flow.response, env.start, env.end, interner), withHeaders);
-  } catch {
-    return null;
-  }
-}
-
-function sampleOf(flow: RawFlow): FlowRecord | null {
-  try {
-    return flow.record();
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Flow classes for policy replay on ClickHouse: the range's flows read in time
  * order (any filter) and grouped by classKeyOf here, from their wire bytes;
@@ -89,39 +64,27 @@ export async function clickhouseFlowClasses(ch: ClickHouseHttp, req: FlowClasses
   const interner = new ClassInterner();
   const byKey = new Map<string, FlowClass>();
   let flows = 0;
-  let after: ClickHousePosition | null = null;
-  let truncated: FlowClasses['truncated'] = null;
   let lastTime = req.since;
-  for (;;) {
-    const page: { flows: RawFlow[]; next: ClickHousePosition | null; truncated: boolean } = await queryClickHouseFlows(ch, {
-      filters: req.filters, since: req.since, until: req.until, order: 'asc', limit: PAGE, after, deadline, read: (flow) => flow,
-    });
-    for (const flow of page.flows) {
-      const time = fromNanos(flow.timeNs);
-      const key = classKey(flow, interner, req.withHeaders);
-      if (key === null) continue; // a stored flow that cannot be read back is left out, as in a page
-      const seen = byKey.get(key);
-      if (seen) {
-        seen.flows++;
-        seen.last = time;
-      } else if (byKey.size >= req.maxClasses) {
-        truncated = 'classes';
-        break;
-      } else {
-        const sample = sampleOf(flow);
-        if (!sample) continue;
-        byKey.set(key, { key, sample, flows: 1, first: time, last: time });
-      }
-      flows++;
-      lastTime = time;
+  const ended = await visitRange(ch, { filters: req.filters, since: req.since, until: req.until, deadline }, (flow) => {
+    const row = flow.row(interner);
+    if (row === null) return true; // a stored flow that cannot be read back is left out, as in a page
+    const key = classKeyOf(row, req.withHeaders);
+    const time = fromNanos(flow.timeNs);
+    const seen = byKey.get(key);
+    if (seen) {
+      seen.flows++;
+      seen.last = time;
+    } else if (byKey.size >= req.maxClasses) {
+      return false;
+    } else {
+      const sample = flow.readableRecord();
+      if (!sample) return true;
+      byKey.set(key, { key, sample, flows: 1, first: time, last: time });
     }
-    if (truncated) break;
-    if (page.truncated || (page.next && deadline.passed())) {
-      truncated = 'deadline';
-      break;
-    }
-    if (!page.next) break;
-    after = page.next;
-  }
+    flows++;
+    lastTime = time;
+    return true;
+  });
+  const truncated = ended === 'stopped' ? 'classes' : ended === 'deadline' ? 'deadline' : null;
   return { classes: [...byKey.values()], flows, truncated, readUntil: truncated ? lastTime : null };
 }

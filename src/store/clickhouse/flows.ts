@@ -1,4 +1,8 @@
+import { scanEnvelope } from '../../flows/envelope.js';
 import { decodeFlowRecord } from '../../flows/normalize.js';
+import type { FlowRow } from '../../flows/row.js';
+import { scanFlow } from '../../flows/scan.js';
+import type { Interner } from '../../flows/scan.js';
 import type { FlowRecord, FlowTime } from '../../flows/record.js';
 import type { Deadline } from '../../query/deadline.js';
 import type { FilterSet } from '../../query/filter.js';
@@ -49,6 +53,49 @@ export class RawFlow {
     const record = decodeFlowRecord(this.response);
     if (!record) throw new Error('stored response holds no flow');
     return (this.decoded = record);
+  }
+
+  /** Its record, or null when it cannot be decoded. */
+  readableRecord(): FlowRecord | null {
+    try {
+      return this.record();
+    } catch {
+      return null;
+    }
+  }
+
+  /** Its row as the wire scanner reads it with `interner`, or null when its bytes cannot be read. */
+  row(interner: Interner): FlowRow | null {
+    try {
+      const env = scanEnvelope(this.response, 0, this.response.length);
+      return scanFlow(this.response, env.start, env.end, interner);
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** Flows read per page where a whole range is visited. */
+const VISIT_PAGE = 10_000;
+
+/**
+ * Visits every matching flow of a range, oldest first, page by page: until
+ * `visit` returns false ('stopped'), the range ends ('done') or the deadline
+ * passes ('deadline'; the flows of the page it cut short were visited).
+ */
+export async function visitRange(
+  ch: ClickHouseHttp,
+  q: Pick<ClickHouseFlowQuery<unknown>, 'filters' | 'since' | 'until' | 'deadline'>,
+  visit: (flow: RawFlow) => boolean,
+): Promise<'done' | 'stopped' | 'deadline'> {
+  let after: ClickHousePosition | null = null;
+  for (;;) {
+    const page: ClickHouseFlowPage<RawFlow> = await queryClickHouseFlows(ch, { ...q, order: 'asc', limit: VISIT_PAGE, after, read: (flow) => flow });
+    for (const flow of page.flows) if (!visit(flow)) return 'stopped';
+    if (page.truncated) return 'deadline';
+    if (!page.next) return 'done';
+    if (q.deadline.passed()) return 'deadline';
+    after = page.next;
   }
 }
 

@@ -1,15 +1,6 @@
-import type { MetricNames, PolicyInfo, WorkloadNames } from '../../metrics/metric-labels.js';
-import { FlowType } from '../../flows/schema.js';
-
-type Policy = { name?: string; namespace?: string; kind?: string };
-
-/** The denying policies of a flow's egress/ingress_denied_by fields (raw Flow bytes holding only them), as metrics name them. */
-export function policyInfoOf(raw: Uint8Array): PolicyInfo {
-  const msg = FlowType.decode(raw) as unknown as Record<string, Policy[] | undefined>;
-  const all = [...(msg.egress_denied_by ?? []), ...(msg.ingress_denied_by ?? [])];
-  const names = [...new Set(all.map((p) => (p.namespace ? `${p.namespace}/${p.name ?? ''}` : (p.name ?? ''))))].sort().join(',');
-  return { names, namespace: all[0]?.namespace ?? '', kind: all[0]?.kind ?? '' };
-}
+import type { PolicyInfo } from '../../flows/denial.js';
+import type { WorkloadNames } from '../../flows/endpoint.js';
+import type { MetricNames } from '../../metrics/metric-labels.js';
 
 /**
  * The ClickHouse writer's ids for what flow metrics name (clusters, workloads,
@@ -30,9 +21,9 @@ export class MetricNameInterner {
     return this.id(`w\0${w.cluster}\0${w.namespace}\0${w.name}\0${w.kind}`, (id) => this.pending.workloads.push([id, { ...w }]));
   }
 
-  /** Id of a denied-by field group (its raw bytes as hex: groups are few and short). */
-  policies(raw: Uint8Array): number {
-    return this.id(`p\0${Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('hex')}`, (id) => this.pending.policies.push([id, policyInfoOf(raw)]));
+  /** Id of a denied-by field group, by its policies (one distinct value each, cached by the caller). */
+  policies(info: PolicyInfo): number {
+    return this.id(`p\0${info.names}\0${info.namespace}\0${info.kind}`, (id) => this.pending.policies.push([id, info]));
   }
 
   /** Ids handed out since the last call, with their names (undefined when none). */

@@ -1,3 +1,5 @@
+import { NO_WORKLOAD } from '../../flows/endpoint.js';
+import type { WorkloadNames } from '../../flows/endpoint.js';
 import type { AggregateLabels } from '../../query/aggregate.js';
 
 /**
@@ -7,7 +9,7 @@ import type { AggregateLabels } from '../../query/aggregate.js';
 export class NamedLabels implements AggregateLabels {
   private readonly ids = new Map<string, number>();
   private readonly clusters: string[] = [''];
-  private readonly workloads: { cluster: string; namespace: string; name: string; kind: string }[] = [{ cluster: '', namespace: '', name: '', kind: '' }];
+  private readonly workloads: WorkloadNames[] = [NO_WORKLOAD];
   private readonly labelSets: string[][] = [[]];
   private readonly policyNames: string[] = [''];
   private readonly nodes: string[] = [''];
@@ -44,8 +46,8 @@ export class NamedLabels implements AggregateLabels {
     return name === '' ? null : this.id('n', name, this.nodes, () => name);
   }
 
-  workload(id: number) {
-    return this.workloads[id] ?? this.workloads[0];
+  workload(id: number): WorkloadNames {
+    return this.workloads[id] ?? NO_WORKLOAD;
   }
 
   cluster(id: number): string {

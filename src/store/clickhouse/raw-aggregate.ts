@@ -1,7 +1,5 @@
 import { decodeEndpoint, workloadOf } from '../../flows/endpoint.js';
-import { scanEnvelope } from '../../flows/envelope.js';
 import { DictKind } from '../../flows/row.js';
-import { scanFlow } from '../../flows/scan.js';
 import type { Interner } from '../../flows/scan.js';
 import { Accumulator, aggregateBudgetExceeded } from '../../query/accumulator.js';
 import type { AggregateQuery, AggregateResult } from '../../query/accumulator.js';
@@ -9,14 +7,11 @@ import { ByteKeyCache } from '../byte-key-cache.js';
 import { clusterOfNode } from '../dictionary.js';
 import { rollupPort } from '../rollup.js';
 import { NamedLabels } from './named-labels.js';
-import { queryClickHouseFlows } from './flows.js';
-import type { ClickHousePosition, RawFlow } from './flows.js';
+import { visitRange } from './flows.js';
 import type { ClickHouseHttp } from './http.js';
 import { labelSetHash } from './label-sets.js';
-import { policyInfoOf } from './metric-names.js';
+import { deniedPolicyInfo } from '../../flows/denial.js';
 
-/** Flows read per page. */
-const PAGE = 10_000;
 /** Decoded endpoints and nodes remembered by their bytes. */
 const CACHE_ENTRIES = 100_000;
 
@@ -36,7 +31,7 @@ class AggregateInterner implements Interner {
     if (kind !== DictKind.PolicyDenied) return 0;
     let id = this.policies.get(buf, start, end);
     if (id === undefined) {
-      id = this.labels.policyId(`=${policyInfoOf(buf.subarray(start, end)).names}`);
+      id = this.labels.policyId(`=${deniedPolicyInfo(buf.subarray(start, end)).names}`);
       this.policies.set(buf, start, end, id);
     }
     return id;
@@ -77,29 +72,18 @@ export async function aggregateRawClickHouse(ch: ClickHouseHttp, q: AggregateQue
   const acc = new Accumulator(q, labels);
   const since = { seconds: q.sinceMinute * 60, nanos: 0 };
   const until = { seconds: q.untilMinute * 60 - 1, nanos: 999_999_999 };
-  let after: ClickHousePosition | null = null;
-  for (;;) {
-    const page: { flows: RawFlow[]; next: ClickHousePosition | null; truncated: boolean } = await queryClickHouseFlows(ch, {
-      filters: q.filters, since, until, order: 'asc', limit: PAGE, after, deadline: q.deadline, read: (flow) => flow,
-    });
-    if (page.truncated) throw aggregateBudgetExceeded();
-    for (const flow of page.flows) {
-      let row;
-      try {
-        const env = scanEnvelope(flow.response, 0, flow.response.length);
-        row = scanFlow(flow.response, env.start, env.end, interner);
-      } catch {
-        continue; // a stored flow that cannot be read back is left out, as in a page
-      }
+  const ended = await visitRange(ch, { filters: q.filters, since, until, deadline: q.deadline }, (flow) => {
+    const row = flow.row(interner);
+    // A stored flow that cannot be read back is left out, as in a page.
+    if (row) {
       acc.add({
         minute: Math.floor(row.seconds / 60), cluster: row.cluster, verdict: row.verdict, dropReason: row.dropReason, direction: row.direction,
         eventType: row.eventType ?? 0, srcWorkload: row.srcWorkload, dstWorkload: row.dstWorkload, srcLabels: row.srcLabels, dstLabels: row.dstLabels,
         port: rollupPort(row), l4: row.l4, deniedBy: row.deniedBy ?? 0, node: row.node === 0 ? null : row.node,
       }, 1);
     }
-    if (!page.next) break;
-    if (q.deadline.passed()) throw aggregateBudgetExceeded();
-    after = page.next;
-  }
+    return true;
+  });
+  if (ended === 'deadline') throw aggregateBudgetExceeded();
   return acc.result('raw');
 }
