@@ -50,7 +50,7 @@ function tuning(config: Config): { batchSize: number; queueBatches: number; flus
   return { batchSize: config.batchSize, queueBatches: config.queueBatches, flushIntervalMs: FLUSH_INTERVAL_MS };
 }
 
-export function clickhouseSettings(config: Config): ClickHouseSettings {
+function clickhouseSettings(config: Config): ClickHouseSettings {
   return {
     url: config.clickhouseUrl, database: checkIdentifier(config.clickhouseDatabase, 'clickhouse-database'),
     user: config.clickhouseUser, password: config.clickhousePassword, timeoutMs: config.clickhouseTimeout * 1000,
