@@ -56,6 +56,8 @@ function start(): void {
   }
   const timer = setInterval(() => {
     try {
+      // Class counts of a quiet stream are written here rather than with the next batch.
+      writer.flushClasses();
       retain();
     } catch (err) {
       // Retried next interval; the main thread logs it.
@@ -119,6 +121,7 @@ function start(): void {
           break;
         case 'close':
           clearInterval(timer);
+          writer.flushClasses();
           try {
             database.pragma('wal_checkpoint(TRUNCATE)');
           } catch (err) {

@@ -119,7 +119,9 @@ export async function buildReplayReport(set: PolicySet, scan: FlowClasses, range
   const groups = new Map<string, ReplayGroup>();
   const summary: Record<Change, number> = { 'newly-denied': 0, 'newly-allowed': 0, unchanged: 0, undecidable: 0, 'not-policy': 0 };
   let judged = 0;
-  for (const cls of scan.classes) {
+  // In time order, whatever order the store grouped them in: groups, their samples and ties then read the same on every engine.
+  const classes = [...scan.classes].sort((a, b) => a.first.seconds - b.first.seconds || a.first.nanos - b.first.nanos || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const cls of classes) {
     if (++judged % CLASSES_PER_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
     const f = cls.sample;
     const c = connectionOf(f, (ip) => names.get(ip) ?? null);
@@ -151,7 +153,7 @@ export async function buildReplayReport(set: PolicySet, scan: FlowClasses, range
       groups.set(key, { ...g, flows: cls.flows, firstSeen: first, lastSeen: last, samples: [f] });
     }
   }
-  const list = (change: Change): ReplayGroup[] => [...groups.values()].filter((g) => g.change === change).sort((a, b) => b.flows - a.flows);
+  const list = (change: Change): ReplayGroup[] => [...groups.values()].filter((g) => g.change === change).sort((a, b) => b.flows - a.flows || (a.firstSeen < b.firstSeen ? -1 : a.firstSeen > b.firstSeen ? 1 : 0));
   const cut = (all: ReplayGroup[]): [ReplayGroup[], number] => [all.slice(0, top), Math.max(0, all.length - top)];
   const [newlyDenied, od] = cut(list('newly-denied'));
   const [newlyAllowed, oa] = cut(list('newly-allowed'));

@@ -30,16 +30,29 @@ export interface ReplayRequest {
   top: number;
 }
 
-/** [since, until] cut into `n` consecutive slices that do not overlap (until is inclusive, as in flow queries). */
+const NS_PER_HOUR = 3_600_000_000_000n;
+
+/**
+ * [since, until] cut into `n` consecutive slices that do not overlap (until is
+ * inclusive, as in flow queries). Cuts fall on whole hours where the range
+ * allows, so that each slice covers whole hours, which the store answers from
+ * its class rows, and only the range's own ends are partial.
+ */
 export function timeSlices(since: FlowTime, until: FlowTime, n: number): [FlowTime, FlowTime][] {
   const start = toNanos(since);
   const end = toNanos(until);
   const count = end - start < BigInt(n) ? 1n : BigInt(n);
+  const cuts = [start];
+  for (let i = 1n; i < count; i++) {
+    const even = start + ((end - start) * i) / count;
+    const hour = (even / NS_PER_HOUR) * NS_PER_HOUR;
+    cuts.push(hour > cuts[cuts.length - 1] && hour < end ? hour : even);
+  }
   const out: [FlowTime, FlowTime][] = [];
-  for (let i = 0n; i < count; i++) {
-    const a = start + ((end - start) * i) / count + (i === 0n ? 0n : 1n);
-    const b = start + ((end - start) * (i + 1n)) / count;
-    out.push([fromNanos(a), fromNanos(b)]);
+  for (let i = 0; i < cuts.length; i++) {
+    // Slice i ends just before the next cut; the first starts at since itself.
+    const b = i + 1 < cuts.length ? cuts[i + 1] - 1n : end;
+    out.push([fromNanos(cuts[i]), fromNanos(b)]);
   }
   return out;
 }

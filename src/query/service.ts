@@ -1,6 +1,7 @@
 import type { FlowRecord } from '../flows/record.js';
 import { FlowkeeperError } from '../errors.js';
 import { QueryGate } from './gate.js';
+import { decidedByClass } from './class-filter.js';
 import { Deadline } from './deadline.js';
 import { answersFromRollups, runAggregate, StoreAggregateLabels } from '../store/aggregate.js';
 import type { AggregateResult } from '../store/aggregate.js';
@@ -81,6 +82,7 @@ export class QueryService implements QueryEngine {
       return scanFlowClasses(this.db, this.reader.dict, {
         where,
         recheck: exact ? null : (f: FlowRecord) => req.filters.match(f),
+        classWhere: exact && !req.withHeaders && decidedByClass(req.filters) ? where : null,
         since: req.since,
         until: req.until,
         withHeaders: req.withHeaders,

@@ -3,7 +3,8 @@ import { isBefore } from '../query/time.js';
 import type { SqlFragment } from '../query/model.js';
 import type { FlowRecord, FlowTime } from '../flows/record.js';
 import { RowBits } from '../flows/row.js';
-import { listPartitions, partitionOf, rowidOf, tableName, timeOfRowid } from './partitions.js';
+import { PARTITION_ROWIDS, partitionOf, rowidOf, tableName, timeOfRowid } from './partitions.js';
+import { classFieldsOfStored, classKeyOf } from './class-key.js';
 import { onPartition, prepareOnPartition, readableRecord } from './flow-query.js';
 import { ROW_SELECT, unpackRow } from './row-select.js';
 import type { ReaderDictionary } from './reader.js';
@@ -11,55 +12,47 @@ import type { Db } from './sqlite.js';
 import type { Statement } from 'better-sqlite3';
 
 /**
- * Flows grouped into classes that any policy judges alike: same endpoints,
- * addresses, protocol, service port (the destination port, or the source port
- * of a reply), ICMP type, L7 record, DNS names, services, verdict and event.
- * Policy replay evaluates one sample per class instead of every flow; SQLite
- * does the grouping, so a million flows cost one GROUP BY per hour.
+ * Flows grouped into classes that any policy judges alike (classKeyOf: same
+ * endpoints, addresses, protocol, service port, ICMP type, L7 record, DNS
+ * names, services, verdict and event). Policy replay evaluates one sample per
+ * class instead of every flow. An hour the range covers whole is read from
+ * flow_classes, which the writer keeps (a few hundred rows where the hour holds
+ * tens of thousands of flows); other hours are grouped by SQLite, one GROUP BY
+ * per hour.
  */
 
 /** Ids that come in pairs, source then destination: endpoints, addresses, DNS names, services. */
 const ID_PAIRS: [string, string][] = [['src_ep', 'dst_ep'], ['src_ip', 'dst_ip'], ['src_names', 'dst_names'], ['src_service', 'dst_service']];
 
-/** Small enums and the service port (the source port of a reply) packed into one integer. */
+/**
+ * Small enums and the service port (the source port of a reply) packed into one
+ * integer, with a bit for each nullable one that is NULL (classKeyOf tells an
+ * absent value from 0).
+ */
 function packedEnums(): string {
   const replyBits = RowBits.IsReplyPresent | RowBits.IsReplyValue;
   const port = `CASE WHEN (bits & ${replyBits}) = ${replyBits} THEN src_port ELSE dst_port END`;
-  return `(verdict | (ifnull(drop_reason, 0) << 8) | (ifnull(event_type, 0) << 16) | (ifnull(direction, 0) << 24) | ((bits & ${replyBits}) << 26) | (l4 << 28) | (ifnull(l7_type, 0) << 32) | (ifnull(icmp_type, 0) << 36) | (ifnull(${port}, 0) << 44))`;
-}
-
-/** The packed enums, the L7 record, the given id expressions, and headers when a rule looks at them (they are unique per request). */
-function classColumns(withHeaders: boolean, ids: string[]): string[] {
-  return [packedEnums(), 'l7_record', ...ids, ...(withHeaders ? ['l7_headers'] : [])];
-}
-
-/** What makes a class: every id of the pairs, as they are. */
-function keyColumns(withHeaders: boolean): string[] {
-  return classColumns(withHeaders, ID_PAIRS.flat());
+  return `(verdict | (ifnull(drop_reason, 0) << 8) | (ifnull(event_type, 0) << 16) | (ifnull(direction, 0) << 24) | ((bits & ${replyBits}) << 26) | (l4 << 28) | (ifnull(l7_type, 0) << 32) | (ifnull(icmp_type, 0) << 36) | (ifnull(${port}, 0) << 44)`
+    + ` | ((event_type IS NULL) << 60) | ((l7_type IS NULL) << 61) | ((icmp_type IS NULL) << 62) | ((${port} IS NULL) << 63))`;
 }
 
 /**
- * The same as SQL to group by. SQLite groups by sorting, and sorts fastest on
- * few integer expressions that the query does not return (2.9 µs per row for
- * the ten columns against 4.1 for one text key built from them, or 3.9 when
- * the grouped values are also returned), so a group's key is read afterwards
- * from its first row. While every id fits in 31 bits, each pair is packed
- * into one integer: six expressions sort about a sixth faster than ten.
+ * What SQL groups by: the packed enums, the L7 record, the ids, and headers when
+ * a rule looks at them (they are unique per request). SQLite groups by sorting,
+ * and sorts fastest on few integer expressions that the query does not return,
+ * so a group's key is read afterwards from its first row. While every id fits
+ * in 31 bits, each pair is packed into one integer: six expressions sort about a
+ * sixth faster than ten.
  */
 function groupColumns(withHeaders: boolean, packPairs: boolean): string[] {
-  if (!packPairs) return keyColumns(withHeaders);
-  return classColumns(withHeaders, ID_PAIRS.map(([a, b]) => `((ifnull(${a}, 0) << 32) | ifnull(${b}, 0))`));
+  const ids = packPairs ? ID_PAIRS.map(([a, b]) => `((ifnull(${a}, 0) << 32) | ifnull(${b}, 0))`) : ID_PAIRS.flat();
+  return [packedEnums(), 'l7_record', ...ids, ...(withHeaders ? ['l7_headers'] : [])];
 }
 
 /** Ids may be packed in pairs while none needs more than 31 bits (dictionary and endpoint ids grow from 1). */
 function idsFitPairs(db: Db): boolean {
   const top = db.prepare('SELECT max((SELECT ifnull(max(id), 0) FROM dict), (SELECT ifnull(max(id), 0) FROM endpoints))').pluck().get() as number;
   return top < 2 ** 31;
-}
-
-/** The class key of a row: the JSON array of its class columns. */
-function classKey(columns: string[]): string {
-  return `json_array(${columns.map((c) => (c === 'l7_headers' ? `hex(${c})` : c)).join(', ')})`;
 }
 
 export interface FlowClass {
@@ -76,6 +69,8 @@ export interface FlowClassQuery {
   where: SqlFragment;
   /** Re-check of each row when `where` is only a superset of the answer (rows are then grouped in JS). */
   recheck: ((flow: FlowRecord) => boolean) | null;
+  /** `where` when every filter it holds reads only columns flow_classes keeps (null: hours are grouped from raw flows). */
+  classWhere: SqlFragment | null;
   since: FlowTime;
   until: FlowTime;
   withHeaders: boolean;
@@ -104,12 +99,17 @@ interface Pending {
 
 const RECHECK_DEADLINE_ROWS = 256;
 
+/** Whether [since, until] (until inclusive) covers every flow time of partition `hour`. */
+function coversHour(hour: number, since: FlowTime, until: FlowTime): boolean {
+  return rowidOf(hour, since.seconds, since.nanos) === 0 && rowidOf(hour, until.seconds, until.nanos + 1) >= PARTITION_ROWIDS;
+}
+
 export function scanFlowClasses(db: Db, dict: ReaderDictionary, q: FlowClassQuery): FlowClasses {
-  const hours = listPartitions(db).filter((h) => h >= partitionOf(q.since.seconds) && h <= partitionOf(q.until.seconds));
+  const partitions = db.prepare('SELECT hour, classes = 1 AND class_flows = flows FROM partitions WHERE hour >= ? AND hour <= ? ORDER BY hour')
+    .raw(true).all(partitionOf(q.since.seconds), partitionOf(q.until.seconds)) as [number, number][];
   const byKey = new Map<string, Pending>();
   let flows = 0;
   const columns = groupColumns(q.withHeaders, idsFitPairs(db));
-  const key = classKey(keyColumns(q.withHeaders));
   const add = (key: string, hour: number, firstId: number, lastId: number, n: number, record: FlowRecord | null): boolean => {
     const seen = byKey.get(key);
     if (seen) {
@@ -123,7 +123,8 @@ export function scanFlowClasses(db: Db, dict: ReaderDictionary, q: FlowClassQuer
   };
   let truncated: FlowClasses['truncated'] = null;
   let readUntil: FlowTime | null = null;
-  for (const hour of hours) {
+  const fromClassRows = db.prepare(`SELECT key, first_id, last_id, flows FROM flow_classes WHERE hour = ? AND ${q.classWhere?.sql ?? '0'}`).raw(true);
+  for (const [hour, hasClasses] of partitions) {
     if (q.deadline.passed()) {
       truncated = 'deadline';
       readUntil = { seconds: hour * 3600, nanos: 0 };
@@ -132,20 +133,24 @@ export function scanFlowClasses(db: Db, dict: ReaderDictionary, q: FlowClassQuer
     const lo = rowidOf(hour, q.since.seconds, q.since.nanos);
     const hi = rowidOf(hour, q.until.seconds, q.until.nanos + 1);
     const params = [lo, hi, ...q.where.params];
-    if (q.recheck === null) {
+    if (q.classWhere !== null && hasClasses === 1 && coversHour(hour, q.since, q.until)) {
+      for (const [key, firstId, lastId, n] of fromClassRows.all(hour, ...q.classWhere.params) as [string, number, number, number][]) {
+        flows += n;
+        if (!add(key, hour, firstId, lastId, n, null)) truncated = 'classes';
+      }
+    } else if (q.recheck === null) {
       const stmt = prepareOnPartition(db, `SELECT min(id), max(id), count(*) FROM ${tableName(hour)} WHERE id >= ? AND id < ? AND ${q.where.sql} GROUP BY ${columns.join(', ')} ORDER BY 1`);
-      const keyOf = prepareOnPartition(db, `SELECT ${key} FROM ${tableName(hour)} WHERE id = ?`);
-      if (!stmt || !keyOf) continue;
+      const firstRow = prepareOnPartition(db, `SELECT ${ROW_SELECT} FROM ${tableName(hour)} WHERE id = ?`);
+      if (!stmt || !firstRow) continue;
       const rows = onPartition(() => stmt.raw(true).all(...params) as [number, number, number][], []);
       for (const [firstId, lastId, n] of rows) {
-        const cls = onPartition(() => keyOf.pluck(true).get(firstId) as string | undefined, undefined);
-        if (cls === undefined) continue;
+        const raw = onPartition(() => firstRow.raw(true).get(firstId) as unknown[] | undefined, undefined);
+        if (raw === undefined) continue;
         flows += n;
-        if (!add(cls, hour, firstId, lastId, n, null)) truncated = 'classes';
+        if (!add(classKeyOf(classFieldsOfStored(unpackRow(raw)), q.withHeaders), hour, firstId, lastId, n, null)) truncated = 'classes';
       }
     } else {
-      // The same key as the GROUP BY above, read per row beside the row itself.
-      const stmt = prepareOnPartition(db, `SELECT ${ROW_SELECT}, ${key} FROM ${tableName(hour)} WHERE id >= ? AND id < ? AND ${q.where.sql} ORDER BY id`);
+      const stmt = prepareOnPartition(db, `SELECT ${ROW_SELECT} FROM ${tableName(hour)} WHERE id >= ? AND id < ? AND ${q.where.sql} ORDER BY id`);
       if (!stmt) continue;
       let rowsSeen = 0;
       for (const raw of onPartition(() => stmt.raw(true).iterate(...params) as IterableIterator<unknown[]>, [][Symbol.iterator]())) {
@@ -159,7 +164,7 @@ export function scanFlowClasses(db: Db, dict: ReaderDictionary, q: FlowClassQuer
         const record = readableRecord(r, dict);
         if (record === null || !q.recheck(record)) continue;
         flows++;
-        if (!add(raw[2] as string, hour, r.id, r.id, 1, record)) truncated = 'classes';
+        if (!add(classKeyOf(classFieldsOfStored(r), q.withHeaders), hour, r.id, r.id, 1, record)) truncated = 'classes';
       }
     }
     if (truncated) {

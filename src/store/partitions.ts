@@ -35,12 +35,12 @@ export function listPartitions(db: Db): number[] {
   return db.prepare('SELECT hour FROM partitions ORDER BY hour').pluck().all() as number[];
 }
 
-/** Creates the hourly table from partition_template (the schema lives in migrations/). */
+/** Creates the hourly table from partition_template (the schema lives in migrations/), with class rows kept from its first flow. */
 export function createPartition(db: Db, hour: number): void {
   const ddl = db.prepare('SELECT sql FROM partition_template ORDER BY seq').pluck().all() as string[];
   db.transaction(() => {
     for (const sql of ddl) db.exec(sql.replaceAll('{hour}', String(hour)));
-    db.prepare('INSERT INTO partitions (hour, created_at) VALUES (?, ?)').run(hour, Date.now());
+    db.prepare('INSERT INTO partitions (hour, created_at, classes) VALUES (?, ?, 1)').run(hour, Date.now());
   })();
 }
 
@@ -49,6 +49,7 @@ export function dropPartition(db: Db, hour: number): void {
     db.exec(`DROP TABLE IF EXISTS ${tableName(hour)}`);
     db.prepare('DELETE FROM partitions WHERE hour = ?').run(hour);
     db.prepare('DELETE FROM partition_nodes WHERE hour = ?').run(hour);
+    db.prepare('DELETE FROM flow_classes WHERE hour = ?').run(hour);
   })();
 }
 

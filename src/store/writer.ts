@@ -16,6 +16,7 @@ import {
   timeOfRowid,
   usedBytes,
 } from './partitions.js';
+import { ClassRollup } from './class-rollup.js';
 import { RollupAccumulator } from './rollup.js';
 import type { MetricDelta } from './rollup.js';
 import type { MetricNames } from '../metrics/metric-labels.js';
@@ -77,6 +78,7 @@ const INSERT_COLUMNS = [
 export class FlowWriter {
   private readonly dict: WriterDictionary;
   private readonly rollup: RollupAccumulator;
+  private readonly classes: ClassRollup;
   private readonly inserts = new Map<number, Statement>();
   private readonly partitions: Set<number>;
   /** Per partition: rowid base → next slot to try, for the nanoseconds seen recently. */
@@ -92,6 +94,7 @@ export class FlowWriter {
   ) {
     this.dict = new WriterDictionary(db);
     this.rollup = new RollupAccumulator(db);
+    this.classes = new ClassRollup(db);
     this.partitions = new Set(listPartitions(db));
     this.stmts = {
       checkpoint: db.prepare('SELECT seconds, nanos FROM checkpoints WHERE relay = ?'),
@@ -199,9 +202,10 @@ export class FlowWriter {
             }
             remembered.push(key);
           }
-          let hour: number;
+          const hour = partitionOf(row.seconds);
+          let rowid: number;
           try {
-            hour = this.insert(row);
+            rowid = this.insert(hour, row);
           } catch (err) {
             // A failing store (disk full: SQLite has rolled the transaction back) fails the whole batch, to be retried.
             if (isStorageFailure(err) || !this.db.inTransaction) throw err;
@@ -213,6 +217,7 @@ export class FlowWriter {
           const hourNode = `${hour},${row.node ?? 0}`;
           perHourNode.set(hourNode, (perHourNode.get(hourNode) ?? 0) + 1);
           this.rollup.add(row);
+          this.classes.add(hour, rowid, row);
           result.stored++;
           if (row.seconds > latestPlausible) {
             // A resume from a future checkpoint would ask the relay for nothing until that time comes.
@@ -232,27 +237,39 @@ export class FlowWriter {
           perHour.set(hour, (perHour.get(hour) ?? 0) + n);
         }
         for (const [hour, n] of perHour) this.stmts.countFlows.run(n, hour);
+        this.classes.flush();
         const minute = Math.floor(Date.now() / 60_000);
         for (const l of lost.values()) this.stmts.lost.run(minute, relay, l.source, l.node, l.events);
         if (result.newest) this.stmts.saveCheckpoint.run(relay, result.newest.seconds, result.newest.nanos, Date.now());
       })();
+      this.classes.committed();
       // Once the stream is well past the resume point, the replay is over: free the keys.
       if (window?.replayOver(result.newest, this.overlapSeconds)) this.windows.delete(relay);
     } catch (err) {
       // Rolled back: undo what this batch taught the caches, so a retry of the same batch stores it all.
       this.rollup.discard();
+      this.classes.rolledBack();
       this.dict.forget();
       window?.unsee(remembered);
       this.resyncPartitions();
       throw err;
     }
     result.lostEvents = [...lost.values()];
+    if (this.classes.due()) this.flushClasses();
     return result;
   }
 
-  /** Inserts the row into its hourly partition; returns the partition. */
-  private insert(row: FlowRow): number {
-    const hour = partitionOf(row.seconds);
+  /**
+   * Writes the class counts waiting in memory (also due every CLASS_FLUSH_MS
+   * while batches arrive; call before closing). A failure costs only speed: the
+   * hours concerned are grouped from raw flows by policy replay.
+   */
+  flushClasses(): void {
+    this.classes.flush();
+  }
+
+  /** Inserts the row into its hourly partition `hour`; returns its rowid. */
+  private insert(hour: number, row: FlowRow): number {
     const stmt = this.insertStatement(hour);
     const base = rowidOf(hour, row.seconds, row.nanos);
     // Flows sharing a nanosecond take consecutive slots: start after the last one taken (constant time per flow).
@@ -270,7 +287,7 @@ export class FlowWriter {
       );
       if (info.changes === 1) {
         slots.set(base, slot + 1);
-        return hour;
+        return base + slot;
       }
     }
     throw new Error(`more than ${ROWID_SLOTS} flows share one nanosecond`);
@@ -304,6 +321,7 @@ export class FlowWriter {
     this.partitions.delete(hour);
     this.inserts.delete(hour);
     this.nextSlot.delete(hour);
+    this.classes.forget(hour);
   }
 
   private insertStatement(hour: number): Statement {
@@ -312,6 +330,7 @@ export class FlowWriter {
     if (!this.partitions.has(hour)) {
       createPartition(this.db, hour);
       this.partitions.add(hour);
+      this.classes.created(hour);
     }
     stmt = this.db.prepare(
       `INSERT OR IGNORE INTO ${tableName(hour)} (${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')})`,

@@ -32,6 +32,7 @@ export function buildStore(dbPath: string, flows: number): number {
   const templates = buildTemplates(20_000, 7);
   const started = performance.now();
   for (const { buf, offsets } of templateBatches(templates, flows, BATCH, spreadOverLastDay(flows))) writer.writeBatch('bench', buf, offsets);
+  writer.flushClasses();
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
   return (performance.now() - started) / 1000;

@@ -1,5 +1,5 @@
-import { RowBits } from '../../flows/row.js';
-import type { DictKind, FlowRow } from '../../flows/row.js';
+import type { DictKind } from '../../flows/row.js';
+import { classKeyOf } from '../class-key.js';
 import type { Interner } from '../../flows/scan.js';
 import { ByteKeyCache } from '../byte-key-cache.js';
 import { Deadline } from '../../query/deadline.js';
@@ -37,21 +37,6 @@ class ClassInterner implements Interner {
 
 /** A seed for endpoints beside the dictionary kinds. */
 const ENDPOINT_KIND = 100 as DictKind;
-const REPLY = RowBits.IsReplyPresent | RowBits.IsReplyValue;
-
-/**
- * What a policy can tell apart in a flow, as the SQLite store's class key has
- * it: verdict, drop reason, event type, direction, reply flag, protocol, L7
- * type, ICMP type, the service port (the source port of a reply), the L7
- * record, both endpoints, addresses, DNS names and services, and the HTTP
- * headers when a rule looks at them. Read from the flow's wire bytes.
- */
-function classKeyOf(r: FlowRow, withHeaders: boolean): string {
-  const port = (r.bits & REPLY) === REPLY ? r.srcPort : r.dstPort;
-  return `${r.verdict},${r.dropReason},${r.eventType},${r.direction},${r.bits & REPLY},${r.l4},${r.l7Type},${r.icmpType},${port},${r.l7Record},`
-    + `${r.srcEp},${r.dstEp},${r.srcIp},${r.dstIp},${r.srcNames},${r.dstNames},${r.srcService},${r.dstService}${withHeaders && r.l7Headers ? `,${r.l7Headers.toString('hex')}` : ''}`;
-}
-
 /**
  * Flow classes for policy replay on ClickHouse: the range's flows read in time
  * order (any filter) and grouped by classKeyOf here, from their wire bytes;
