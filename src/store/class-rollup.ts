@@ -100,7 +100,7 @@ export class ClassRollup {
 
   /** A flow stored in the batch being written. */
   add(hour: number, rowid: number, row: FlowRow): void {
-    if (this.hours.has(hour)) this.batch.add(hour, Math.imul(classHash(row) ^ hour, 0x01000193), row, rowid, rowid, 1);
+    if (this.hours.has(hour)) this.batch.add(hour, (classHash(row) ^ hour) & 0x3fffffff, row, rowid, rowid, 1);
   }
 
   /** The batch committed: its counts wait to be written. */
