@@ -43,9 +43,9 @@ function retimedCorpus(): JsonObject[] {
   });
 }
 
-function writeLines(writer: FlowWriter, lines: JsonObject[]): void {
-  for (let i = 0; i < lines.length; i += 200) {
-    const { buf, offsets } = packBatch(lines.slice(i, i + 200).map(encodeResponse));
+function writeLines(writer: FlowWriter, lines: JsonObject[], batch = 200): void {
+  for (let i = 0; i < lines.length; i += batch) {
+    const { buf, offsets } = packBatch(lines.slice(i, i + batch).map(encodeResponse));
     writer.writeBatch('classes', buf, offsets);
   }
 }
@@ -152,11 +152,11 @@ test('class counts not yet written leave their hour to raw grouping; retention d
     db.exec('UPDATE flow_classes SET flows = flows + 1000');
     const inflated = classesOf(db, {}).flows;
     assert.ok(inflated > lines.length, 'complete hours answer from (inflated) class rows');
-    // More flows in the first hour, counted in memory only: that hour is grouped from raw flows.
+    // More flows in the first hour, five batches of them, counted in memory only (written every 2 s): that hour is grouped from raw flows.
     writeLines(writer, lines.slice(0, 50).map((l, i) => {
       const time = formatTimestamp(FIRST_HOUR * HOUR + 7, i);
       return { ...l, time, flow: { ...(l.flow as JsonObject), time } };
-    }));
+    }), 10);
     const first = db.prepare('SELECT flows, class_flows FROM partitions WHERE hour = ?').get(FIRST_HOUR) as { flows: number; class_flows: number };
     assert.equal(first.class_flows + 50, first.flows, 'the 50 flows are counted in memory, not yet in flow_classes');
     const firstHourRows = db.prepare('SELECT count(*) FROM flow_classes WHERE hour = ?').pluck().get(FIRST_HOUR) as number;

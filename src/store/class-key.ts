@@ -50,6 +50,15 @@ export function sameClass(a: ClassFields, b: ClassFields): boolean {
     && a.srcService === b.srcService && a.dstService === b.dstService;
 }
 
+/** A copy of the fields classKeyOf reads (headers left out: written classes never key on them). */
+export function classFieldsOf(r: ClassFields): ClassFields {
+  return {
+    verdict: r.verdict, dropReason: r.dropReason, eventType: r.eventType, direction: r.direction, bits: r.bits, l4: r.l4, l7Type: r.l7Type,
+    icmpType: r.icmpType, srcPort: r.srcPort, dstPort: r.dstPort, l7Record: r.l7Record, srcEp: r.srcEp, dstEp: r.dstEp, srcIp: r.srcIp,
+    dstIp: r.dstIp, srcNames: r.srcNames, dstNames: r.dstNames, srcService: r.srcService, dstService: r.dstService, l7Headers: null,
+  };
+}
+
 /** A stored row (as row scans read it) as the fields classKeyOf reads. */
 export function classFieldsOfStored(r: StoredRow): ClassFields {
   return {

@@ -1,5 +1,6 @@
 import type { FlowRow } from '../flows/row.js';
-import { classHash, classKeyOf, sameClass } from './class-key.js';
+import { classFieldsOf, classHash, classKeyOf, sameClass } from './class-key.js';
+import type { ClassFields } from './class-key.js';
 import type { Db } from './sqlite.js';
 
 /**
@@ -17,7 +18,7 @@ const MAX_WAITING_CLASSES = 10_000;
 interface Counted {
   hour: number;
   hash: number;
-  row: FlowRow;
+  row: ClassFields;
   first: number;
   last: number;
   flows: number;
@@ -30,7 +31,8 @@ class ClassCounts {
   private readonly byHash = new Map<number, Counted>();
   size = 0;
 
-  add(hour: number, hash: number, row: FlowRow, first: number, last: number, flows: number): void {
+  /** Counts flows of `row`'s class; `keep` turns a row into what a new entry holds. */
+  add(hour: number, hash: number, row: ClassFields, first: number, last: number, flows: number, keep: (r: ClassFields) => ClassFields = (r) => r): void {
     const head = this.byHash.get(hash);
     for (let c: Counted | null = head ?? null; c; c = c.next) {
       if (c.hour !== hour || !sameClass(c.row, row)) continue;
@@ -39,7 +41,7 @@ class ClassCounts {
       if (last > c.last) c.last = last;
       return;
     }
-    this.byHash.set(hash, { hour, hash, row, first, last, flows, next: head ?? null });
+    this.byHash.set(hash, { hour, hash, row: keep(row), first, last, flows, next: head ?? null });
     this.size++;
   }
 
@@ -105,7 +107,8 @@ export class ClassRollup {
 
   /** The batch committed: its counts wait to be written. */
   committed(): void {
-    for (const c of this.batch.all()) this.waiting.add(c.hour, c.hash, c.row, c.first, c.last, c.flows);
+    // Waiting classes keep their key fields only, not the batch's rows (and the buffers those point into).
+    for (const c of this.batch.all()) this.waiting.add(c.hour, c.hash, c.row, c.first, c.last, c.flows, classFieldsOf);
     this.batch.clear();
   }
 

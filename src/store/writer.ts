@@ -237,7 +237,6 @@ export class FlowWriter {
           perHour.set(hour, (perHour.get(hour) ?? 0) + n);
         }
         for (const [hour, n] of perHour) this.stmts.countFlows.run(n, hour);
-        this.classes.flush();
         const minute = Math.floor(Date.now() / 60_000);
         for (const l of lost.values()) this.stmts.lost.run(minute, relay, l.source, l.node, l.events);
         if (result.newest) this.stmts.saveCheckpoint.run(relay, result.newest.seconds, result.newest.nanos, Date.now());
