@@ -32,15 +32,31 @@ const HOUR = 3600;
 const FIRST_HOUR = Math.floor(Date.now() / 1000 / HOUR) - 4;
 const WHOLE = { since: { seconds: FIRST_HOUR * HOUR, nanos: 0 }, until: { seconds: (FIRST_HOUR + 3) * HOUR - 1, nanos: 999_999_999 } };
 
+/** A GetFlowsResponse line stamped at `seconds`.`nanos` (response and flow), with `flow` fields replaced. */
+function stamped(line: JsonObject, seconds: number, nanos: number, flow: JsonObject = {}): JsonObject {
+  const time = formatTimestamp(seconds, nanos);
+  return { ...line, time, flow: { ...(line.flow as JsonObject), ...flow, time } };
+}
+
 /** The real fixture flows, spread evenly over the three hours. */
 function retimedCorpus(): JsonObject[] {
   const lines = corpusLines();
   const stepNs = (3 * HOUR * 1e9) / lines.length;
   return lines.map((line, i) => {
     const ns = Math.floor(i * stepNs);
-    const time = formatTimestamp(FIRST_HOUR * HOUR + Math.floor(ns / 1e9), ns % 1e9);
-    return { ...line, time, flow: { ...(line.flow as JsonObject), time } };
+    return stamped(line, FIRST_HOUR * HOUR + Math.floor(ns / 1e9), ns % 1e9);
   });
+}
+
+/** A new store at dir/name, with its writer. */
+function newStore(dir: string, name: string): { db: Db; writer: FlowWriter } {
+  const db = openDatabase(join(dir, name));
+  migrate(db, MIGRATIONS_DIR);
+  return { db, writer: new FlowWriter(db, 5) };
+}
+
+function classRows(db: Db, hour: number): number {
+  return db.prepare('SELECT count(*) FROM flow_classes WHERE hour = ?').pluck().get(hour) as number;
 }
 
 function writeLines(writer: FlowWriter, lines: JsonObject[], batch = 200): void {
@@ -64,9 +80,7 @@ function comparable(scan: FlowClasses): unknown {
 /** A store of the retimed corpus, and copies of it: one without class rows, one with every class row's count inflated. */
 function stores(dir: string): { rollups: Db; raw: Db; inflated: Db; close: () => void } {
   const path = join(dir, 'classes.db');
-  const db = openDatabase(path);
-  migrate(db, MIGRATIONS_DIR);
-  const writer = new FlowWriter(db, 5);
+  const { db, writer } = newStore(dir, 'classes.db');
   writeLines(writer, retimedCorpus());
   writer.flushClasses();
   db.pragma('wal_checkpoint(TRUNCATE)');
@@ -132,8 +146,7 @@ test('a range that cuts hours reads class rows for the whole hours only and raw 
       assert.deepEqual(comparable(classesOf(s.rollups, filter, cut)), comparable(classesOf(s.raw, filter, cut)), name);
     }
     // One hour of the three is whole: only its class rows are inflated into the answer.
-    const wholeHourRows = s.rollups.prepare('SELECT count(*) FROM flow_classes WHERE hour = ?').pluck().get(FIRST_HOUR + 1) as number;
-    assert.equal(classesOf(s.inflated, {}, cut).flows, classesOf(s.raw, {}, cut).flows + 1000 * wholeHourRows);
+    assert.equal(classesOf(s.inflated, {}, cut).flows, classesOf(s.raw, {}, cut).flows + 1000 * classRows(s.rollups, FIRST_HOUR + 1));
   } finally {
     s.close();
     cleanup();
@@ -142,10 +155,8 @@ test('a range that cuts hours reads class rows for the whole hours only and raw 
 
 test('class counts not yet written leave their hour to raw grouping; retention drops class rows with the partition', () => {
   const { dir, cleanup } = tempDir();
-  const db = openDatabase(join(dir, 'pending.db'));
+  const { db, writer } = newStore(dir, 'pending.db');
   try {
-    migrate(db, MIGRATIONS_DIR);
-    const writer = new FlowWriter(db, 5);
     const lines = retimedCorpus();
     writeLines(writer, lines);
     writer.flushClasses();
@@ -153,17 +164,13 @@ test('class counts not yet written leave their hour to raw grouping; retention d
     const inflated = classesOf(db, {}).flows;
     assert.ok(inflated > lines.length, 'complete hours answer from (inflated) class rows');
     // More flows in the first hour, five batches of them, counted in memory only (written every 2 s): that hour is grouped from raw flows.
-    writeLines(writer, lines.slice(0, 50).map((l, i) => {
-      const time = formatTimestamp(FIRST_HOUR * HOUR + 7, i);
-      return { ...l, time, flow: { ...(l.flow as JsonObject), time } };
-    }), 10);
+    writeLines(writer, lines.slice(0, 50).map((l, i) => stamped(l, FIRST_HOUR * HOUR + 7, i)), 10);
     const first = db.prepare('SELECT flows, class_flows FROM partitions WHERE hour = ?').get(FIRST_HOUR) as { flows: number; class_flows: number };
     assert.equal(first.class_flows + 50, first.flows, 'the 50 flows are counted in memory, not yet in flow_classes');
-    const firstHourRows = db.prepare('SELECT count(*) FROM flow_classes WHERE hour = ?').pluck().get(FIRST_HOUR) as number;
-    assert.equal(classesOf(db, {}).flows, inflated + 50 - 1000 * firstHourRows);
+    assert.equal(classesOf(db, {}).flows, inflated + 50 - 1000 * classRows(db, FIRST_HOUR));
     writer.enforceRetention({ maxAgeSeconds: Date.now() / 1000 - (FIRST_HOUR + 1) * HOUR, maxBytes: 0, rollupMaxAgeSeconds: 365 * 86400 });
-    assert.equal(db.prepare('SELECT count(*) FROM flow_classes WHERE hour = ?').pluck().get(FIRST_HOUR), 0, 'the dropped hour\'s class rows are gone');
-    assert.ok((db.prepare('SELECT count(*) FROM flow_classes WHERE hour = ?').pluck().get(FIRST_HOUR + 1) as number) > 0);
+    assert.equal(classRows(db, FIRST_HOUR), 0, 'the dropped hour\'s class rows are gone');
+    assert.ok(classRows(db, FIRST_HOUR + 1) > 0);
   } finally {
     db.close();
     cleanup();
@@ -172,19 +179,16 @@ test('class counts not yet written leave their hour to raw grouping; retention d
 
 test('an hour whose classes outgrow their bound gives its class rows up and is grouped from raw flows', () => {
   const { dir, cleanup } = tempDir();
-  const db = openDatabase(join(dir, 'wide.db'));
+  const { db, writer } = newStore(dir, 'wide.db');
   try {
-    migrate(db, MIGRATIONS_DIR);
-    const writer = new FlowWriter(db, 5);
     const http = corpusLines().find((l) => (l.flow as { l7?: { http?: unknown } }).l7?.http !== undefined)!;
     const flow = http.flow as { l7: { http: JsonObject } };
     // Every request its own path: as many classes as flows.
     const n = CLASS_FLOOR + 500;
-    const lines = Array.from({ length: n }, (_, i) => {
-      const time = formatTimestamp(FIRST_HOUR * HOUR + Math.floor(i / 10), (i % 10) * 1000);
-      const uuid = `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
-      return { ...http, time, flow: { ...flow, uuid, time, l7: { ...flow.l7, http: { ...flow.l7.http, url: `http://svc/orders/${i}` } } } } as JsonObject;
-    });
+    const lines = Array.from({ length: n }, (_, i) => stamped(http, FIRST_HOUR * HOUR + Math.floor(i / 10), (i % 10) * 1000, {
+      uuid: `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`,
+      l7: { ...flow.l7, http: { ...flow.l7.http, url: `http://svc/orders/${i}` } },
+    }));
     writeLines(writer, lines);
     writer.flushClasses();
     assert.deepEqual(db.prepare('SELECT classes, flows FROM partitions WHERE hour = ?').get(FIRST_HOUR), { classes: 0, flows: n });

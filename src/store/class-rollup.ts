@@ -68,12 +68,11 @@ export class ClassRollup {
   private readonly batch = new ClassCounts();
   private readonly waiting = new ClassCounts();
   private lastFlush = Date.now();
-  /** Hours kept in flow_classes, with their row count once known. */
+  /** Hours counted in flow_classes, with their row count once known. */
   private readonly hours = new Map<number, number | null>();
   private readonly stmts;
 
   constructor(private readonly db: Db) {
-    for (const hour of db.prepare('SELECT hour FROM partitions WHERE classes = 1').pluck().all() as number[]) this.hours.set(hour, null);
     this.stmts = {
       upsert: db.prepare(`INSERT INTO flow_classes
         (hour, key, verdict, drop_reason, event_type, direction, l4, l7_record, src_ep, dst_ep, src_ip, dst_ip,
@@ -87,7 +86,19 @@ export class ClassRollup {
       flows: db.prepare('SELECT flows FROM partitions WHERE hour = ?').pluck(),
       giveUp: db.prepare('UPDATE partitions SET classes = 0 WHERE hour = ?'),
       remove: db.prepare('DELETE FROM flow_classes WHERE hour = ?'),
+      complete: db.prepare('SELECT hour FROM partitions WHERE classes = 1 AND class_flows = flows').pluck(),
     };
+    this.reload();
+  }
+
+  /**
+   * Counts only the hours whose rows are complete: an hour whose counts were
+   * lost (a crash, a failed write) is grouped from raw flows for good, so
+   * counting more of its flows would be wasted.
+   */
+  private reload(): void {
+    this.hours.clear();
+    for (const hour of this.stmts.complete.all() as number[]) this.hours.set(hour, null);
   }
 
   /** A partition created with class rows. */
@@ -127,8 +138,8 @@ export class ClassRollup {
     try {
       this.write();
     } catch {
-      // Rolled back: these counts are given up (their hours stay incomplete, so raw flows are grouped there).
-      for (const hour of this.hours.keys()) this.hours.set(hour, null);
+      // Rolled back: these counts are given up, and their hours stay incomplete.
+      this.reload();
     }
     this.waiting.clear();
     this.lastFlush = Date.now();

@@ -123,7 +123,10 @@ export function scanFlowClasses(db: Db, dict: ReaderDictionary, q: FlowClassQuer
   };
   let truncated: FlowClasses['truncated'] = null;
   let readUntil: FlowTime | null = null;
-  const fromClassRows = db.prepare(`SELECT key, first_id, last_id, flows FROM flow_classes WHERE hour = ? AND ${q.classWhere?.sql ?? '0'}`).raw(true);
+  const classRows = q.classWhere && {
+    stmt: db.prepare(`SELECT key, first_id, last_id, flows FROM flow_classes WHERE hour = ? AND ${q.classWhere.sql}`).raw(true),
+    params: q.classWhere.params,
+  };
   for (const [hour, hasClasses] of partitions) {
     if (q.deadline.passed()) {
       truncated = 'deadline';
@@ -133,8 +136,8 @@ export function scanFlowClasses(db: Db, dict: ReaderDictionary, q: FlowClassQuer
     const lo = rowidOf(hour, q.since.seconds, q.since.nanos);
     const hi = rowidOf(hour, q.until.seconds, q.until.nanos + 1);
     const params = [lo, hi, ...q.where.params];
-    if (q.classWhere !== null && hasClasses === 1 && coversHour(hour, q.since, q.until)) {
-      for (const [key, firstId, lastId, n] of fromClassRows.all(hour, ...q.classWhere.params) as [string, number, number, number][]) {
+    if (classRows && hasClasses === 1 && coversHour(hour, q.since, q.until)) {
+      for (const [key, firstId, lastId, n] of classRows.stmt.all(hour, ...classRows.params) as [string, number, number, number][]) {
         flows += n;
         if (!add(key, hour, firstId, lastId, n, null)) truncated = 'classes';
       }
