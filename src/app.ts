@@ -86,7 +86,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const queryLimits = { ...DEFAULT_QUERY_LIMITS, rawMaxRangeSeconds: config.queryMaxRange };
   const store = await startStore(config, queryLimits, log);
   const { pipeline, facts } = store;
-  const hub = new LiveHub();
+  const hub = new LiveHub(log);
   pipeline.tap = (message) => hub.offer(message);
   const relays = targets.map(
     (t) =>
@@ -138,6 +138,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await Promise.all(relays.map((r) => r.stop()));
       await observer?.close();
       await server.close();
+      await hub.close();
       await queryPool.close();
       await pipeline.close();
       store.close();

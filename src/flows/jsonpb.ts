@@ -123,21 +123,90 @@ function valueToJson(plan: FieldPlan, value: unknown): JsonValue {
 
 /** A decoded protobufjs message (or plain object of the same shape) to Hubble's protojson. */
 export function messageToJsonpb(type: protobuf.Type, message: Record<string, unknown>): JsonObject {
-  const out: JsonObject = {};
+  return converterOf(type)(message);
+}
+
+type Converter = (message: Record<string, unknown>) => JsonObject;
+
+const converters = new WeakMap<protobuf.Type, Converter>();
+
+function converterOf(type: protobuf.Type): Converter {
+  let converter = converters.get(type);
+  if (!converter) {
+    // A type that contains itself reaches this trampoline while it is being compiled.
+    let compiled: Converter | null = null;
+    converters.set(type, (m) => compiled!(m));
+    compiled = compileConverter(type);
+    converters.set(type, compiled);
+    converter = compiled;
+  }
+  return converter;
+}
+
+/** A 64-bit integer as protobufjs decodes it (a number, or a Long when the long package is present) as a number. */
+function longToNumber(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'object' && v !== null && 'low' in v && 'high' in v) {
+    const long = v as { low: number; high: number; unsigned?: boolean };
+    return (long.unsigned ? long.high >>> 0 : long.high) * 4294967296 + (long.low >>> 0);
+  }
+  return Number(v);
+}
+
+/** A 64-bit integer in protojson: a decimal string (Long's own toString is slow; below 2^53 the number says the same). */
+function longText(v: unknown): string {
+  const n = longToNumber(v);
+  return Number.isSafeInteger(n) ? String(n) : String(v);
+}
+
+function timestampText(v: { seconds?: unknown; nanos?: unknown }): string {
+  return formatTimestamp(longToNumber(v.seconds ?? 0), longToNumber(v.nanos ?? 0));
+}
+
+/**
+ * Compiles a message type's conversion to one function that reads and writes
+ * each field by its constant name. Live streaming converts every flow, and a
+ * generic loop over field names (`message[name]`) spends most of its time in
+ * V8's keyed lookups: the compiled form is several times faster. The code is
+ * generated from the proto schema only; names are embedded as JSON string
+ * literals. Output (keys, their order, values) is the same as valueToJson's.
+ */
+function compileConverter(type: protobuf.Type): Converter {
+  const deps: unknown[] = [];
+  const dep = (value: unknown): string => {
+    deps.push(value);
+    return `d[${deps.length - 1}]`;
+  };
+  const expr = (plan: FieldPlan, v: string): string => {
+    switch (plan.kind) {
+      case 'message':
+        return `${dep(converterOf(plan.type!))}(${v})`;
+      case 'timestamp':
+        return `${dep(timestampText)}(${v})`;
+      case 'enum':
+        return `(${dep(plan.enumById)}[${v}] ?? ${v})`;
+      case 'long':
+        return `${dep(longText)}(${v})`;
+      case 'scalar':
+        return v;
+      default:
+        return `${dep(valueToJson)}(${dep(plan)}, ${v})`;
+    }
+  };
+  const lines = ['const o = {};', 'let v;'];
   for (const plan of planOf(type)) {
-    const value = message[plan.name];
-    if (value === undefined || value === null) continue;
+    const key = JSON.stringify(plan.name);
+    lines.push(`v = m[${key}];`);
     if (plan.repeated) {
-      const list = value as unknown[];
-      if (list.length === 0) continue;
-      out[plan.name] = list.map((v) => valueToJson(plan, v));
+      lines.push(`if (v !== undefined && v !== null && v.length !== 0) { const a = new Array(v.length); for (let i = 0; i < v.length; i++) a[i] = ${expr(plan, 'v[i]')}; o[${key}] = a; }`);
       continue;
     }
     // proto3: scalars at their zero value are left out; set messages (even empty) are printed.
-    if (plan.kind !== 'message' && plan.kind !== 'timestamp' && plan.kind !== 'wrapper' && isZero(value)) continue;
-    out[plan.name] = valueToJson(plan, value);
+    const zero = plan.kind === 'scalar' || plan.kind === 'enum' ? ' && v !== 0 && v !== \'\' && v !== false' : plan.kind === 'long' || plan.kind === 'bytes' ? ` && !${dep(isZero)}(v)` : '';
+    lines.push(`if (v !== undefined && v !== null${zero}) o[${key}] = ${expr(plan, 'v')};`);
   }
-  return out;
+  lines.push('return o;');
+  return new Function('d', `return function convert(m) {\n${lines.join('\n')}\n};`)(deps) as Converter;
 }
 
 function camel(name: string): string {

@@ -1,99 +1,151 @@
-import type { FlowRecord } from '../flows/record.js';
-import { decodeFlowRecord } from '../flows/normalize.js';
+import { Worker } from 'node:worker_threads';
 import { peekFlowVerdict, scanEnvelope, ResponseKind } from '../flows/envelope.js';
 import { scanFlow } from '../flows/scan.js';
 import type { Interner } from '../flows/scan.js';
+import type { Logger } from '../log.js';
 import type { FilterSet } from '../query/filter.js';
+import type { LiveForm, LiveOutput, LiveReply, LiveRequest } from './protocol.js';
 
-/** A live-stream consumer (one WebSocket client). */
+/** A live-stream consumer (one WebSocket client or one Observer follower). */
 export interface Subscriber {
   filters: FilterSet;
-  deliver(flow: FlowRecord): void;
-  /** Flows dropped before filtering because live decoding fell behind. */
+  /** How the live thread encodes this subscriber's flows. */
+  readonly form: LiveForm;
+  /**
+   * A batch of this subscriber's flows, encoded as `form` says, back to back
+   * (frame i ends at ends[i]). `keys`: their flowKeys while the subscriber
+   * holds flows (until it calls LiveHub.holdOver), else null.
+   */
+  deliverFrames(frames: Buffer, ends: Uint32Array, keys: string[] | null): void;
+  /** Flows it did not get because it was stalled, or because live encoding fell behind. */
   skipped(count: number): void;
   /**
    * Set by a subscriber that takes every flow as the relay's own GetFlowsResponse
    * bytes (an unfiltered Observer follower): the hub hands each one over as it
-   * arrives, undecoded, instead of calling deliver.
+   * arrives, undecoded, on the main thread.
    */
   deliverRaw?: (message: Buffer) => void;
-  /** True while the client is so far behind that a flow given now would be dropped anyway (then, for it, nothing is decoded). */
+  /** True while the client is so far behind that a flow given now would be dropped anyway (then, for it, nothing is encoded). */
   stalled?(): boolean;
 }
 
 /** An interner that keeps nothing: scanFlow then only checks a message's framing. */
 const CHECK_ONLY: Interner = { intern: () => 0, endpoint: () => ({ id: 0, workload: 0, labelSet: 0 }), node: () => ({ id: 0, cluster: 0 }) };
 
-/** Longest a decode slice may hold the event loop (ingest shares it). */
-const SLICE_BUDGET_MS = 8;
+/** Batches the live thread may hold at once; beyond them, messages wait here. */
+const MAX_IN_FLIGHT = 2;
+/** Messages per batch at most (a batch is what arrived in one turn of the event loop, up to this). */
+const MAX_BATCH = 1024;
 /**
- * Share of the main thread live decoding may use, per window: at least
- * MIN_SHARE, and whatever the rest of the main thread (ingest, API, metrics)
- * left idle in the last window, up to MAX_SHARE. A subscriber that keeps up is
- * then not starved while the thread has time to spare, and ingest still gets
- * most of a busy thread: past the share, live delivery falls behind and drops
- * (reported as "lost") instead of slowing ingest.
- */
-const MIN_SHARE = 0.3;
-const MAX_SHARE = 0.85;
-/** Of the thread, what is kept free for the rest even when live decoding takes up the idle time. */
-const HEADROOM = 0.1;
-const WINDOW_MS = 100;
-/**
- * Raw messages waiting to be decoded. Beyond this, the oldest half is dropped
- * (and reported): a live view should stay current rather than fall behind.
+ * Raw messages waiting for the live thread. Beyond this, the oldest half is
+ * dropped (and reported lost): a live view should stay current rather than
+ * fall behind, and ingest never waits for it.
  */
 const MAX_PENDING = 4096;
+/** The live thread is stopped after this long without subscribers (it costs ~10 MB idle). */
+const IDLE_STOP_MS = 60_000;
+
+interface Registered {
+  id: number;
+  sub: Subscriber;
+  /** Whether its frames come with keys (until holdOver). */
+  holding: boolean;
+}
 
 /**
  * Fans flows out to live subscribers as they arrive from the relay, before and
- * independent of storage. Decodes only while someone is subscribed.
+ * independent of storage. Decoding, filtering and encoding happen in the live
+ * thread (encoder.ts), started while someone is subscribed; the main thread
+ * copies each tick's messages to it and writes back the frames it returns.
  */
 export class LiveHub {
-  /** Subscribers served decoded flows. */
-  private readonly subscribers = new Set<Subscriber>();
+  /** Subscribers served by the live thread, by id. */
+  private readonly served = new Map<number, Registered>();
+  private readonly ids = new Map<Subscriber, number>();
   /** Subscribers served raw messages (see Subscriber.deliverRaw). */
   private readonly raw = new Set<Subscriber>();
   private pending: Buffer[] = [];
   private scheduled = false;
+  private nextId = 1;
+  private seq = 0;
+  private worker: Worker | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private closed = false;
   /** Union of the subscribers' verdict hints; null when some subscriber takes any verdict. */
   private verdicts: Set<number> | null = null;
+  /** Messages dropped before the live thread saw them (it fell behind, or every subscriber was stalled). */
   dropped = 0;
   malformed = 0;
-  /** Messages decoded for subscribers (none while every subscriber is stalled). */
+  /** Messages the live thread decoded (none while every subscriber is stalled). */
   decoded = 0;
-  private windowStart = 0;
-  private windowUsedMs = 0;
-  /** The share of this window, from the last one's event-loop utilization. */
-  private share = MIN_SHARE;
-  private elu = performance.eventLoopUtilization();
+  /** Messages in each batch the live thread holds (lost if it dies). */
+  private readonly inFlight = new Map<number, number>();
+
+  constructor(private readonly log?: Logger) {}
 
   get size(): number {
-    return this.subscribers.size + this.raw.size;
+    return this.served.size + this.raw.size;
   }
 
   add(s: Subscriber): void {
-    if (s.deliverRaw) this.raw.add(s);
-    else this.subscribers.add(s);
+    if (s.deliverRaw) {
+      this.raw.add(s);
+      return;
+    }
+    const r: Registered = { id: this.nextId++, sub: s, holding: true };
+    this.served.set(r.id, r);
+    this.ids.set(s, r.id);
     this.updateHints();
+    if (this.closed) return;
+    // A new thread is told every subscription as it starts; a running one gets this one.
+    if (this.worker) this.subscribe(this.worker, r);
+    else this.workerFor();
+  }
+
+  private subscribe(worker: Worker, r: Registered): void {
+    worker.postMessage({ type: 'subscribe', id: r.id, filters: r.sub.filters.source(), form: r.sub.form, keys: r.holding } satisfies LiveRequest);
+  }
+
+  /** The subscriber no longer holds live flows (its history or backfill is sent): its frames come without keys. */
+  holdOver(s: Subscriber): void {
+    const r = this.served.get(this.ids.get(s) ?? 0);
+    if (!r || !r.holding) return;
+    r.holding = false;
+    this.worker?.postMessage({ type: 'keys-off', id: r.id } satisfies LiveRequest);
   }
 
   remove(s: Subscriber): void {
     this.raw.delete(s);
-    this.subscribers.delete(s);
-    if (this.subscribers.size === 0) this.pending = [];
+    const id = this.ids.get(s);
+    if (id === undefined) return;
+    this.ids.delete(s);
+    this.served.delete(id);
+    this.worker?.postMessage({ type: 'unsubscribe', id } satisfies LiveRequest);
+    if (this.served.size === 0) {
+      this.pending = [];
+      this.stopWhenIdle();
+    }
     this.updateHints();
   }
 
+  /** Stops the live thread. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    const worker = this.worker;
+    this.worker = null;
+    await worker?.terminate();
+  }
+
   private updateHints(): void {
-    const hints = [...this.subscribers].map((s) => s.filters.verdictHint());
+    const hints = [...this.served.values()].map((r) => r.sub.filters.verdictHint());
     this.verdicts = hints.some((h) => h === null) ? null : new Set(hints.flatMap((h) => h!));
   }
 
   /** Called for every raw message from a relay. Cheap when nobody is subscribed. */
   offer(message: Buffer): void {
     if (this.raw.size > 0) this.offerRaw(message);
-    if (this.subscribers.size === 0) return;
+    if (this.served.size === 0) return;
     if (this.verdicts) {
       let verdict: number | null;
       try {
@@ -107,7 +159,10 @@ export class LiveHub {
     this.pending.push(message);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.drain());
+      setImmediate(() => {
+        this.scheduled = false;
+        this.sendPending();
+      });
     }
   }
 
@@ -123,67 +178,95 @@ export class LiveHub {
     for (const s of this.raw) s.deliverRaw!(message);
   }
 
-  /** Drops the `count` oldest pending messages, reported to every subscriber as lost. */
+  /** Drops the `count` oldest pending messages, reported to every decoded subscriber as lost. */
   private dropOldest(count: number): void {
     const dropped = this.pending.splice(0, count).length;
     this.dropped += dropped;
-    for (const s of this.subscribers) s.skipped(dropped);
+    for (const { sub } of this.served.values()) sub.skipped(dropped);
   }
 
-  private allStalled(): boolean {
-    for (const s of this.subscribers) if (s.stalled?.() !== true) return false;
-    return true;
-  }
-
-  /** Live decoding's share for a new window: the minimum, plus what everything else left idle in the last one. */
-  private nextShare(now: number): number {
-    const elu = performance.eventLoopUtilization();
-    const busy = performance.eventLoopUtilization(elu, this.elu).utilization;
-    this.elu = elu;
-    const elapsed = now - this.windowStart;
-    const others = elapsed > 0 ? Math.max(0, busy - this.windowUsedMs / elapsed) : 1;
-    return Math.min(MAX_SHARE, Math.max(MIN_SHARE, 1 - HEADROOM - others));
-  }
-
-  private drain(): void {
-    this.scheduled = false;
-    const started = performance.now();
-    if (started - this.windowStart >= WINDOW_MS) {
-      this.share = this.nextShare(started);
-      this.windowStart = started;
-      this.windowUsedMs = 0;
-    }
-    const budget = Math.min(SLICE_BUDGET_MS, this.share * WINDOW_MS - this.windowUsedMs);
-    if (budget <= 0) {
-      this.scheduled = true;
-      setTimeout(() => this.drain(), this.windowStart + WINDOW_MS - started);
-      return;
-    }
-    if (this.allStalled()) {
-      // Nobody could take a flow now: report them lost instead of decoding them for nothing.
-      this.dropOldest(this.pending.length);
-      return;
-    }
-    let done = 0;
-    for (const message of this.pending) {
-      done++;
-      let flow: FlowRecord | null;
-      try {
-        this.decoded++;
-        flow = decodeFlowRecord(message);
-      } catch {
-        this.malformed++;
-        continue;
+  /** Sends what is pending to the live thread, a batch at a time, while it holds fewer than MAX_IN_FLIGHT. */
+  private sendPending(): void {
+    while (this.pending.length > 0 && this.inFlight.size < MAX_IN_FLIGHT && !this.closed) {
+      const stalled: number[] = [];
+      for (const { id, sub } of this.served.values()) if (sub.stalled?.() === true) stalled.push(id);
+      if (stalled.length === this.served.size) {
+        // Nobody could take a flow now: report them lost instead of encoding them for nothing.
+        this.dropOldest(this.pending.length);
+        return;
       }
-      if (!flow) continue;
-      for (const s of this.subscribers) if (s.filters.match(flow)) s.deliver(flow);
-      if ((done & 63) === 0 && performance.now() - started > budget) break;
+      const messages = this.pending.length <= MAX_BATCH ? this.pending : this.pending.slice(0, MAX_BATCH);
+      this.pending = messages === this.pending ? [] : this.pending.slice(MAX_BATCH);
+      let bytes = 0;
+      for (const m of messages) bytes += m.length;
+      const buf = new ArrayBuffer(bytes);
+      const all = new Uint8Array(buf);
+      const offsets = new Uint32Array(messages.length + 1);
+      for (let i = 0, at = 0; i < messages.length; i++) {
+        all.set(messages[i], at);
+        at += messages[i].length;
+        offsets[i + 1] = at;
+      }
+      const seq = ++this.seq;
+      this.inFlight.set(seq, messages.length);
+      this.workerFor().postMessage({ type: 'batch', seq, buf, offsets, stalled } satisfies LiveRequest, [buf, offsets.buffer]);
     }
-    this.windowUsedMs += performance.now() - started;
-    this.pending.splice(0, done);
-    if (this.pending.length > 0) {
-      this.scheduled = true;
-      setImmediate(() => this.drain());
+  }
+
+  /** The live thread, started (and told the current subscriptions) when needed. */
+  private workerFor(): Worker {
+    if (this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = null;
     }
+    if (this.worker) return this.worker;
+    const worker = new Worker(new URL('./encoder.js', import.meta.url));
+    worker.unref();
+    worker.on('message', (m: LiveReply) => this.onReply(m));
+    worker.on('error', (err) => this.log?.error({ err }, 'the live thread failed; live subscribers lose the flows it held'));
+    worker.on('exit', () => {
+      if (this.worker !== worker) return;
+      // Crashed: what it held is lost; the next batch starts a new thread with the current subscriptions.
+      this.worker = null;
+      let lost = 0;
+      for (const n of this.inFlight.values()) lost += n;
+      this.inFlight.clear();
+      this.dropped += lost;
+      for (const { sub } of this.served.values()) sub.skipped(lost);
+    });
+    this.worker = worker;
+    for (const r of this.served.values()) this.subscribe(worker, r);
+    return worker;
+  }
+
+  private stopWhenIdle(): void {
+    if (this.idleTimer || !this.worker) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.served.size > 0 || this.inFlight.size > 0) return;
+      const worker = this.worker;
+      this.worker = null;
+      void worker?.terminate();
+    }, IDLE_STOP_MS);
+    this.idleTimer.unref();
+  }
+
+  private onReply(m: LiveReply): void {
+    if (m.type === 'subscribe-failed') {
+      this.log?.warn({ id: m.id, err: m.message }, 'the live thread refused a subscription');
+      return;
+    }
+    this.inFlight.delete(m.seq);
+    this.decoded += m.decoded;
+    this.malformed += m.malformed;
+    for (const out of m.outputs) this.deliver(out);
+    this.sendPending();
+  }
+
+  private deliver(out: LiveOutput): void {
+    const sub = this.served.get(out.id)?.sub;
+    if (!sub) return; // it left meanwhile
+    if (out.lost > 0) sub.skipped(out.lost);
+    if (out.ends.length > 0) sub.deliverFrames(Buffer.from(out.frames.buffer, out.frames.byteOffset, out.frames.byteLength), out.ends, out.keys);
   }
 }

@@ -1,8 +1,8 @@
 import type { WebSocket } from 'ws';
-import type { FlowRecord } from '../flows/record.js';
-import { flowKey, wsFlowFrame } from '../flows/record.js';
 import type { FilterSet } from '../query/filter.js';
+import { wsFramePayload } from './frames.js';
 import type { Subscriber } from './hub.js';
+import type { LiveForm } from './protocol.js';
 
 /** Bytes a client may have unsent before its flows are dropped (and counted) instead of queued. */
 export const MAX_BUFFERED_BYTES = 1024 * 1024;
@@ -11,16 +11,17 @@ const MAX_HELD = 10_000;
 /** How often a backfill waiting for its client looks at the send buffer again. */
 const BACKFILL_DRAIN_POLL_MS = 5;
 
-/** Frames already serialised, per flow: subscribers taking the same flow share one JSON text. */
-const frames = new WeakMap<FlowRecord, string>();
+/** A live flow's WebSocket frame, kept while the backfill is sent, with its flowKey. */
+interface HeldFrame {
+  frame: Buffer;
+  key: string;
+}
 
-function flowFrame(flow: FlowRecord): string {
-  let text = frames.get(flow);
-  if (text === undefined) {
-    text = wsFlowFrame(flow);
-    frames.set(flow, text);
-  }
-  return text;
+/** The TCP socket under a ws WebSocket (ws keeps it as `_socket`), when frames may be written to it directly. */
+interface RawSocket {
+  write(data: Uint8Array): boolean;
+  cork(): void;
+  uncork(): void;
 }
 
 /** Stored flows for a backfill: their frames back to back (frame i ends at ends[i]) and their flowKeys. */
@@ -36,9 +37,10 @@ export interface BackfillPage {
  * `{"type":"heartbeat","time":...}`, and `{"type":"backfill_done","count":n}`.
  */
 export class WsSubscriber implements Subscriber {
+  readonly form: LiveForm = { kind: 'ws' };
   lost = 0;
   sent = 0;
-  private held: FlowRecord[] | null = [];
+  private held: HeldFrame[] | null = [];
   private backfilled = new Set<string>();
   private backfillCount = 0;
   private corked = false;
@@ -48,13 +50,21 @@ export class WsSubscriber implements Subscriber {
     readonly filters: FilterSet,
   ) {}
 
-  deliver(flow: FlowRecord): void {
+  deliverFrames(frames: Buffer, ends: Uint32Array, keys: string[] | null): void {
     if (this.held) {
-      if (this.held.length < MAX_HELD) this.held.push(flow);
-      else this.lost++;
+      for (let i = 0, start = 0; i < ends.length; start = ends[i], i++) {
+        if (this.held.length < MAX_HELD) this.held.push({ frame: frames.subarray(start, ends[i]), key: keys?.[i] ?? '' });
+        else this.lost++;
+      }
       return;
     }
-    this.send(flow);
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    if (this.behind) {
+      this.lost += ends.length;
+      return;
+    }
+    this.flushLost();
+    this.writeFrames(frames, ends);
   }
 
   skipped(count: number): void {
@@ -94,8 +104,12 @@ export class WsSubscriber implements Subscriber {
     this.frame({ type: 'backfill_done', count: this.backfillCount, ...(truncated === undefined ? {} : { truncated }) });
     const held = this.held ?? [];
     this.held = null;
-    for (const f of held) if (!this.backfilled.has(flowKey(f))) this.send(f);
+    const frames = held.filter((h) => !this.backfilled.has(h.key)).map((h) => h.frame);
     this.backfilled = new Set();
+    if (frames.length === 0 || this.socket.readyState !== this.socket.OPEN) return;
+    const ends = new Uint32Array(frames.length);
+    for (let i = 0, at = 0; i < frames.length; i++) ends[i] = at += frames[i].length;
+    this.writeFrames(Buffer.concat(frames), ends);
   }
 
   heartbeat(): void {
@@ -103,17 +117,22 @@ export class WsSubscriber implements Subscriber {
     this.frame({ type: 'heartbeat', time: new Date().toISOString() });
   }
 
-  /** A live flow: dropped (and counted) when the client is behind. */
-  private send(flow: FlowRecord): void {
-    if (this.socket.readyState !== this.socket.OPEN) return;
-    if (this.behind) {
-      this.lost++;
-      return;
+  /**
+   * Complete WebSocket frames from the live thread, written to the TCP socket
+   * as one write: ws sends each message as its own write, and a live stream
+   * is tens of thousands of small messages a second. The bytes are what
+   * ws.send would write (final unmasked text frames; this server negotiates no
+   * compression, so ws queues nothing that they could overtake). Without
+   * ws's socket, they go through ws.send one by one.
+   */
+  private writeFrames(frames: Buffer, ends: Uint32Array): void {
+    const tcp = (this.socket as unknown as { _socket?: RawSocket })._socket;
+    if (tcp && typeof tcp.write === 'function') tcp.write(frames);
+    else {
+      this.cork();
+      for (let i = 0, start = 0; i < ends.length; start = ends[i], i++) this.socket.send(wsFramePayload(frames.subarray(start, ends[i])));
     }
-    this.flushLost();
-    this.cork();
-    this.socket.send(flowFrame(flow));
-    this.sent++;
+    this.sent += ends.length;
   }
 
   /**
@@ -124,7 +143,7 @@ export class WsSubscriber implements Subscriber {
    */
   private cork(): void {
     if (this.corked) return;
-    const tcp = (this.socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    const tcp = (this.socket as unknown as { _socket?: RawSocket })._socket;
     if (!tcp || typeof tcp.cork !== 'function') return;
     this.corked = true;
     tcp.cork();

@@ -5,15 +5,16 @@ import { parseTimestamp } from '../flows/jsonpb.js';
 import type { JsonObject } from '../flows/jsonpb.js';
 import { flowKey } from '../flows/record.js';
 import { decodeFlowRecord } from '../flows/normalize.js';
-import type { FlowRecord, FlowTime } from '../flows/record.js';
+import type { FlowTime } from '../flows/record.js';
 import { checkRange, fromMs, isBefore } from '../query/time.js';
 import type { LiveHub, Subscriber } from '../live/hub.js';
+import type { LiveForm } from '../live/protocol.js';
 import { FilterSet } from '../query/filter.js';
 import type { FlowPosition } from '../query/position.js';
 import type { HistoryAnswer, HistoryJob } from '../query/jobs.js';
 import { compileFieldMask } from '../flows/field-mask.js';
 import { FramedWriter } from './framed-writer.js';
-import { lostEventsResponse, recordResponse } from '../flows/responses.js';
+import { lostEventsResponse } from '../flows/responses.js';
 
 /** What GetFlows reads: history pages from the query engine and the live hub. */
 export interface FlowSources {
@@ -44,9 +45,15 @@ interface HistoryFlow {
   key: string;
 }
 
-/** flowKey of a live flow; a raw response is decoded for it (only those held during a hand-over are). */
-function liveKey(flow: FlowRecord | Buffer): string {
-  if (!Buffer.isBuffer(flow)) return flowKey(flow);
+/** A live flow's gRPC frame, kept while history is sent, with its flowKey. */
+interface HeldFrame {
+  frame: Buffer;
+  key: string;
+}
+
+/** flowKey of a held live flow; a raw response is decoded for it (only those held during a hand-over are). */
+function liveKey(flow: HeldFrame | Buffer): string {
+  if (!Buffer.isBuffer(flow)) return flow.key;
   try {
     const record = decodeFlowRecord(flow);
     return record ? flowKey(record) : '';
@@ -104,8 +111,8 @@ export function planGetFlows(req: JsonObject, maxRangeSeconds: number): FlowsPla
  * A follower that reads too slowly gets LostEvents instead of unbounded buffers.
  */
 export class FlowStream implements Subscriber {
-  /** Live flows that arrive while history is sent: decoded records, or the relay's raw responses. */
-  private held: (FlowRecord | Buffer)[] | null = [];
+  /** Live flows that arrive while history is sent: gRPC frames from the live thread with their keys, or the relay's raw responses. */
+  private held: (HeldFrame | Buffer)[] | null = [];
   private lost = 0;
 
   private closed = false;
@@ -131,15 +138,29 @@ export class FlowStream implements Subscriber {
     return this.plan.filters;
   }
 
-  deliver(flow: FlowRecord): void {
-    this.take(flow);
+  get form(): LiveForm {
+    return { kind: 'grpc', maskPaths: this.plan.maskPaths };
   }
 
-  private take(flow: FlowRecord | Buffer): void {
+  deliverFrames(frames: Buffer, ends: Uint32Array, keys: string[] | null): void {
     if (this.closed) return;
     if (this.held) {
-      if (this.held.length < MAX_HELD) this.held.push(flow);
-      else this.lost++;
+      for (let i = 0, start = 0; i < ends.length; start = ends[i], i++) this.hold({ frame: frames.subarray(start, ends[i]), key: keys?.[i] ?? '' });
+      return;
+    }
+    if (this.out.behind) {
+      this.lost += ends.length;
+      return;
+    }
+    this.flushLost();
+    this.out.pushFrames(frames);
+  }
+
+  /** A relay's raw response (unfiltered, unmasked followers). */
+  private take(message: Buffer): void {
+    if (this.closed) return;
+    if (this.held) {
+      this.hold(message);
       return;
     }
     if (this.out.behind) {
@@ -147,7 +168,12 @@ export class FlowStream implements Subscriber {
       return;
     }
     this.flushLost();
-    this.out.push(Buffer.isBuffer(flow) ? flow : recordResponse(flow, this.plan.mask));
+    this.out.push(message);
+  }
+
+  private hold(flow: HeldFrame | Buffer): void {
+    if (this.held!.length < MAX_HELD) this.held!.push(flow);
+    else this.lost++;
   }
 
   skipped(count: number): void {
@@ -188,7 +214,12 @@ export class FlowStream implements Subscriber {
       }
       const held = this.held ?? [];
       this.held = null;
-      for (const f of held) if (!recent.has(liveKey(f))) this.take(f);
+      this.sources.hub.holdOver(this);
+      for (const f of held) {
+        if (recent.has(liveKey(f))) continue;
+        if (Buffer.isBuffer(f)) this.take(f);
+        else this.deliverFrames(f.frame, Uint32Array.of(f.frame.length), null);
+      }
       await new Promise<void>((resolve) => {
         if (this.closed) resolve();
         else this.call.once('close', resolve).once('cancelled', resolve);

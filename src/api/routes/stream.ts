@@ -157,5 +157,6 @@ export function registerStreamRoute(app: FastifyInstance, hub: LiveHub, queries:
     }
     if (gone.signal.aborted) return;
     sub.finishBackfill(setup.since !== undefined ? truncated : undefined);
+    hub.holdOver(sub);
   });
 }

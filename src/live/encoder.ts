@@ -1,0 +1,127 @@
+import { parentPort } from 'node:worker_threads';
+import { decodeFlowRecord } from '../flows/normalize.js';
+import { compileFieldMask } from '../flows/field-mask.js';
+import type { JsonObject } from '../flows/jsonpb.js';
+import { flowKey, wsFlowFrame } from '../flows/record.js';
+import type { FlowRecord } from '../flows/record.js';
+import { recordResponse } from '../flows/responses.js';
+import { FilterSet } from '../query/filter.js';
+import { grpcFrame, wsTextFrame } from './frames.js';
+import type { LiveForm, LiveOutput, LiveReply, LiveRequest } from './protocol.js';
+
+/**
+ * The live thread: decodes the relay's messages for live subscribers, filters
+ * them, and encodes each subscriber's flows as the frames its face sends
+ * (WebSocket text or gRPC), so the main thread only copies bytes to sockets.
+ */
+interface Subscription {
+  id: number;
+  filters: FilterSet;
+  form: LiveForm;
+  mask: ((flow: JsonObject) => JsonObject) | null;
+  keys: boolean;
+}
+
+/** One subscriber's frames of the batch being encoded. */
+class OutputBuilder {
+  readonly frames: Buffer[] = [];
+  readonly keys: string[] = [];
+  bytes = 0;
+  lost = 0;
+
+  constructor(readonly sub: Subscription) {}
+
+  add(frame: Buffer, key: () => string): void {
+    this.frames.push(frame);
+    this.bytes += frame.length;
+    if (this.sub.keys) this.keys.push(key());
+  }
+
+  /** The frames in one buffer of their own (transferred to the main thread). */
+  finish(): LiveOutput {
+    const frames = new Uint8Array(this.bytes);
+    const ends = new Uint32Array(this.frames.length);
+    let at = 0;
+    for (let i = 0; i < this.frames.length; i++) {
+      frames.set(this.frames[i], at);
+      at += this.frames[i].length;
+      ends[i] = at;
+    }
+    return { id: this.sub.id, frames, ends, keys: this.sub.keys ? this.keys : null, lost: this.lost };
+  }
+}
+
+const port = parentPort!;
+const subscriptions = new Map<number, Subscription>();
+
+/** A flow's frames, made at most once per form (and once per field mask) whatever the number of subscribers. */
+class FlowFrames {
+  private ws: Buffer | null = null;
+  private grpc: Buffer | null = null;
+  private key: string | null = null;
+
+  constructor(private readonly flow: FlowRecord) {}
+
+  for(sub: Subscription): Buffer {
+    if (sub.form.kind === 'ws') return (this.ws ??= wsTextFrame(wsFlowFrame(this.flow)));
+    if (sub.mask) return grpcFrame(recordResponse(this.flow, sub.mask));
+    return (this.grpc ??= grpcFrame(recordResponse(this.flow, null)));
+  }
+
+  readonly flowKey = (): string => (this.key ??= flowKey(this.flow));
+}
+
+type FramesReply = Extract<LiveReply, { type: 'frames' }>;
+
+function encodeBatch(req: Extract<LiveRequest, { type: 'batch' }>): FramesReply {
+  const stalled = new Set(req.stalled);
+  const builders = [...subscriptions.values()].map((s) => new OutputBuilder(s));
+  const bytes = new Uint8Array(req.buf);
+  let decoded = 0;
+  let malformed = 0;
+  for (let i = 0; i + 1 < req.offsets.length; i++) {
+    let flow: FlowRecord | null;
+    try {
+      decoded++;
+      flow = decodeFlowRecord(Buffer.from(bytes.buffer, req.offsets[i], req.offsets[i + 1] - req.offsets[i]));
+    } catch {
+      malformed++;
+      continue;
+    }
+    if (!flow) continue;
+    const frames = new FlowFrames(flow);
+    for (const out of builders) {
+      if (!out.sub.filters.match(flow)) continue;
+      if (stalled.has(out.sub.id)) out.lost++;
+      else out.add(frames.for(out.sub), frames.flowKey);
+    }
+  }
+  const outputs = builders.filter((b) => b.frames.length > 0 || b.lost > 0).map((b) => b.finish());
+  return { type: 'frames', seq: req.seq, outputs, decoded, malformed, buf: req.buf };
+}
+
+port.on('message', (m: LiveRequest) => {
+  switch (m.type) {
+    case 'subscribe':
+      try {
+        const mask = m.form.kind === 'grpc' ? compileFieldMask(m.form.maskPaths ?? []) : null;
+        subscriptions.set(m.id, { id: m.id, filters: FilterSet.parse(m.filters), form: m.form, mask, keys: m.keys });
+      } catch (err) {
+        port.postMessage({ type: 'subscribe-failed', id: m.id, message: (err as Error).message } satisfies LiveReply);
+      }
+      return;
+    case 'keys-off': {
+      const s = subscriptions.get(m.id);
+      if (s) s.keys = false;
+      return;
+    }
+    case 'unsubscribe':
+      subscriptions.delete(m.id);
+      return;
+    case 'batch': {
+      const reply = encodeBatch(m);
+      port.postMessage(reply, [reply.buf, ...reply.outputs.flatMap((o) => [o.frames.buffer as ArrayBuffer, o.ends.buffer as ArrayBuffer])]);
+      return;
+    }
+  }
+});
