@@ -42,6 +42,13 @@ const MAX_BATCH = 1024;
  * fall behind, and ingest never waits for it.
  */
 const MAX_PENDING = 4096;
+/**
+ * The same while a new live thread catches up: it takes ~0.4 s to load (over
+ * 1 s on a busy machine) and runs slower until its code is optimised, so the
+ * first subscriber's flows of that time wait for it instead of being lost.
+ * ~1 KB each, so at most ~32 MB, for that moment only.
+ */
+const MAX_PENDING_STARTING = 32_768;
 /** The live thread is stopped after this long without subscribers (it costs ~10 MB idle). */
 const IDLE_STOP_MS = 60_000;
 
@@ -69,6 +76,8 @@ export class LiveHub {
   private nextId = 1;
   private seq = 0;
   private worker: Worker | null = null;
+  /** Set while a new live thread has not yet caught up with what waited for it. */
+  private catchingUp = false;
   private idleTimer: NodeJS.Timeout | null = null;
   private closed = false;
   /** Union of the subscribers' verdict hints; null when some subscriber takes any verdict. */
@@ -85,6 +94,13 @@ export class LiveHub {
 
   get size(): number {
     return this.served.size + this.raw.size;
+  }
+
+  /** Messages waiting for the live thread or being encoded by it. */
+  get backlog(): number {
+    let n = this.pending.length;
+    for (const count of this.inFlight.values()) n += count;
+    return n;
   }
 
   add(s: Subscriber): void {
@@ -155,7 +171,8 @@ export class LiveHub {
       }
       if (verdict === null || !this.verdicts.has(verdict)) return;
     }
-    if (this.pending.length >= MAX_PENDING) this.dropOldest(MAX_PENDING / 2);
+    const limit = this.catchingUp ? MAX_PENDING_STARTING : MAX_PENDING;
+    if (this.pending.length >= limit) this.dropOldest(limit / 2);
     this.pending.push(message);
     if (!this.scheduled) {
       this.scheduled = true;
@@ -221,6 +238,7 @@ export class LiveHub {
     }
     if (this.worker) return this.worker;
     const worker = new Worker(new URL('./encoder.js', import.meta.url));
+    this.catchingUp = true;
     worker.unref();
     worker.on('message', (m: LiveReply) => this.onReply(m));
     worker.on('error', (err) => this.log?.error({ err }, 'the live thread failed; live subscribers lose the flows it held'));
@@ -257,6 +275,7 @@ export class LiveHub {
       return;
     }
     this.inFlight.delete(m.seq);
+    if (this.pending.length <= MAX_BATCH) this.catchingUp = false;
     this.decoded += m.decoded;
     this.malformed += m.malformed;
     for (const out of m.outputs) this.deliver(out);

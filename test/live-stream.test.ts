@@ -1,0 +1,149 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { App } from '../src/app.js';
+import { toResponseJson } from '../src/flows/record.js';
+import type { FlowRecord } from '../src/flows/record.js';
+import { ROOT_DIR } from '../src/paths.js';
+import { wsTextFrame } from '../src/live/frames.js';
+import { TrafficGenerator } from '../src/sim/traffic.js';
+import { GetFlowsResponseType } from '../src/flows/schema.js';
+import type { SimMessage, SimRelay } from '../src/sim/relay-server.js';
+import { startTestApp, tempDir, waitFor, withSimAndApp } from './helpers/harness.js';
+
+interface Frame {
+  type: string;
+  count?: number;
+  flow?: { uuid?: string; verdict?: string };
+}
+
+/** About `flows` flows, encoded as a relay sends them (encoding is done before the clock starts). */
+function encodeFlows(gen: TrafficGenerator, flows: number): { uuid: string; message: SimMessage }[] {
+  const out: { uuid: string; message: SimMessage }[] = [];
+  while (out.length < flows) {
+    for (const f of gen.next(Date.now())) {
+      const bytes = Buffer.from(GetFlowsResponseType.encode(GetFlowsResponseType.fromObject({ flow: f.flow, node_name: f.flow.node_name, time: { seconds: f.seconds, nanos: f.nanos } })).finish());
+      out.push({ uuid: String(f.flow.uuid), message: { seconds: f.seconds, nanos: f.nanos, bytes } });
+    }
+  }
+  return out;
+}
+
+/** Sends encoded flows `step` at a time every 100 ms (a steady rate, as a relay sends them); their uuids in the order sent. */
+async function sendPaced(sim: SimRelay, flows: { uuid: string; message: SimMessage }[], step: number): Promise<string[]> {
+  for (let at = 0; at < flows.length; at += step) {
+    for (const f of flows.slice(at, at + step)) sim.push(f.message);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return flows.map((f) => f.uuid);
+}
+
+test('WebSocket frames written by the live thread reach a ws client intact at every length encoding (7-bit, 16-bit, 64-bit)', async () => {
+  const texts = ['', 'x'.repeat(125), 'y'.repeat(126), 'z'.repeat(65_535), 'é'.repeat(40_000), '{"a":"ü€𝄞"}'.repeat(7000)];
+  const server = createServer();
+  const wss = new WebSocketServer({ server });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    wss.on('connection', (ws) => {
+      // As WsSubscriber writes them: straight onto the TCP socket, all in one write.
+      (ws as unknown as { _socket: { write(b: Buffer): void } })._socket.write(Buffer.concat(texts.map(wsTextFrame)));
+    });
+    const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const got: string[] = [];
+    client.on('message', (m, binary) => {
+      assert.equal(binary, false);
+      got.push(m.toString());
+    });
+    await waitFor('every frame', () => got.length === texts.length);
+    assert.deepEqual(got, texts);
+    client.close();
+  } finally {
+    for (const c of wss.clients) c.terminate();
+    wss.close();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test('subscribers that keep up lose nothing while a relay in another process sends 10,000 flows/s; each frame is the stored flow, filtered or not', async () => {
+  // The relay runs in its own process, as in production: an in-process one shares the event loop and cannot press on it.
+  const feeder = fork(join(ROOT_DIR, 'dist', 'test', 'bench', 'feeder.js'), ['10000'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const { dir, cleanup } = tempDir();
+  let app: App | null = null;
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      feeder.on('message', (m: { type: string; port: number }) => m.type === 'listening' && resolve(m.port));
+      feeder.once('exit', () => reject(new Error('the feeder exited before listening')));
+    });
+    app = await startTestApp(port, join(dir, 'fk.db'));
+    const url = app.url.replace(/^http/, 'ws') + '/api/v1/flows/stream';
+    // The clients share this process with flowkeeper: they keep frames as received and read them afterwards.
+    const open = (query: string): { frames: Buffer[]; ws: WebSocket } => {
+      const sub = { frames: [] as Buffer[], ws: new WebSocket(url + query) };
+      sub.ws.on('message', (m: Buffer) => sub.frames.push(m));
+      return sub;
+    };
+    const read = (frames: Buffer[]): { flows: { type: string; flow: FlowRecord }[]; lost: number[] } => {
+      const parsed = frames.map((f) => JSON.parse(f.toString()) as { type: string; flow: FlowRecord; count?: number });
+      return { flows: parsed.filter((f) => f.type === 'flow'), lost: parsed.filter((f) => f.type === 'lost').map((f) => f.count ?? 0) };
+    };
+    const all = open('');
+    const drops = open('?verdict=DROPPED');
+    await Promise.all([all.ws, drops.ws].map((ws) => new Promise((r) => ws.once('open', r))));
+    await new Promise((r) => setTimeout(r, 3000));
+    feeder.kill();
+    // The relay is gone: wait until everything it sent is stored, encoded, and no frame has come in for a while.
+    let last = -1;
+    let quiet = 0;
+    await waitFor('ingest and live stream settled', () => {
+      const now = all.frames.length + drops.frames.length;
+      quiet = now === last && app!.pipeline.stats.queuedMessages === 0 && app!.hub.backlog === 0 ? quiet + 1 : 0;
+      last = now;
+      return quiet >= 8;
+    }, 30_000);
+    const stored = app.reader!.flows({ limit: 1_000_000, order: 'asc' });
+    const { flows: live, lost } = read(all.frames);
+    assert.ok(live.length > 10_000, `only ${live.length} flows delivered`);
+    assert.deepEqual(lost, []);
+    // Every stored flow from the first one delivered on, in order, each exactly as the REST API returns it, with "type":"flow" in front.
+    const from = stored.findIndex((f) => f.uuid === live[0].flow.uuid);
+    assert.ok(from >= 0);
+    assert.equal(live.length, stored.length - from);
+    for (let i = 0; i < live.length; i++) assert.deepEqual(live[i], { type: 'flow', ...toResponseJson(stored[from + i]) }, `flow ${i}`);
+    const dropped = read(drops.frames);
+    const liveDrops = dropped.flows.map((f) => f.flow.uuid);
+    assert.deepEqual(dropped.lost, []);
+    assert.ok(liveDrops.length > 100);
+    const dropsFrom = stored.findIndex((f) => f.uuid === liveDrops[0]);
+    assert.deepEqual(liveDrops, stored.slice(dropsFrom).filter((f) => f.verdict === 'DROPPED').map((f) => f.uuid));
+    all.ws.close();
+    drops.ws.close();
+  } finally {
+    feeder.kill();
+    await app?.stop();
+    cleanup();
+  }
+});
+
+test('a live thread that dies is replaced: the flows after it still reach the subscriber', async () => {
+  const gen = new TrafficGenerator(12);
+  await withSimAndApp(async ({ sim, app }) => {
+    const ws = new WebSocket(app.url.replace(/^http/, 'ws') + '/api/v1/flows/stream');
+    const frames: Frame[] = [];
+    ws.on('message', (m) => frames.push(JSON.parse(m.toString()) as Frame));
+    await new Promise((r) => ws.once('open', r));
+    await waitFor('subscribed', () => app.hub.size === 1);
+    const first = await sendPaced(sim, encodeFlows(gen, 200), 200);
+    await waitFor('first flows', () => frames.filter((f) => f.type === 'flow').length === first.length);
+    const hub = app.hub as unknown as { worker: { terminate(): Promise<number> } | null };
+    assert.ok(hub.worker, 'the live thread runs while someone is subscribed');
+    await hub.worker.terminate();
+    const second = await sendPaced(sim, encodeFlows(gen, 300), 300);
+    await waitFor('flows after the restart', () => frames.filter((f) => f.type === 'flow').length === first.length + second.length, 20_000);
+    assert.deepEqual(frames.filter((f) => f.type === 'lost'), []);
+    ws.close();
+  });
+});
