@@ -72,7 +72,7 @@ test('a known mix over real gRPC gives exact counter values on a real /metrics s
     assert.equal(samples(all, 'flowkeeper_flows_ingested_total')[0].value, env.records.length);
     assert.equal(samples(all, 'flowkeeper_relay_connected')[0].value, 1);
     assert.equal(samples(all, 'flowkeeper_store_flows')[0].value, env.records.length);
-    for (const name of ['flowkeeper_ingest_lag_seconds', 'flowkeeper_batch_write_duration_seconds_count', 'flowkeeper_store_bytes', 'flowkeeper_store_oldest_flow_age_seconds', 'flowkeeper_websocket_clients', 'flowkeeper_relay_reconnects_total', 'process_resident_memory_bytes']) {
+    for (const name of ['flowkeeper_ingest_lag_seconds', 'flowkeeper_batch_write_duration_seconds_count', 'flowkeeper_store_bytes', 'flowkeeper_store_oldest_flow_age_seconds', 'flowkeeper_websocket_clients', 'flowkeeper_live_dropped_total', 'flowkeeper_live_backlog', 'flowkeeper_relay_reconnects_total', 'process_resident_memory_bytes']) {
       assert.ok(samples(all, name).length > 0, `${name} is exported`);
     }
   } finally {

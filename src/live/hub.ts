@@ -46,9 +46,12 @@ const MAX_PENDING = 4096;
  * The same while a new live thread catches up: it takes ~0.4 s to load (over
  * 1 s on a busy machine) and runs slower until its code is optimised, so the
  * first subscriber's flows of that time wait for it instead of being lost.
- * ~1 KB each, so at most ~32 MB, for that moment only.
+ * ~1 KB each, so at most ~32 MB, for that moment only: once the thread has
+ * caught up, or CATCH_UP_MS after it started, MAX_PENDING applies again (a
+ * thread that cannot keep up must not make every flow seconds late).
  */
 const MAX_PENDING_STARTING = 32_768;
+const CATCH_UP_MS = 5000;
 /** The live thread is stopped after this long without subscribers (it costs ~10 MB idle). */
 const IDLE_STOP_MS = 60_000;
 
@@ -76,8 +79,8 @@ export class LiveHub {
   private nextId = 1;
   private seq = 0;
   private worker: Worker | null = null;
-  /** Set while a new live thread has not yet caught up with what waited for it. */
-  private catchingUp = false;
+  /** While a new live thread has not yet caught up with what waited for it: until when it may (performance.now()), else 0. */
+  private catchingUpUntil = 0;
   private idleTimer: NodeJS.Timeout | null = null;
   private closed = false;
   /** Union of the subscribers' verdict hints; null when some subscriber takes any verdict. */
@@ -171,7 +174,8 @@ export class LiveHub {
       }
       if (verdict === null || !this.verdicts.has(verdict)) return;
     }
-    const limit = this.catchingUp ? MAX_PENDING_STARTING : MAX_PENDING;
+    if (this.catchingUpUntil > 0 && performance.now() > this.catchingUpUntil) this.catchingUpUntil = 0;
+    const limit = this.catchingUpUntil > 0 ? MAX_PENDING_STARTING : MAX_PENDING;
     if (this.pending.length >= limit) this.dropOldest(limit / 2);
     this.pending.push(message);
     if (!this.scheduled) {
@@ -238,7 +242,7 @@ export class LiveHub {
     }
     if (this.worker) return this.worker;
     const worker = new Worker(new URL('./encoder.js', import.meta.url));
-    this.catchingUp = true;
+    this.catchingUpUntil = performance.now() + CATCH_UP_MS;
     worker.unref();
     worker.on('message', (m: LiveReply) => this.onReply(m));
     worker.on('error', (err) => this.log?.error({ err }, 'the live thread failed; live subscribers lose the flows it held'));
@@ -275,7 +279,7 @@ export class LiveHub {
       return;
     }
     this.inFlight.delete(m.seq);
-    if (this.pending.length <= MAX_BATCH) this.catchingUp = false;
+    if (this.pending.length <= MAX_BATCH) this.catchingUpUntil = 0;
     this.decoded += m.decoded;
     this.malformed += m.malformed;
     for (const out of m.outputs) this.deliver(out);

@@ -122,6 +122,9 @@ export class FlowkeeperMetrics {
     pipelineCounter('flowkeeper_future_dated_flows_total', 'Flows dated more than a minute ahead of this clock (stored, never the resume point).', () => src.pipeline.stats.futureDated);
     new Gauge({ name: 'flowkeeper_websocket_clients', help: 'Live-stream WebSocket subscribers.', registers: [r],
       collect() { this.set(src.hub.size); } });
+    pipelineCounter('flowkeeper_live_dropped_total', 'Relay messages the live stream dropped before encoding them, because the live thread fell behind or every subscriber was stalled (subscribers get lost frames).', () => src.hub.dropped);
+    new Gauge({ name: 'flowkeeper_live_backlog', help: 'Relay messages waiting for the live thread or being encoded by it.', registers: [r],
+      collect() { this.set(src.hub.backlog); } });
     const guarded = [this.flows.flows, this.flows.dropped, this.flows.denied];
     // Series the dashboards and alerts read exist from the start at 0, not only after their first increment.
     for (const m of guarded) overflow.inc({ metric: m.name }, 0);

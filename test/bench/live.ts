@@ -77,7 +77,10 @@ export async function benchLive(rate: number, seconds: number): Promise<Figure[]
       if (frame.type === 'flow' && frame.flow) latencies.push(now - timeMs(frame.flow.time));
       if (frame.type === 'lost') lost += frame.count ?? 0;
     });
-    await Promise.all([ws, ...others].map((w) => new Promise((r) => w.once('open', r))));
+    await Promise.all([ws, ...others].map((w) => new Promise((resolve, reject) => {
+      w.once('open', resolve).once('error', reject);
+      w.once('unexpected-response', (_req, res) => reject(new Error(`${url}: HTTP ${res.statusCode} (BENCH_LIVE_FILTER must be query parameters of the stream, e.g. verdict=DROPPED, or empty for all flows)`)));
+    })));
     await new Promise((r) => setTimeout(r, 3000));
     const s0 = await stored();
     measuring = true;
