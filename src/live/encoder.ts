@@ -60,12 +60,17 @@ class FlowFrames {
   private grpc: Buffer | null = null;
   private key: string | null = null;
 
-  constructor(private readonly flow: FlowRecord) {}
+  constructor(
+    private readonly flow: FlowRecord,
+    /** The relay's GetFlowsResponse, as it sent it. */
+    private readonly message: Uint8Array,
+  ) {}
 
   for(sub: Subscription): Buffer {
     if (sub.form.kind === 'ws') return (this.ws ??= wsTextFrame(wsFlowFrame(this.flow)));
     if (sub.mask) return grpcFrame(recordResponse(this.flow, sub.mask));
-    return (this.grpc ??= grpcFrame(recordResponse(this.flow, null)));
+    // Unmasked followers get the relay's own response, as unfiltered ones do (no re-encoding).
+    return (this.grpc ??= grpcFrame(this.message));
   }
 
   readonly flowKey = (): string => (this.key ??= flowKey(this.flow));
@@ -80,16 +85,17 @@ function encodeBatch(req: Extract<LiveRequest, { type: 'batch' }>): FramesReply 
   let decoded = 0;
   let malformed = 0;
   for (let i = 0; i + 1 < req.offsets.length; i++) {
+    const message = Buffer.from(bytes.buffer, req.offsets[i], req.offsets[i + 1] - req.offsets[i]);
     let flow: FlowRecord | null;
     try {
       decoded++;
-      flow = decodeFlowRecord(Buffer.from(bytes.buffer, req.offsets[i], req.offsets[i + 1] - req.offsets[i]));
+      flow = decodeFlowRecord(message);
     } catch {
       malformed++;
       continue;
     }
     if (!flow) continue;
-    const frames = new FlowFrames(flow);
+    const frames = new FlowFrames(flow, message);
     for (const out of builders) {
       if (!out.sub.filters.match(flow)) continue;
       if (stalled.has(out.sub.id)) out.lost++;
