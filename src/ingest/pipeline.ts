@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { RateLimitedLog } from '../log.js';
 import type { FlowSink } from '../relay/client.js';
 import type { FlowTime } from '../flows/record.js';
+import { packMessages } from '../flows/message-batch.js';
 import type { BatchSummary } from './batch-summary.js';
 import type { StoreEngineInfo, WorkerReply, WorkerRequest, WorkerSettings } from './protocol.js';
 
@@ -200,14 +201,7 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
     if (!p || p.messages.length === 0) return;
     this.pending.delete(relay);
     const buf = this.takeBuffer(p.bytes);
-    const bytes = new Uint8Array(buf);
-    const offsets = new Uint32Array(p.messages.length + 1);
-    let at = 0;
-    for (let i = 0; i < p.messages.length; i++) {
-      bytes.set(p.messages[i], at);
-      at += p.messages[i].length;
-      offsets[i + 1] = at;
-    }
+    const offsets = packMessages(p.messages, new Uint8Array(buf));
     const count = p.messages.length;
     this.stats.inFlightBatches++;
     const done = this.request({ id: 0, type: 'batch', relay, buf, offsets }, [buf, offsets.buffer])

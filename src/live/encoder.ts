@@ -6,7 +6,7 @@ import { flowKey, wsFlowFrame } from '../flows/record.js';
 import type { FlowRecord } from '../flows/record.js';
 import { recordResponse } from '../flows/responses.js';
 import { FilterSet } from '../query/filter.js';
-import { grpcFrame, wsTextFrame } from './frames.js';
+import { grpcFrame, packFrames, wsTextFrame } from './frames.js';
 import type { LiveForm, LiveOutput, LiveReply, LiveRequest } from './protocol.js';
 
 /**
@@ -26,28 +26,18 @@ interface Subscription {
 class OutputBuilder {
   readonly frames: Buffer[] = [];
   readonly keys: string[] = [];
-  bytes = 0;
   lost = 0;
 
   constructor(readonly sub: Subscription) {}
 
   add(frame: Buffer, key: () => string): void {
     this.frames.push(frame);
-    this.bytes += frame.length;
     if (this.sub.keys) this.keys.push(key());
   }
 
   /** The frames in one buffer of their own (transferred to the main thread). */
   finish(): LiveOutput {
-    const frames = new Uint8Array(this.bytes);
-    const ends = new Uint32Array(this.frames.length);
-    let at = 0;
-    for (let i = 0; i < this.frames.length; i++) {
-      frames.set(this.frames[i], at);
-      at += this.frames[i].length;
-      ends[i] = at;
-    }
-    return { id: this.sub.id, frames, ends, keys: this.sub.keys ? this.keys : null, lost: this.lost };
+    return { id: this.sub.id, ...packFrames(this.frames), keys: this.sub.keys ? this.keys : null, lost: this.lost };
   }
 }
 

@@ -1,3 +1,5 @@
+import { WireWriter } from '../flows/wire-writer.js';
+
 /**
  * The frames the live thread writes and the faces send as they are: WebSocket
  * text frames (RFC 6455, as a server sends them: final, unmasked) and gRPC
@@ -28,11 +30,36 @@ export function wsFramePayload(frame: Buffer): Buffer {
   return frame.subarray(mark < 126 ? 2 : mark === 126 ? 4 : 10);
 }
 
+const framer = new WireWriter();
+
 /** A gRPC frame around one encoded message. */
 export function grpcFrame(message: Uint8Array): Buffer {
-  const frame = Buffer.allocUnsafe(5 + message.length);
-  frame[0] = 0; // not compressed
-  frame.writeUInt32BE(message.length, 1);
-  frame.set(message, 5);
-  return frame;
+  framer.reset().grpcFrame(() => framer.raw(message));
+  return framer.finish();
+}
+
+/** Frames packed back to back in one buffer of their own (it can be transferred to another thread): frame i ends at ends[i]. */
+export function packFrames(frames: readonly Uint8Array[]): { frames: Uint8Array; ends: Uint32Array } {
+  let bytes = 0;
+  for (const f of frames) bytes += f.length;
+  const packed = new Uint8Array(bytes);
+  const ends = new Uint32Array(frames.length);
+  for (let i = 0, at = 0; i < frames.length; i++) {
+    packed.set(frames[i], at);
+    ends[i] = at += frames[i].length;
+  }
+  return { frames: packed, ends };
+}
+
+/** A live flow's frame held while history or a backfill is sent, with its flowKey ('' when not known). */
+export interface HeldFrame {
+  frame: Buffer;
+  key: string;
+}
+
+/** Packed frames (frame i ends at ends[i]) one by one, with their keys when given. */
+export function splitFrames(frames: Buffer, ends: Uint32Array, keys: string[] | null): HeldFrame[] {
+  const out: HeldFrame[] = new Array(ends.length);
+  for (let i = 0, start = 0; i < ends.length; start = ends[i], i++) out[i] = { frame: frames.subarray(start, ends[i]), key: keys?.[i] ?? '' };
+  return out;
 }

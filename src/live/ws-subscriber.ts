@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { FilterSet } from '../query/filter.js';
-import { wsFramePayload } from './frames.js';
+import { packFrames, splitFrames, wsFramePayload } from './frames.js';
+import type { HeldFrame } from './frames.js';
 import type { Subscriber } from './hub.js';
 import type { LiveForm } from './protocol.js';
 
@@ -10,12 +11,6 @@ export const MAX_BUFFERED_BYTES = 1024 * 1024;
 const MAX_HELD = 10_000;
 /** How often a backfill waiting for its client looks at the send buffer again. */
 const BACKFILL_DRAIN_POLL_MS = 5;
-
-/** A live flow's WebSocket frame, kept while the backfill is sent, with its flowKey. */
-interface HeldFrame {
-  frame: Buffer;
-  key: string;
-}
 
 /** The TCP socket under a ws WebSocket (ws keeps it as `_socket`), when frames may be written to it directly. */
 interface RawSocket {
@@ -52,8 +47,8 @@ export class WsSubscriber implements Subscriber {
 
   deliverFrames(frames: Buffer, ends: Uint32Array, keys: string[] | null): void {
     if (this.held) {
-      for (let i = 0, start = 0; i < ends.length; start = ends[i], i++) {
-        if (this.held.length < MAX_HELD) this.held.push({ frame: frames.subarray(start, ends[i]), key: keys?.[i] ?? '' });
+      for (const f of splitFrames(frames, ends, keys)) {
+        if (this.held.length < MAX_HELD) this.held.push(f);
         else this.lost++;
       }
       return;
@@ -104,12 +99,11 @@ export class WsSubscriber implements Subscriber {
     this.frame({ type: 'backfill_done', count: this.backfillCount, ...(truncated === undefined ? {} : { truncated }) });
     const held = this.held ?? [];
     this.held = null;
-    const frames = held.filter((h) => !this.backfilled.has(h.key)).map((h) => h.frame);
+    const live = held.filter((h) => !this.backfilled.has(h.key)).map((h) => h.frame);
     this.backfilled = new Set();
-    if (frames.length === 0 || this.socket.readyState !== this.socket.OPEN) return;
-    const ends = new Uint32Array(frames.length);
-    for (let i = 0, at = 0; i < frames.length; i++) ends[i] = at += frames[i].length;
-    this.writeFrames(Buffer.concat(frames), ends);
+    if (live.length === 0 || this.socket.readyState !== this.socket.OPEN) return;
+    const { frames, ends } = packFrames(live);
+    this.writeFrames(Buffer.from(frames.buffer), ends);
   }
 
   heartbeat(): void {
@@ -130,7 +124,7 @@ export class WsSubscriber implements Subscriber {
     if (tcp && typeof tcp.write === 'function') tcp.write(frames);
     else {
       this.cork();
-      for (let i = 0, start = 0; i < ends.length; start = ends[i], i++) this.socket.send(wsFramePayload(frames.subarray(start, ends[i])));
+      for (const { frame } of splitFrames(frames, ends, null)) this.socket.send(wsFramePayload(frame));
     }
     this.sent += ends.length;
   }

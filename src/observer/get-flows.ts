@@ -9,6 +9,8 @@ import type { FlowTime } from '../flows/record.js';
 import { checkRange, fromMs, isBefore } from '../query/time.js';
 import type { LiveHub, Subscriber } from '../live/hub.js';
 import type { LiveForm } from '../live/protocol.js';
+import { splitFrames } from '../live/frames.js';
+import type { HeldFrame } from '../live/frames.js';
 import { FilterSet } from '../query/filter.js';
 import type { FlowPosition } from '../query/position.js';
 import type { HistoryAnswer, HistoryJob } from '../query/jobs.js';
@@ -42,12 +44,6 @@ type Call = grpc.ServerWritableStream<JsonObject, Buffer>;
 interface HistoryFlow {
   time: FlowTime;
   /** flowKey of the flow ('' unless the stream follows). */
-  key: string;
-}
-
-/** A live flow's gRPC frame, kept while history is sent, with its flowKey. */
-interface HeldFrame {
-  frame: Buffer;
   key: string;
 }
 
@@ -145,7 +141,7 @@ export class FlowStream implements Subscriber {
   deliverFrames(frames: Buffer, ends: Uint32Array, keys: string[] | null): void {
     if (this.closed) return;
     if (this.held) {
-      for (let i = 0, start = 0; i < ends.length; start = ends[i], i++) this.hold({ frame: frames.subarray(start, ends[i]), key: keys?.[i] ?? '' });
+      for (const f of splitFrames(frames, ends, keys)) this.hold(f);
       return;
     }
     if (this.out.behind) {
