@@ -1,6 +1,7 @@
 /**
- * Relay messages packed back to back into one buffer, the shape batches cross
- * to other threads in (the writer, the live thread): message i is
+ * Bytes packed back to back, the shapes messages and frames cross threads in.
+ *
+ * Relay messages for the writer and the live thread: message i is
  * bytes[offsets[i], offsets[i+1]).
  */
 export function packMessages(messages: readonly Uint8Array[], into: Uint8Array): Uint32Array<ArrayBuffer> {
@@ -18,4 +19,17 @@ export function messagesBytes(messages: readonly Uint8Array[]): number {
   let bytes = 0;
   for (const m of messages) bytes += m.length;
   return bytes;
+}
+
+/** Frames packed back to back in one buffer of their own (it can be transferred to another thread): frame i ends at ends[i]. */
+export function packFrames(frames: readonly Uint8Array[]): { frames: Uint8Array<ArrayBuffer>; ends: Uint32Array<ArrayBuffer> } {
+  let bytes = 0;
+  for (const f of frames) bytes += f.length;
+  const packed = new Uint8Array(bytes);
+  const ends = new Uint32Array(frames.length);
+  for (let i = 0, at = 0; i < frames.length; i++) {
+    packed.set(frames[i], at);
+    ends[i] = at += frames[i].length;
+  }
+  return { frames: packed, ends };
 }

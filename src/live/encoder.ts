@@ -6,7 +6,8 @@ import { flowKey, wsFlowFrame } from '../flows/record.js';
 import type { FlowRecord } from '../flows/record.js';
 import { recordResponse } from '../flows/responses.js';
 import { FilterSet } from '../query/filter.js';
-import { grpcFrame, packFrames, wsTextFrame } from './frames.js';
+import { packFrames } from '../flows/message-batch.js';
+import { grpcFrame, wsTextFrame } from './frames.js';
 import type { LiveForm, LiveOutput, LiveReply, LiveRequest } from './protocol.js';
 
 /**

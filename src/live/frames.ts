@@ -38,19 +38,6 @@ export function grpcFrame(message: Uint8Array): Buffer {
   return framer.finish();
 }
 
-/** Frames packed back to back in one buffer of their own (it can be transferred to another thread): frame i ends at ends[i]. */
-export function packFrames(frames: readonly Uint8Array[]): { frames: Uint8Array; ends: Uint32Array } {
-  let bytes = 0;
-  for (const f of frames) bytes += f.length;
-  const packed = new Uint8Array(bytes);
-  const ends = new Uint32Array(frames.length);
-  for (let i = 0, at = 0; i < frames.length; i++) {
-    packed.set(frames[i], at);
-    ends[i] = at += frames[i].length;
-  }
-  return { frames: packed, ends };
-}
-
 /** A live flow's frame held while history or a backfill is sent, with its flowKey ('' when not known). */
 export interface HeldFrame {
   frame: Buffer;

@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { FilterSet } from '../query/filter.js';
-import { packFrames, splitFrames, wsFramePayload } from './frames.js';
+import { packFrames } from '../flows/message-batch.js';
+import { splitFrames, wsFramePayload } from './frames.js';
 import type { HeldFrame } from './frames.js';
 import type { Subscriber } from './hub.js';
 import type { LiveForm } from './protocol.js';
@@ -22,7 +23,7 @@ interface RawSocket {
 /** Stored flows for a backfill: their frames back to back (frame i ends at ends[i]) and their flowKeys. */
 export interface BackfillPage {
   frames: Uint8Array;
-  ends: number[];
+  ends: ArrayLike<number>;
   keys: string[];
 }
 

@@ -7,6 +7,7 @@ import { parseGroupBy } from './aggregate.js';
 import { compileFieldMask } from '../flows/field-mask.js';
 import { recordResponse } from '../flows/responses.js';
 import { WireWriter } from '../flows/wire-writer.js';
+import { packFrames } from '../flows/message-batch.js';
 import { FilterSet } from './filter.js';
 import type { AggregateAnswer, AggregateRequest, FlowClassesRequest, FlowsRequest, QueryEngine, StoredFlow } from './engine.js';
 import type { FlowClasses } from '../store/flow-classes.js';
@@ -81,7 +82,7 @@ export interface FlowsAnswer {
   /** output 'ndjson': one jsonpb response line per flow, as UTF-8 bytes (they cross threads without a copy and go to the socket as they are) */
   ndjson?: Uint8Array;
   /** output 'ws': each flow's WebSocket frame, back to back (frame i ends at ends[i]), with its flowKey */
-  ws?: { frames: Uint8Array; ends: number[]; keys: string[] };
+  ws?: { frames: Uint8Array; ends: Uint32Array; keys: string[] };
   /** output 'summary': the summaries as one JSON array, as UTF-8 bytes (serialised where they are read, like ndjson) */
   summaries?: Uint8Array;
 }
@@ -144,10 +145,7 @@ export async function runJob(engine: QueryEngine, job: QueryJob, cancelFlag: Int
       keys.push(flowKey(flow));
       return frame;
     }, cancelFlag);
-    const ends: number[] = [];
-    let end = 0;
-    for (const f of page.flows) ends.push((end += f.length));
-    return { next: page.next, truncated: page.truncated, ws: { frames: Buffer.concat(page.flows), ends, keys } };
+    return { next: page.next, truncated: page.truncated, ws: { ...packFrames(page.flows), keys } };
   }
   const page = await engine.readFlows(req, (flow) => `${JSON.stringify(toResponseJson(flow.record()))}\n`, cancelFlag);
   return { next: page.next, truncated: page.truncated, ndjson: Buffer.from(page.flows.join('')) };
