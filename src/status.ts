@@ -1,6 +1,6 @@
 import type { IngestPipeline } from './ingest/pipeline.js';
 import type { RelayClient, RelayStatus } from './relay/client.js';
-import type { StoreStats } from './store/reader.js';
+import type { StoreStats } from './store/facts.js';
 import type { StoreFacts } from './store/facts.js';
 import { formatTimestamp } from './flows/jsonpb.js';
 import type { StatusSource } from './api/status.js';

@@ -4,8 +4,8 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT_DIR } from '../src/paths.js';
-import { openDatabase } from '../src/store/sqlite.js';
-import { FlowReader } from '../src/store/reader.js';
+import { openDatabase } from '../src/store/sqlite/sqlite.js';
+import { FlowReader } from '../src/store/sqlite/reader.js';
 import { TrafficGenerator } from '../src/sim/traffic.js';
 import { startSim, tempDir, waitFor } from './helpers/harness.js';
 

@@ -10,7 +10,7 @@ import type { ReplayReport } from '../src/policy/replay.js';
 import type { Suggestion } from '../src/policy/run.js';
 import { MAX_HTTP_RULES, MAX_WORLD_PEERS, suggestPolicies } from '../src/policy/suggest.js';
 import { selectorFor, workloadLabels } from '../src/policy/workload-selector.js';
-import type { FlowClasses } from '../src/query/service.js';
+import type { FlowClasses } from '../src/store/flow-classes.js';
 import { P, flow, serveCorpus, world } from './helpers/policy-corpus.js';
 
 /**

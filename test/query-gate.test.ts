@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { QueryGate } from '../src/query/gate.js';
-import type { QueryService } from '../src/query/service.js';
+import type { QueryService } from '../src/store/sqlite/queries.js';
 import type { FlowkeeperError } from '../src/errors.js';
 import { withSimAndApp } from './helpers/harness.js';
 

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { cpSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MIGRATIONS_DIR } from '../src/paths.js';
-import { migrate } from '../src/store/migrate.js';
-import { openDatabase } from '../src/store/sqlite.js';
+import { migrate } from '../src/store/sqlite/migrate.js';
+import { openDatabase } from '../src/store/sqlite/sqlite.js';
 import { tempDir } from './helpers/harness.js';
 import { FlowkeeperError } from '../src/errors.js';
 

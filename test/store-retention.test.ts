@@ -2,13 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { MIGRATIONS_DIR } from '../src/paths.js';
-import { migrate } from '../src/store/migrate.js';
-import { openDatabase } from '../src/store/sqlite.js';
-import { FlowWriter } from '../src/store/writer.js';
-import { FlowReader } from '../src/store/reader.js';
+import { migrate } from '../src/store/sqlite/migrate.js';
+import { openDatabase } from '../src/store/sqlite/sqlite.js';
+import { FlowWriter } from '../src/store/sqlite/writer.js';
+import { FlowReader } from '../src/store/sqlite/reader.js';
 import { GetFlowsResponseType } from '../src/flows/schema.js';
 import { TrafficGenerator } from '../src/sim/traffic.js';
-import { usedBytes } from '../src/store/partitions.js';
+import { usedBytes } from '../src/store/sqlite/partitions.js';
 import { packBatch } from './helpers/fixtures.js';
 import { startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
 

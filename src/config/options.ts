@@ -1,5 +1,5 @@
 import { parseDuration, parseSize } from './units.js';
-import { AUTO_SIZE } from '../store/space.js';
+import { AUTO_SIZE } from '../store/sqlite/space.js';
 
 /**
  * Every setting flowkeeper reads, in one place. Each has a CLI flag

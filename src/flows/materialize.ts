@@ -58,7 +58,7 @@ export interface StoredRow {
   extra: Buffer | null;
 }
 
-/** Read access to the dictionaries (store/reader.ts implements it with caches). */
+/** Read access to the dictionaries (store/sqlite/reader.ts implements it with caches). */
 export interface DictionaryLookup {
   value(kind: DictKind, id: number): Buffer;
   endpoint(id: number): Buffer;

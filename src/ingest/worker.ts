@@ -1,9 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { migrate } from '../store/migrate.js';
-import { isStorageFailure, openDatabase } from '../store/sqlite.js';
-import { FlowWriter } from '../store/writer.js';
-import { nearlyFull, retentionBytes } from '../store/space.js';
-import { findDamage, moveAside } from '../store/integrity.js';
+import { migrate } from '../store/sqlite/migrate.js';
+import { isStorageFailure, openDatabase } from '../store/sqlite/sqlite.js';
+import { FlowWriter } from '../store/sqlite/writer.js';
+import { nearlyFull, retentionBytes } from '../store/sqlite/space.js';
+import { findDamage, moveAside } from '../store/sqlite/integrity.js';
 import { reportHeap } from './heap-report.js';
 import { storageRetryDelayMs } from './storage-retry.js';
 import type { SqliteWorkerSettings, WorkerReply, WorkerRequest } from './protocol.js';

@@ -2,7 +2,7 @@ import type { Counter, Registry } from 'prom-client';
 import { Enums } from '../query/enums.js';
 import { EVENT_TYPE_NAMES } from '../flows/row.js';
 import { POLICY_DENIED_REASONS, POLICY_VERDICT_EVENT } from '../flows/denial.js';
-import type { MetricDelta } from '../store/rollup.js';
+import type { MetricDelta } from '../store/rollup-dims.js';
 import type { MetricLabels } from './metric-labels.js';
 import { GuardedCounter } from './guarded-counter.js';
 import type { GuardOptions } from './guarded-counter.js';

@@ -1,6 +1,6 @@
 import { formatTimestamp } from '../flows/jsonpb.js';
 import type { FlowRecord } from '../flows/record.js';
-import type { FlowClasses } from '../query/service.js';
+import type { FlowClasses } from '../store/flow-classes.js';
 import type { Connection, EndpointView, PolicySet } from './model.js';
 import { isIcmp, policyLabel } from './model.js';
 import { connectionOf, dnsAnswers, observedOutcome } from './connection.js';

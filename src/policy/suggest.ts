@@ -1,4 +1,4 @@
-import type { FlowClasses } from '../query/service.js';
+import type { FlowClasses } from '../store/flow-classes.js';
 import type { Connection, EndpointView } from './model.js';
 import { isIcmp } from './model.js';
 import { connectionOf, dnsAnswers, observedOutcome } from './connection.js';

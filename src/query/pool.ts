@@ -4,7 +4,7 @@ import { aggregateJob, classesJob, flowsJob, fromJobError, runJob } from './jobs
 import type { AggregateAnswer, FlowsAnswer, FlowsOutput, HistoryAnswer, HistoryJob, JobAnswer, QueryJob } from './jobs.js';
 import type { AggregateRequest, FlowClassesRequest, FlowsRequest, QueryEngine } from './engine.js';
 import type { FlowClasses } from '../store/flow-classes.js';
-import type { QueryLimits } from './service.js';
+import type { QueryLimits } from './limits.js';
 import type { QueryStore, QueryWorkerMessage, QueryWorkerSettings } from './worker.js';
 
 export interface QueryPoolOptions {

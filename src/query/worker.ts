@@ -7,7 +7,7 @@ import { ClickHouseQueries } from '../store/clickhouse/queries.js';
 import type { QueryEngine } from './engine.js';
 import { runJob, toJobError, transferables } from './jobs.js';
 import type { QueryJob } from './jobs.js';
-import type { QueryLimits } from './service.js';
+import type { QueryLimits } from './limits.js';
 
 /**
  * A query worker: runs queries on its own read-only connection (WAL lets it
@@ -46,7 +46,7 @@ lowerPriority(settings.nice);
 /** The engine on this thread's own connection (SQLite's is loaded only where it is used). */
 async function openEngine(store: QueryStore): Promise<QueryEngine> {
   if (store.engine === 'clickhouse') return new ClickHouseQueries(new ClickHouseHttp(store.clickhouse), settings.budgetMs, settings.limits);
-  const [{ openDatabase }, { FlowReader }, { QueryService }] = await Promise.all([import('../store/sqlite.js'), import('../store/reader.js'), import('./service.js')]);
+  const [{ openDatabase }, { FlowReader }, { QueryService }] = await Promise.all([import('../store/sqlite/sqlite.js'), import('../store/sqlite/reader.js'), import('../store/sqlite/queries.js')]);
   const db = openDatabase(store.dbPath, { readonly: true });
   return new QueryService(db, new FlowReader(db), settings.budgetMs, settings.limits, { onEventLoop: false });
 }

@@ -1,6 +1,4 @@
 import type { FlowTime } from '../flows/record.js';
-import type { FlowReader, StoreStats } from './reader.js';
-import { fileBytes } from './sqlite.js';
 
 /**
  * What status, /metrics and the Observer's ServerStatus/GetNodes/GetNamespaces
@@ -25,50 +23,11 @@ export interface StoreFacts {
   describe(): Record<string, unknown>;
 }
 
-/** The SQLite store's facts, read from its read connection when asked. */
-export class SqliteFacts implements StoreFacts {
-  constructor(
-    private readonly reader: FlowReader,
-    private readonly dbPath: string,
-  ) {}
-
-  stats(): StoreStats {
-    return this.reader.stats(fileBytes(this.dbPath));
-  }
-
-  diskBytes(): number {
-    return fileBytes(this.dbPath);
-  }
-
-  count(): number {
-    return this.reader.count();
-  }
-
-  edge(order: 'asc' | 'desc'): FlowTime | null {
-    return this.reader.edge(order);
-  }
-
-  checkpoints(): Record<string, FlowTime> {
-    return this.reader.checkpoints();
-  }
-
-  namespacesSince(minute: number): { cluster: string; namespace: string }[] {
-    return this.reader.namespacesSince(minute);
-  }
-
-  flowsPerNode(): Map<string, number> {
-    return this.reader.flowsPerNode();
-  }
-
-  nodeNames(): string[] {
-    return this.reader.nodeNames();
-  }
-
-  lostEvents(): { relay: string; source: number; node: string; events: number }[] {
-    return this.reader.lostEvents();
-  }
-
-  describe(): Record<string, unknown> {
-    return { engine: 'sqlite', path: this.dbPath };
-  }
+export interface StoreStats {
+  usedBytes: number;
+  fileBytes: number;
+  partitions: number;
+  flows: number;
+  oldest: FlowTime | null;
+  newest: FlowTime | null;
 }

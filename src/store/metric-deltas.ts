@@ -1,4 +1,4 @@
-import type { MetricDelta } from './rollup.js';
+import type { MetricDelta } from './rollup-dims.js';
 
 /** Sums a batch's flows by metric dimensions: the deltas the Prometheus flow counters are fed from. */
 export class MetricDeltaAccumulator {

@@ -40,7 +40,7 @@ export type Load = (apiUrl: string) => { stop: () => Promise<Figure[]> };
 
 /** The SQLite store's size and flow count (none when BENCH_FK_ARGS chose another store). */
 async function sqliteBytesPerFlow(dbPath: string): Promise<{ bytes: number; stored: number }> {
-  const db = (await import('../../src/store/sqlite.js')).openDatabase(dbPath, { readonly: true });
+  const db = (await import('../../src/store/sqlite/sqlite.js')).openDatabase(dbPath, { readonly: true });
   const stored = db.prepare('SELECT sum(flows) FROM partitions').pluck().get() as number;
   db.close();
   return { bytes: statSync(dbPath).size, stored };

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { MIGRATIONS_DIR, ROOT_DIR } from '../../src/paths.js';
-import { migrate } from '../../src/store/migrate.js';
-import { openDatabase } from '../../src/store/sqlite.js';
-import { FlowWriter } from '../../src/store/writer.js';
+import { migrate } from '../../src/store/sqlite/migrate.js';
+import { openDatabase } from '../../src/store/sqlite/sqlite.js';
+import { FlowWriter } from '../../src/store/sqlite/writer.js';
 import { freePort, tempDir } from '../helpers/harness.js';
 import type { Figure } from './measure.js';
 import { buildTemplates, spreadOverLastDay, templateBatches } from './templates.js';

@@ -1,7 +1,7 @@
 import { Counter, Registry } from 'prom-client';
 import { FlowMetrics } from '../../src/metrics/flow-metrics.js';
-import type { StoreAggregateLabels } from '../../src/store/aggregate.js';
-import type { MetricDelta } from '../../src/store/rollup.js';
+import type { StoreAggregateLabels } from '../../src/store/sqlite/aggregate.js';
+import type { MetricDelta } from '../../src/store/rollup-dims.js';
 import { Random } from '../../src/sim/random.js';
 import type { Figure } from './measure.js';
 

@@ -4,7 +4,7 @@ import type { FlowRow } from '../../flows/row.js';
 import { scanFlow, unpackUuid } from '../../flows/scan.js';
 import type { Interner } from '../../flows/scan.js';
 import { ByteKeyCache } from '../byte-key-cache.js';
-import { clusterOfNode } from '../dictionary.js';
+import { clusterOfNode } from '../../flows/node-name.js';
 import { deniedPolicyInfo } from '../../flows/denial.js';
 import type { MetricNameInterner } from './metric-names.js';
 import type { RowBinaryWriter } from './row-binary.js';

@@ -1,7 +1,7 @@
 import type { FlowTime } from '../../flows/record.js';
 import { fromNanos } from '../../query/time.js';
 import type { StoreFacts } from '../facts.js';
-import type { StoreStats } from '../reader.js';
+import type { StoreStats } from '../facts.js';
 import type { ClickHouseHttp } from './http.js';
 import { stringLiteral } from './where.js';
 import { readTables } from './cluster.js';

@@ -1,5 +1,5 @@
 import { FlowkeeperError } from '../../errors.js';
-import { readMigrations } from '../migrate.js';
+import { readMigrations } from '../migration-files.js';
 import type { ClickHouseHttp, ServerVersion } from './http.js';
 import { stringLiteral } from './where.js';
 

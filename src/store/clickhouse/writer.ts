@@ -12,7 +12,7 @@ import { RowBinaryReader, RowBinaryWriter } from './row-binary.js';
 import { stringLiteral } from './where.js';
 import type { MetricNames } from '../../metrics/metric-labels.js';
 import { MetricDeltaAccumulator } from '../metric-deltas.js';
-import type { MetricDelta } from '../rollup.js';
+import type { MetricDelta } from '../rollup-dims.js';
 import { MetricNameInterner } from './metric-names.js';
 import { LabelSets, insertLabelSets } from './label-sets.js';
 

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
-import { FlowkeeperError } from '../errors.js';
+import { FlowkeeperError } from '../../errors.js';
 import { dirname } from 'node:path';
 
 export type Db = Database.Database;

@@ -1,8 +1,8 @@
-import { ResponseKind, decodeLostEvent, decodeNodeStatus, scanEnvelope } from '../flows/envelope.js';
-import type { NodeStatusInfo } from '../flows/envelope.js';
-import type { FlowRow } from '../flows/row.js';
-import { scanFlow } from '../flows/scan.js';
-import { DedupeWindow, MAX_FUTURE_SKEW_SECONDS, dedupeKey } from './dedupe.js';
+import { ResponseKind, decodeLostEvent, decodeNodeStatus, scanEnvelope } from '../../flows/envelope.js';
+import type { NodeStatusInfo } from '../../flows/envelope.js';
+import type { FlowRow } from '../../flows/row.js';
+import { scanFlow } from '../../flows/scan.js';
+import { DedupeWindow, MAX_FUTURE_SKEW_SECONDS, dedupeKey } from '../dedupe.js';
 import { WriterDictionary } from './dictionary.js';
 import {
   ROWID_SLOTS,
@@ -18,13 +18,13 @@ import {
 } from './partitions.js';
 import { ClassRollup } from './class-rollup.js';
 import { RollupAccumulator } from './rollup.js';
-import type { MetricDelta } from './rollup.js';
-import type { MetricNames } from '../metrics/metric-labels.js';
+import type { MetricDelta } from '../rollup-dims.js';
+import type { MetricNames } from '../../metrics/metric-labels.js';
 import { isStorageFailure } from './sqlite.js';
 import type { Db } from './sqlite.js';
 import type { Statement } from 'better-sqlite3';
 
-import type { FlowTime } from '../flows/record.js';
+import type { FlowTime } from '../../flows/record.js';
 
 export interface LostEventCount {
   source: number;

@@ -1,6 +1,6 @@
-import type { FlowRow } from '../flows/row.js';
-import { classFieldsOf, classHash, classKeyOf, sameClass } from './class-key.js';
-import type { ClassFields } from './class-key.js';
+import type { FlowRow } from '../../flows/row.js';
+import { classFieldsOf, classHash, classKeyOf, sameClass } from '../class-key.js';
+import type { ClassFields } from '../class-key.js';
 import type { Db } from './sqlite.js';
 
 /**

@@ -1,9 +1,9 @@
-import type { DictionaryLookup, StoredRow } from '../flows/materialize.js';
-import { rowToRecord, storedFlowKey } from '../flows/materialize.js';
-import type { FlowRecord } from '../flows/record.js';
-import { writeStoredResponse } from '../flows/responses.js';
-import type { WireWriter } from '../flows/wire-writer.js';
-import type { StoredFlow } from '../query/engine.js';
+import type { DictionaryLookup, StoredRow } from '../../flows/materialize.js';
+import { rowToRecord, storedFlowKey } from '../../flows/materialize.js';
+import type { FlowRecord } from '../../flows/record.js';
+import { writeStoredResponse } from '../../flows/responses.js';
+import type { WireWriter } from '../../flows/wire-writer.js';
+import type { StoredFlow } from '../../query/engine.js';
 
 /** A flow stored in SQLite: its row and the dictionaries its ids point into. */
 export class RowFlow implements StoredFlow {

@@ -1,11 +1,12 @@
-import { Deadline } from '../query/deadline.js';
-import type { DictionaryLookup } from '../flows/materialize.js';
-import type { FlowRecord } from '../flows/record.js';
-import type { DictKind } from '../flows/row.js';
+import { Deadline } from '../../query/deadline.js';
+import type { DictionaryLookup } from '../../flows/materialize.js';
+import type { FlowRecord } from '../../flows/record.js';
+import type { DictKind } from '../../flows/row.js';
 import { listPartitions, tableName, timeOfRowid, usedBytes } from './partitions.js';
 import { onPartition, runFlowQuery } from './flow-query.js';
 import type { Db } from './sqlite.js';
-import type { FlowTime } from '../flows/record.js';
+import type { FlowTime } from '../../flows/record.js';
+import type { StoreStats } from '../facts.js';
 
 const READ_CACHE_LIMIT = 50_000;
 /** Every time a stored flow can have (the valid google.protobuf.Timestamp range from 1970). */
@@ -52,15 +53,6 @@ function cached<V>(map: Map<number, V>, id: number, load: () => V | undefined, w
 export interface FlowRange {
   limit: number;
   order: 'asc' | 'desc';
-}
-
-export interface StoreStats {
-  usedBytes: number;
-  fileBytes: number;
-  partitions: number;
-  flows: number;
-  oldest: FlowTime | null;
-  newest: FlowTime | null;
 }
 
 /**

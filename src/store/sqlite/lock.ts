@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { FlowkeeperError } from '../errors.js';
+import { FlowkeeperError } from '../../errors.js';
 
 export interface WriterLock {
   release(): void;

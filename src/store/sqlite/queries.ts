@@ -1,38 +1,28 @@
-import type { FlowRecord } from '../flows/record.js';
-import { FlowkeeperError } from '../errors.js';
-import { QueryGate } from './gate.js';
-import { decidedByClass } from './class-filter.js';
-import { Deadline } from './deadline.js';
-import { answersFromRollups, runAggregate, StoreAggregateLabels } from '../store/aggregate.js';
-import type { AggregateResult } from '../store/aggregate.js';
-import { StoreDictionaryIndex } from '../store/dictionary-index.js';
-import { runFlowQuery } from '../store/flow-query.js';
-import type { FlowPage, RowReader } from '../store/flow-query.js';
-import type { FlowReader } from '../store/reader.js';
-import { mergeFlowClasses, scanFlowClasses } from '../store/flow-classes.js';
-import type { FlowClasses } from '../store/flow-classes.js';
-import type { Db } from '../store/sqlite.js';
-import type { AggregateAnswer, AggregateRequest, EnginePage, FlowClassesRequest, FlowRead, FlowsRequest, QueryEngine } from './engine.js';
-import { isRowPosition } from './position.js';
-import type { FlowPosition, RowPosition } from './position.js';
-import { RowFlow } from '../store/row-flow.js';
-import { aggregateAnswer, checkRawRange, wholeMinutes } from './accumulator.js';
-import { DEFAULT_QUERY_LIMITS } from './limits.js';
-import type { QueryLimits } from './limits.js';
-
-export type { FlowPage, RowReader } from '../store/flow-query.js';
-export type { FlowPosition } from './position.js';
-export type { AggregateRequest, FlowClassesRequest, FlowsRequest } from './engine.js';
-export type { AggregateResult } from '../store/aggregate.js';
-export type { FlowClass, FlowClasses } from '../store/flow-classes.js';
-export { mergeFlowClasses };
-
-export { DEFAULT_QUERY_LIMITS } from './limits.js';
-export type { QueryLimits } from './limits.js';
+import type { FlowRecord } from '../../flows/record.js';
+import { FlowkeeperError } from '../../errors.js';
+import { QueryGate } from '../../query/gate.js';
+import { decidedByClass } from '../../query/class-filter.js';
+import { Deadline } from '../../query/deadline.js';
+import { answersFromRollups, runAggregate, StoreAggregateLabels } from './aggregate.js';
+import type { AggregateResult } from './aggregate.js';
+import { StoreDictionaryIndex } from './dictionary-index.js';
+import { runFlowQuery } from './flow-query.js';
+import type { FlowPage, RowReader } from './flow-query.js';
+import type { FlowReader } from './reader.js';
+import { scanFlowClasses } from './flow-classes.js';
+import type { FlowClasses } from '../flow-classes.js';
+import type { Db } from './sqlite.js';
+import type { AggregateAnswer, AggregateRequest, EnginePage, FlowClassesRequest, FlowRead, FlowsRequest, QueryEngine } from '../../query/engine.js';
+import { isRowPosition } from '../../query/position.js';
+import type { FlowPosition, RowPosition } from '../../query/position.js';
+import { RowFlow } from './row-flow.js';
+import { aggregateAnswer, checkRawRange, wholeMinutes } from '../../query/accumulator.js';
+import { DEFAULT_QUERY_LIMITS } from '../../query/limits.js';
+import type { QueryLimits } from '../../query/limits.js';
 
 /**
- * The query engine: filters → SQL plans → the store, synchronously on one
- * read connection. The faces reach it through a QueryPool (query workers each
+ * The SQLite side of the query engine (query/engine.ts): filters → SQL plans →
+ * the store, synchronously on one read connection. The faces reach it through a QueryPool (query workers each
  * run one) or, for the Observer's history streams, directly on the main thread.
  */
 export class QueryService implements QueryEngine {

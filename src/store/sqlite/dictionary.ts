@@ -1,9 +1,10 @@
-import type { Interner } from '../flows/scan.js';
-import type { DictKind } from '../flows/row.js';
-import { decodeEndpoint, workloadOf } from '../flows/endpoint.js';
-import type { WorkloadNames } from '../flows/endpoint.js';
+import type { Interner } from '../../flows/scan.js';
+import type { DictKind } from '../../flows/row.js';
+import { decodeEndpoint, workloadOf } from '../../flows/endpoint.js';
+import type { WorkloadNames } from '../../flows/endpoint.js';
 import type { Db } from './sqlite.js';
-import { ByteKeyCache } from './byte-key-cache.js';
+import { ByteKeyCache } from '../byte-key-cache.js';
+import { clusterOfNode } from '../../flows/node-name.js';
 
 /** Entries kept in memory per cache before it is cleared (bounds RSS; misses fall back to SQLite). */
 export const DICTIONARY_CACHE_LIMIT = 100_000;
@@ -35,12 +36,6 @@ interface EndpointRef {
 interface NodeRef {
   id: number;
   cluster: number;
-}
-
-/** Cluster of a node name: the part before "/" ("cluster/node"), or "default". */
-export function clusterOfNode(nodeName: string): string {
-  const slash = nodeName.indexOf('/');
-  return slash > 0 ? nodeName.slice(0, slash) : 'default';
 }
 
 /**

@@ -1,6 +1,6 @@
-import type { StoredRow } from '../flows/materialize.js';
+import type { StoredRow } from '../../flows/materialize.js';
 import type { Statement } from 'better-sqlite3';
-import { uuidFromHex } from '../flows/scan.js';
+import { uuidFromHex } from '../../flows/scan.js';
 
 /**
  * better-sqlite3 spends about 0.2 µs creating each JS value it returns, so a

@@ -1,10 +1,10 @@
-import type { Deadline } from '../query/deadline.js';
-import type { AggregateLabels, AggregateRow, GroupDimension } from '../query/aggregate.js';
-import { rollupWhere } from '../query/aggregate.js';
-import type { FilterSet } from '../query/filter.js';
-import type { DictionaryIndex } from '../query/model.js';
-import { DictKind } from '../flows/row.js';
-import { rollupPort } from './rollup.js';
+import type { Deadline } from '../../query/deadline.js';
+import type { AggregateLabels, AggregateRow, GroupDimension } from '../../query/aggregate.js';
+import { rollupWhere } from '../../query/aggregate.js';
+import type { FilterSet } from '../../query/filter.js';
+import type { DictionaryIndex } from '../../query/model.js';
+import { DictKind } from '../../flows/row.js';
+import { rollupPort } from '../rollup-dims.js';
 import { listPartitions, partitionOf, rowidOf, tableName, timeOfRowid } from './partitions.js';
 import type { ReaderDictionary } from './reader.js';
 import type { Db } from './sqlite.js';
@@ -12,14 +12,14 @@ import type { Statement } from 'better-sqlite3';
 import { AdaptiveSlicer, RECHECK_DEADLINE_EVERY, prepareOnPartition, readableRecord } from './flow-query.js';
 import { ROW_SELECT, unpackRow } from './row-select.js';
 import type { IdRow } from './row-select.js';
-import { deniedPolicyInfo } from '../flows/denial.js';
-import { NO_WORKLOAD } from '../flows/endpoint.js';
-import type { WorkloadNames } from '../flows/endpoint.js';
-import type { PolicyInfo } from '../flows/denial.js';
-import { Accumulator, EMPTY_ROW, aggregateBudgetExceeded } from '../query/accumulator.js';
-import type { AggregateQuery, AggregateResult } from '../query/accumulator.js';
+import { deniedPolicyInfo } from '../../flows/denial.js';
+import { NO_WORKLOAD } from '../../flows/endpoint.js';
+import type { WorkloadNames } from '../../flows/endpoint.js';
+import type { PolicyInfo } from '../../flows/denial.js';
+import { Accumulator, EMPTY_ROW, aggregateBudgetExceeded } from '../../query/accumulator.js';
+import type { AggregateQuery, AggregateResult } from '../../query/accumulator.js';
 
-export type { AggregateGroup, AggregateQuery, AggregateResult } from '../query/accumulator.js';
+export type { AggregateGroup, AggregateQuery, AggregateResult } from '../../query/accumulator.js';
 
 function memo<V>(map: Map<number, V>, id: number, load: () => V): V {
   let v = map.get(id);

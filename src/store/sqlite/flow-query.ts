@@ -1,16 +1,16 @@
-import type { Deadline } from '../query/deadline.js';
-import type { DictionaryLookup, StoredRow } from '../flows/materialize.js';
-import { rowToRecord } from '../flows/materialize.js';
-import type { FlowRecord } from '../flows/record.js';
-import type { SqlFragment } from '../query/model.js';
+import type { Deadline } from '../../query/deadline.js';
+import type { DictionaryLookup, StoredRow } from '../../flows/materialize.js';
+import { rowToRecord } from '../../flows/materialize.js';
+import type { FlowRecord } from '../../flows/record.js';
+import type { SqlFragment } from '../../query/model.js';
 import { PARTITION_ROWIDS, ROWID_SLOTS, listPartitions, partitionOf, rowidOf, tableName, timeOfRowid } from './partitions.js';
 import type { ReaderDictionary } from './reader.js';
 import type { Db } from './sqlite.js';
 import type { Statement } from 'better-sqlite3';
 import { ROW_SELECT, selectRows } from './row-select.js';
-import type { FlowTime } from '../flows/record.js';
+import type { FlowTime } from '../../flows/record.js';
 
-import type { RowPosition } from '../query/position.js';
+import type { RowPosition } from '../../query/position.js';
 
 /** Turns a stored row into what a query returns; null skips the row (one that cannot be read back). `record` is its FlowRecord when a re-check already built it. */
 export type RowReader<T> = (row: StoredRow, dict: DictionaryLookup, record?: FlowRecord) => T | null;

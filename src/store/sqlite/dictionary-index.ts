@@ -1,9 +1,9 @@
 import type protobuf from 'protobufjs';
-import { messageToJsonpb } from '../flows/jsonpb.js';
-import type { JsonObject } from '../flows/jsonpb.js';
-import { DictKind } from '../flows/row.js';
-import { EndpointType, FlowType, lookupType } from '../flows/schema.js';
-import type { DictionaryIndex, JsonValueOf } from '../query/model.js';
+import { messageToJsonpb } from '../../flows/jsonpb.js';
+import type { JsonObject } from '../../flows/jsonpb.js';
+import { DictKind } from '../../flows/row.js';
+import { EndpointType, FlowType, lookupType } from '../../flows/schema.js';
+import type { DictionaryIndex, JsonValueOf } from '../../query/model.js';
 import type { Db } from './sqlite.js';
 
 const DECODERS: Partial<Record<DictKind, (b: Buffer) => JsonValueOf>> = {};
