@@ -1,4 +1,4 @@
-import type { BatchResult } from '../store/sqlite/writer.js';
+import type { BatchResult } from '../store/writes.js';
 
 /** What the main thread learns about one stored batch. */
 export type BatchSummary = BatchResult & { relay: string; writeMs: number };

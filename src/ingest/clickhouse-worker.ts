@@ -7,7 +7,7 @@ import { dropExpiredPartitions } from '../store/clickhouse/retention.js';
 import { ensureDistributedTables } from '../store/clickhouse/cluster.js';
 import { ClickHouseFlowWriter } from '../store/clickhouse/writer.js';
 import type { PreparedBatch } from '../store/clickhouse/writer.js';
-import type { BatchResult } from '../store/sqlite/writer.js';
+import type { BatchResult } from '../store/writes.js';
 import { reportHeap } from './heap-report.js';
 import { storageRetryDelayMs } from './storage-retry.js';
 import type { ClickHouseWorkerSettings, WorkerReply, WorkerRequest } from './protocol.js';

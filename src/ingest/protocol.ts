@@ -1,4 +1,4 @@
-import type { RetentionPolicy } from '../store/sqlite/writer.js';
+import type { RetentionPolicy } from '../store/writes.js';
 import type { BatchSummary } from './batch-summary.js';
 import type { FlowTime } from '../flows/record.js';
 import type { ClickHouseSettings } from '../store/clickhouse/http.js';

@@ -1,6 +1,6 @@
 import type { FlowRecord, FlowTime } from '../flows/record.js';
 import type { WireWriter } from '../flows/wire-writer.js';
-import type { AggregateResult } from '../store/sqlite/aggregate.js';
+import type { AggregateResult } from './accumulator.js';
 import type { FlowClasses } from '../store/flow-classes.js';
 import type { GroupDimension } from './aggregate.js';
 import type { FilterSet } from './filter.js';

@@ -1,5 +1,4 @@
 import { ResponseKind, decodeLostEvent, decodeNodeStatus, scanEnvelope } from '../../flows/envelope.js';
-import type { NodeStatusInfo } from '../../flows/envelope.js';
 import type { FlowRow } from '../../flows/row.js';
 import { scanFlow } from '../../flows/scan.js';
 import { DedupeWindow, MAX_FUTURE_SKEW_SECONDS, dedupeKey } from '../dedupe.js';
@@ -18,50 +17,15 @@ import {
 } from './partitions.js';
 import { ClassRollup } from './class-rollup.js';
 import { RollupAccumulator } from './rollup.js';
-import type { MetricDelta } from '../rollup-dims.js';
-import type { MetricNames } from '../../metrics/metric-labels.js';
+import type { BatchResult, LostEventCount, RetentionPolicy } from '../writes.js';
 import { isStorageFailure } from './sqlite.js';
 import type { Db } from './sqlite.js';
 import type { Statement } from 'better-sqlite3';
 
 import type { FlowTime } from '../../flows/record.js';
 
-export interface LostEventCount {
-  source: number;
-  node: string;
-  events: number;
-}
-
 /** Recent nanoseconds remembered per partition for slot assignment (bounded memory). */
 const MAX_SLOT_CACHE = 16_384;
-
-
-/** What one batch did; the ingest pipeline turns it into status and metrics. */
-export interface BatchResult {
-  received: number;
-  stored: number;
-  duplicates: number;
-  malformed: number;
-  malformedSample: string | null;
-  /** Flows dated beyond now + MAX_FUTURE_SKEW_SECONDS: stored, but never used as the checkpoint. */
-  futureDated: number;
-  lostEvents: LostEventCount[];
-  nodeStatus: NodeStatusInfo[];
-  newest: FlowTime | null;
-  /** Stored flows of this batch grouped by metric dimensions. */
-  metrics: MetricDelta[];
-  /** Metric ids first used in this batch, with their names (writers without dictionary tables: ClickHouse). */
-  metricNames?: MetricNames;
-}
-
-export interface RetentionPolicy {
-  /** Raw flows older than this are dropped, a whole hourly partition at a time. */
-  maxAgeSeconds: number;
-  /** Oldest partitions are dropped while the database uses more than this. 0 = no limit. */
-  maxBytes: number;
-  /** Rollup rows older than this are deleted. */
-  rollupMaxAgeSeconds: number;
-}
 
 const INSERT_COLUMNS = [
   'id', 'uuid', 'verdict', 'drop_reason', 'bits', 'flow_type', 'event_type', 'event_sub', 'direction', 'obs_point',

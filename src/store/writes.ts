@@ -1,0 +1,39 @@
+import type { NodeStatusInfo } from '../flows/envelope.js';
+import type { FlowTime } from '../flows/record.js';
+import type { MetricNames } from '../metrics/metric-labels.js';
+import type { MetricDelta } from './rollup-dims.js';
+
+// What a writer thread reports back and is told, whichever engine it writes to.
+
+export interface LostEventCount {
+  source: number;
+  node: string;
+  events: number;
+}
+
+/** What one batch did; the ingest pipeline turns it into status and metrics. */
+export interface BatchResult {
+  received: number;
+  stored: number;
+  duplicates: number;
+  malformed: number;
+  malformedSample: string | null;
+  /** Flows dated beyond now + MAX_FUTURE_SKEW_SECONDS: stored, but never used as the checkpoint. */
+  futureDated: number;
+  lostEvents: LostEventCount[];
+  nodeStatus: NodeStatusInfo[];
+  newest: FlowTime | null;
+  /** Stored flows of this batch grouped by metric dimensions. */
+  metrics: MetricDelta[];
+  /** Metric ids first used in this batch, with their names (writers without dictionary tables: ClickHouse). */
+  metricNames?: MetricNames;
+}
+
+export interface RetentionPolicy {
+  /** Raw flows older than this are dropped, a whole hourly partition at a time. */
+  maxAgeSeconds: number;
+  /** Oldest partitions are dropped while the database uses more than this. 0 = no limit. */
+  maxBytes: number;
+  /** Rollup rows older than this are deleted. */
+  rollupMaxAgeSeconds: number;
+}
