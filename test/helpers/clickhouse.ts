@@ -52,7 +52,9 @@ function config(dir: string, http: number, tcp: number, remoteServers: string): 
   <users_config>${dir}/users.xml</users_config>
   <default_profile>default</default_profile>
   <default_database>default</default_database>
-  <mark_cache_size>67108864</mark_cache_size>${remoteServers}
+  <mark_cache_size>67108864</mark_cache_size>
+  <!-- ZSTD for every part, as the README tells 18.x-19.x users to set (newer servers take the schema's column codecs) -->
+  <compression><case><method>zstd</method></case></compression>${remoteServers}
 </yandex>
 `;
 }

@@ -4,6 +4,7 @@ import type { FlowRow } from '../../flows/row.js';
 import { scanFlow, unpackUuid } from '../../flows/scan.js';
 import type { Interner } from '../../flows/scan.js';
 import { ByteKeyCache } from '../byte-key-cache.js';
+import { uuidHash } from './uuid-hash.js';
 import { clusterOfNode } from '../../flows/node-name.js';
 import { deniedPolicyInfo } from '../../flows/denial.js';
 import type { MetricNameInterner } from './metric-names.js';
@@ -21,7 +22,7 @@ import type { LabelSets } from './label-sets.js';
 export const FLOW_COLUMNS = [
   'time_ns', 'seq', 'relay', 'node', 'uuid', 'verdict', 'drop_reason', 'direction', 'event_type', 'is_reply',
   'src_namespace', 'src_pod', 'src_identity', 'dst_namespace', 'dst_pod', 'dst_identity', 'l4', 'src_port', 'dst_port', 'response',
-  'cluster', 'src_workload', 'dst_workload', 'src_label_set', 'dst_label_set', 'denied_by',
+  'cluster', 'src_workload', 'dst_workload', 'src_label_set', 'dst_label_set', 'denied_by', 'uuid_hash',
 ] as const;
 
 interface EndpointColumns {
@@ -160,7 +161,8 @@ export function writeFlowRow(w: RowBinaryWriter, f: ScannedFlow, timeNs: bigint,
   w.uint64(seq);
   w.string(relay);
   w.string(f.node);
-  w.string(r.uuid === null ? '' : unpackUuid(r.uuid));
+  // The uuid is in the response; its column stays empty and uuid_hash narrows lookups (migration 003).
+  w.string('');
   w.uint8(r.verdict & 0xff);
   w.uint16(r.dropReason & 0xffff);
   w.uint8(r.direction & 0xff);
@@ -182,4 +184,5 @@ export function writeFlowRow(w: RowBinaryWriter, f: ScannedFlow, timeNs: bigint,
   w.uint64(f.src.labelSet);
   w.uint64(f.dst.labelSet);
   w.string(f.deniedBy);
+  w.uint16(uuidHash(r.uuid === null ? '' : unpackUuid(r.uuid)));
 }

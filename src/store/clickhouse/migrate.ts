@@ -18,7 +18,7 @@ export function featuresOf(v: ServerVersion): ServerFeatures {
   const codecs = atLeast(20, 1);
   const missing = [
     ...(lowCardinality ? [] : ['LowCardinality columns (ClickHouse 19.9+)']),
-    ...(codecs ? [] : ['column codecs DoubleDelta/ZSTD (ClickHouse 20.1+)']),
+    ...(codecs ? [] : ['column codecs DoubleDelta/ZSTD (ClickHouse 20.1+; on older servers set ZSTD in the server config, <compression>: see the README)']),
   ];
   return { version: v.text, lowCardinality, codecs, missing };
 }

@@ -1,6 +1,7 @@
 import type { CompiledFilter, FilterSet } from '../../query/filter.js';
 import { parseNamespacedName } from '../../query/dims-endpoint.js';
 import { Enums } from '../../query/enums.js';
+import { uuidHash } from './uuid-hash.js';
 
 /**
  * A FilterSet as a ClickHouse WHERE condition that selects at least every
@@ -76,7 +77,7 @@ const FIELDS: Record<string, FieldCompiler> = {
   destination_port: ports('dst_port'),
   source_pod: pods('src_namespace', 'src_pod'),
   destination_pod: pods('dst_namespace', 'dst_pod'),
-  uuid: (values) => `uuid IN (${(values as string[]).map(stringLiteral).join(', ')})`,
+  uuid: (values) => `uuid_hash IN (${[...new Set((values as string[]).map(uuidHash))].join(', ')})`,
 };
 
 function filterCondition(f: CompiledFilter): string {
