@@ -155,6 +155,23 @@ test('the Observer API on ClickHouse streams what it streams on SQLite (last N, 
   }
 });
 
+test('GetNamespaces on ClickHouse names each namespace seen in the last hour with its cluster, as on SQLite', { skip }, async () => {
+  type Namespaces = { namespaces: { cluster: string; namespace: string }[] };
+  const namespaces = (app: App): Promise<Namespaces> => {
+    const c = new ObserverClient(app.observerAddress!, grpc.credentials.createInsecure()) as unknown as grpc.Client & { GetNamespaces: (r: object, cb: (e: Error | null, r: Namespaces) => void) => void };
+    return new Promise<Namespaces>((resolve, reject) => c.GetNamespaces({}, (e, r) => (e ? reject(e) : resolve(r)))).finally(() => c.close());
+  };
+  const want = (await namespaces(sqlite!)).namespaces;
+  assert.ok(want.length > 3 && want.every((n) => n.cluster !== ''), JSON.stringify(want));
+  // ClickHouse's facts are a snapshot, refreshed every 5 s.
+  let got: Namespaces['namespaces'] = [];
+  await waitFor('ClickHouse reports the same namespaces', async () => {
+    got = (await namespaces(clickhouse!)).namespaces;
+    return JSON.stringify(got) === JSON.stringify(want);
+  }, 15_000).catch(() => undefined);
+  assert.deepEqual(got, want);
+});
+
 test('the WebSocket stream\'s backfill on ClickHouse is the newest N, as on SQLite', { skip }, async () => {
   const backfill = (app: App): Promise<string[]> => new Promise((resolve, reject) => {
     const ws = new WebSocket(`${app.url.replace('http', 'ws')}/api/v1/flows/stream?last=25&verdict=DROPPED`);

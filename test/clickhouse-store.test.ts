@@ -247,7 +247,7 @@ test('uuid lookups narrow by a hash ClickHouse computes the same way, so rows st
     const t = (GetFlowsResponseType.decode(message) as unknown as { flow: { time: { seconds: number; nanos: number } } }).flow.time;
     const timeNs = BigInt(t.seconds) * 1_000_000_000n + BigInt(t.nanos);
     await old.command(`INSERT INTO flows (time_ns, seq, relay, uuid, response) VALUES (${timeNs}, 1, '${RELAY}', '${uuid}', unhex('${message.toString('hex')}'))`);
-    assert.deepEqual(await migrateClickHouse(old, CLICKHOUSE_MIGRATIONS_DIR, features), ['003_uuid_hash.sql']);
+    assert.deepEqual(await migrateClickHouse(old, CLICKHOUSE_MIGRATIONS_DIR, features), ['003_uuid_hash.sql', '004_endpoint_clusters.sql']);
     const found = await queryClickHouseFlows(old, { filters: FilterSet.parse({ whitelist: [{ uuid: [uuid] }] }), ...ALL, order: 'asc', limit: 100, after: null, deadline: Deadline.in(30_000), read: (f) => f.record() });
     assert.deepEqual(lines(found.flows), lines(fromSqlite({ whitelist: [{ uuid: [uuid] }] })));
     assert.equal(found.flows.length, 1);
@@ -261,10 +261,10 @@ test('migrations apply once, and an applied migration edited afterwards is refus
   const features = featuresOf(await ch.version());
   assert.deepEqual(await migrateClickHouse(ch, CLICKHOUSE_MIGRATIONS_DIR, features), []);
   const other = new ClickHouseHttp({ ...ch.settings, database: 'flowkeeper_edited' });
-  assert.deepEqual(await migrateClickHouse(other, CLICKHOUSE_MIGRATIONS_DIR, features), ['001_flows.sql', '002_rollups.sql', '003_uuid_hash.sql']);
+  assert.deepEqual(await migrateClickHouse(other, CLICKHOUSE_MIGRATIONS_DIR, features), ['001_flows.sql', '002_rollups.sql', '003_uuid_hash.sql', '004_endpoint_clusters.sql']);
   // Migrations cut short before they were recorded run again whole: statements that already took effect (added columns) are skipped.
   await other.command('DROP TABLE schema_migrations');
-  assert.deepEqual(await migrateClickHouse(other, CLICKHOUSE_MIGRATIONS_DIR, features), ['001_flows.sql', '002_rollups.sql', '003_uuid_hash.sql']);
+  assert.deepEqual(await migrateClickHouse(other, CLICKHOUSE_MIGRATIONS_DIR, features), ['001_flows.sql', '002_rollups.sql', '003_uuid_hash.sql', '004_endpoint_clusters.sql']);
   await other.command("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (999, '999_gone.sql', 'x', now())");
   await assert.rejects(migrateClickHouse(other, CLICKHOUSE_MIGRATIONS_DIR, features), /999_gone\.sql is recorded as applied but its file is missing/);
 });

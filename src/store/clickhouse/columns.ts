@@ -23,9 +23,12 @@ export const FLOW_COLUMNS = [
   'time_ns', 'seq', 'relay', 'node', 'uuid', 'verdict', 'drop_reason', 'direction', 'event_type', 'is_reply',
   'src_namespace', 'src_pod', 'src_identity', 'dst_namespace', 'dst_pod', 'dst_identity', 'l4', 'src_port', 'dst_port', 'response',
   'cluster', 'src_workload', 'dst_workload', 'src_label_set', 'dst_label_set', 'denied_by', 'uuid_hash',
+  'src_cluster', 'dst_cluster',
 ] as const;
 
 interface EndpointColumns {
+  /** Endpoint.cluster_name */
+  cluster: string;
   namespace: string;
   pod: string;
   identity: number;
@@ -44,7 +47,7 @@ interface NodeColumns {
   cluster: number;
 }
 
-const NO_ENDPOINT: EndpointColumns = { namespace: '', pod: '', identity: 0, workload: 0, workloadName: '', labelSet: 0n };
+const NO_ENDPOINT: EndpointColumns = { cluster: '', namespace: '', pod: '', identity: 0, workload: 0, workloadName: '', labelSet: 0n };
 /** Endpoints and node names remembered by their bytes (cleared when full). */
 const CACHE_ENTRIES = 50_000;
 
@@ -87,7 +90,7 @@ class ColumnInterner implements Interner {
       const info = decodeEndpoint(buf.subarray(start, end));
       const workload = workloadOf(info);
       ep = {
-        namespace: info.namespace, pod: info.pod_name, identity: info.identity >>> 0,
+        cluster: info.cluster_name, namespace: info.namespace, pod: info.pod_name, identity: info.identity >>> 0,
         workload: this.names.workload(workload), workloadName: workload.name, labelSet: this.labelSets.id(JSON.stringify(info.labels)),
       };
       this.endpointCache.set(buf, start, end, ep);
@@ -185,4 +188,6 @@ export function writeFlowRow(w: RowBinaryWriter, f: ScannedFlow, timeNs: bigint,
   w.uint64(f.dst.labelSet);
   w.string(f.deniedBy);
   w.uint16(uuidHash(r.uuid === null ? '' : unpackUuid(r.uuid)));
+  w.string(f.src.cluster);
+  w.string(f.dst.cluster);
 }

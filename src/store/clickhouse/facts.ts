@@ -74,8 +74,9 @@ export class ClickHouseFacts implements StoreFacts {
     );
     const [disk] = await this.ch.rows<{ bytes: string; parts: string }>(`SELECT sum(bytes_on_disk) AS bytes, uniqExact(partition) AS parts FROM system.parts WHERE database = ${db} AND table = 'flows' AND active`);
     const since = BigInt(Math.floor(Date.now() / 1000) - NAMESPACE_WINDOW_SECONDS) * 1_000_000_000n;
-    const namespaces = await this.ch.rows<{ namespace: string; newest: string }>(
-      `SELECT namespace, max(t) AS newest FROM (SELECT src_namespace AS namespace, time_ns AS t FROM ${flows} WHERE time_ns >= ${since} UNION ALL SELECT dst_namespace AS namespace, time_ns AS t FROM ${flows} WHERE time_ns >= ${since}) WHERE namespace != '' GROUP BY namespace ORDER BY namespace`,
+    const namespaces = await this.ch.rows<{ cluster: string; namespace: string; newest: string }>(
+      // Aliases unlike the table's own columns (flows has a node `cluster`): 18.16 resolves aliases query-wide.
+      `SELECT ep_cluster AS cluster, ep_namespace AS namespace, max(t) AS newest FROM (SELECT src_cluster AS ep_cluster, src_namespace AS ep_namespace, time_ns AS t FROM ${flows} WHERE time_ns >= ${since} UNION ALL SELECT dst_cluster AS ep_cluster, dst_namespace AS ep_namespace, time_ns AS t FROM ${flows} WHERE time_ns >= ${since}) WHERE ep_namespace != '' GROUP BY ep_cluster, ep_namespace ORDER BY ep_cluster, ep_namespace`,
     );
     let n = 0;
     let oldest: bigint | null = null;
@@ -96,8 +97,7 @@ export class ClickHouseFacts implements StoreFacts {
       stats: { usedBytes: bytes, fileBytes: bytes, partitions: Number(disk?.parts ?? 0), flows: n, oldest: oldest === null ? null : fromNanos(oldest), newest: newest === null ? null : fromNanos(newest) },
       checkpoints: Object.fromEntries([...checkpoints].map(([relay, t]) => [relay, fromNanos(t)])),
       perNode,
-      // The flows table has no cluster column yet: namespaces are reported without their cluster.
-      namespaces: namespaces.map((r) => ({ cluster: '', namespace: r.namespace, minute: Math.floor(Number(BigInt(r.newest) / 60_000_000_000n)) })),
+      namespaces: namespaces.map((r) => ({ cluster: r.cluster, namespace: r.namespace, minute: Math.floor(Number(BigInt(r.newest) / 60_000_000_000n)) })),
     };
   }
 
