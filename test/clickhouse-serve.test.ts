@@ -274,6 +274,29 @@ test('flow metrics (all flows, drops, policy denials) on ClickHouse count what t
   assert.deepEqual(await flowSamples(clickhouse!), want);
 });
 
+test('lost_events and node_status from the relay are counted, stored and reported on ClickHouse as on SQLite', { skip }, async () => {
+  const t = Math.floor(Date.now() / 1000);
+  sim!.pushResponse({ lost_events: { source: 3, num_events_lost: 12 }, node_name: 'prod-eu1/node-a', time: { seconds: t, nanos: 0 } }, t, 0);
+  sim!.pushResponse({ lost_events: { source: 1, num_events_lost: 5 }, node_name: 'prod-eu1/node-b', time: { seconds: t, nanos: 1 } }, t, 1);
+  sim!.pushResponse({ lost_events: { source: 3, num_events_lost: 3 }, node_name: 'prod-eu1/node-a', time: { seconds: t, nanos: 2 } }, t, 2);
+  sim!.pushResponse({ node_status: { state_change: 2, node_names: ['prod-eu1/node-c'], message: 'connection refused' }, time: { seconds: t, nanos: 3 } }, t, 3);
+  type Lost = { relay: string; source: number; node: string; events: number }[];
+  const stored = async (app: App): Promise<Lost> => ((await (await fetch(`${app.url}/api/v1/status`)).json()) as { lostEvents: Lost }).lostEvents;
+  const lostMetric = async (app: App): Promise<string[]> => parsePromText(await (await fetch(`${app.url}/metrics`)).text())
+    .filter((s) => s.name === 'flowkeeper_lost_events_total').map((s) => canonical(s)).sort();
+  for (const app of [sqlite!, clickhouse!]) {
+    await waitFor('lost events counted', () => (app.relays[0].status.lostEvents.HUBBLE_RING_BUFFER ?? 0) === 15, 20_000);
+    assert.equal(app.relays[0].status.lostEvents.PERF_EVENT_RING_BUFFER, 5);
+    assert.deepEqual(app.relays[0].status.nodeEvents.map((e) => [e.state, e.nodes]), [['NODE_UNAVAILABLE', ['prod-eu1/node-c']]]);
+  }
+  const want = await stored(sqlite!);
+  assert.equal(want.length, 2);
+  // ClickHouse's status reads them from its facts snapshot, refreshed every 5 s.
+  await waitFor('ClickHouse stored the same lost events', async () => JSON.stringify(await stored(clickhouse!)) === JSON.stringify(want), 15_000).catch(() => undefined);
+  assert.deepEqual(await stored(clickhouse!), want);
+  assert.deepEqual(await lostMetric(clickhouse!), await lostMetric(sqlite!));
+});
+
 test('ClickHouse down: ingest pauses and says so in /readyz and metrics; back up: every flow stored exactly once', { skip, timeout: 120_000 }, async () => {
   const own = await startClickHouse();
   const relay = await startSim();

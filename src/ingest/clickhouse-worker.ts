@@ -42,6 +42,7 @@ async function start(): Promise<void> {
     try {
       await dropExpiredPartitions(ch, settings.retentionSeconds);
       await dropExpiredPartitions(ch, settings.rollupRetentionSeconds, Date.now() / 1000, 'flows_1m');
+      await dropExpiredPartitions(ch, settings.rollupRetentionSeconds, Date.now() / 1000, 'lost_events');
     } catch (err) {
       reply({ type: 'warning', message: `retention pass failed (retried next interval): ${(err as Error).message}` });
     }
@@ -88,7 +89,7 @@ async function start(): Promise<void> {
     const r = batch.result;
     return {
       received: offsets.length - 1, stored: r.stored, duplicates: r.duplicates, malformed: r.malformed, malformedSample: null,
-      futureDated: r.futureDated, lostEvents: [], nodeStatus: [], newest: r.newest, metrics: r.metrics, metricNames: r.metricNames,
+      futureDated: r.futureDated, lostEvents: r.lostEvents, nodeStatus: r.nodeStatus, newest: r.newest, metrics: r.metrics, metricNames: r.metricNames,
     };
   };
 

@@ -1,4 +1,5 @@
-import type { NodeStatusInfo } from '../flows/envelope.js';
+import { decodeLostEvent } from '../flows/envelope.js';
+import type { Envelope, NodeStatusInfo } from '../flows/envelope.js';
 import type { FlowTime } from '../flows/record.js';
 import type { MetricNames } from '../metrics/metric-labels.js';
 import type { MetricDelta } from './rollup-dims.js';
@@ -36,4 +37,13 @@ export interface RetentionPolicy {
   maxBytes: number;
   /** Rollup rows older than this are deleted. */
   rollupMaxAgeSeconds: number;
+}
+
+/** Adds a lost_events message to a batch's counts, one entry per source and node. */
+export function tallyLostEvent(lost: Map<string, LostEventCount>, buf: Buffer, env: Envelope): void {
+  const ev = decodeLostEvent(buf, env.start, env.end);
+  const key = `${ev.source}|${env.nodeName}`;
+  const entry = lost.get(key) ?? { source: ev.source, node: env.nodeName, events: 0 };
+  entry.events += ev.numEventsLost;
+  lost.set(key, entry);
 }

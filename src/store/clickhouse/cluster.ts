@@ -10,13 +10,13 @@ import { stringLiteral } from './where.js';
  */
 
 /** The local tables and the Distributed tables over them, which reads use with a cluster. */
-const DISTRIBUTED: Record<string, string> = { flows: 'flows_all', flows_1m: 'flows_1m_all', label_sets: 'label_sets_all' };
+const DISTRIBUTED: Record<string, string> = { flows: 'flows_all', flows_1m: 'flows_1m_all', label_sets: 'label_sets_all', lost_events: 'lost_events_all' };
 
 /** The tables queries read: the server's own, or with a cluster the Distributed ones over all shards. */
-export function readTables(settings: ClickHouseSettings): { flows: string; rollups: string; labelSets: string } {
+export function readTables(settings: ClickHouseSettings): { flows: string; rollups: string; labelSets: string; lostEvents: string } {
   return settings.cluster
-    ? { flows: DISTRIBUTED.flows, rollups: DISTRIBUTED.flows_1m, labelSets: DISTRIBUTED.label_sets }
-    : { flows: 'flows', rollups: 'flows_1m', labelSets: 'label_sets' };
+    ? { flows: DISTRIBUTED.flows, rollups: DISTRIBUTED.flows_1m, labelSets: DISTRIBUTED.label_sets, lostEvents: DISTRIBUTED.lost_events }
+    : { flows: 'flows', rollups: 'flows_1m', labelSets: 'label_sets', lostEvents: 'lost_events' };
 }
 
 /**

@@ -13,10 +13,11 @@ interface Snapshot {
   perNode: Map<string, number>;
   /** (cluster, namespace, newest minute it was seen) */
   namespaces: { cluster: string; namespace: string; minute: number }[];
+  lostEvents: { relay: string; source: number; node: string; events: number }[];
 }
 
 const EMPTY: Snapshot = {
-  at: 0, stats: { usedBytes: 0, fileBytes: 0, partitions: 0, flows: 0, oldest: null, newest: null }, checkpoints: {}, perNode: new Map(), namespaces: [],
+  at: 0, stats: { usedBytes: 0, fileBytes: 0, partitions: 0, flows: 0, oldest: null, newest: null }, checkpoints: {}, perNode: new Map(), namespaces: [], lostEvents: [],
 };
 
 /** Longest window GetNamespaces looks back over (Hubble UI asks for the last hour). */
@@ -67,7 +68,7 @@ export class ClickHouseFacts implements StoreFacts {
 
   private async read(): Promise<Snapshot> {
     const db = stringLiteral(this.ch.settings.database);
-    const flows = readTables(this.ch.settings).flows;
+    const { flows, lostEvents } = readTables(this.ch.settings);
     // One pass over the flows gives the totals, the edges, each relay's newest flow and each node's count.
     const groups = await this.ch.rows<{ relay: string; node: string; n: string; oldest: string; newest: string }>(
       `SELECT relay, node, count() AS n, min(time_ns) AS oldest, max(time_ns) AS newest FROM ${flows} GROUP BY relay, node`,
@@ -77,6 +78,9 @@ export class ClickHouseFacts implements StoreFacts {
     const namespaces = await this.ch.rows<{ cluster: string; namespace: string; newest: string }>(
       // Aliases unlike the table's own columns (flows has a node `cluster`): 18.16 resolves aliases query-wide.
       `SELECT ep_cluster AS cluster, ep_namespace AS namespace, max(t) AS newest FROM (SELECT src_cluster AS ep_cluster, src_namespace AS ep_namespace, time_ns AS t FROM ${flows} WHERE time_ns >= ${since} UNION ALL SELECT dst_cluster AS ep_cluster, dst_namespace AS ep_namespace, time_ns AS t FROM ${flows} WHERE time_ns >= ${since}) WHERE ep_namespace != '' GROUP BY ep_cluster, ep_namespace ORDER BY ep_cluster, ep_namespace`,
+    );
+    const lost = await this.ch.rows<{ relay: string; source: string; node: string; events: string }>(
+      `SELECT relay, source, node, sum(events) AS events FROM ${lostEvents} GROUP BY relay, source, node ORDER BY relay, source, node`,
     );
     let n = 0;
     let oldest: bigint | null = null;
@@ -98,6 +102,7 @@ export class ClickHouseFacts implements StoreFacts {
       checkpoints: Object.fromEntries([...checkpoints].map(([relay, t]) => [relay, fromNanos(t)])),
       perNode,
       namespaces: namespaces.map((r) => ({ cluster: r.cluster, namespace: r.namespace, minute: Math.floor(Number(BigInt(r.newest) / 60_000_000_000n)) })),
+      lostEvents: lost.map((r) => ({ relay: r.relay, source: Number(r.source), node: r.node, events: Number(r.events) })),
     };
   }
 
@@ -133,9 +138,8 @@ export class ClickHouseFacts implements StoreFacts {
     return [...this.snapshot.perNode.keys()].sort();
   }
 
-  /** Lost-events messages are not stored in ClickHouse yet. */
   lostEvents(): { relay: string; source: number; node: string; events: number }[] {
-    return [];
+    return this.snapshot.lostEvents;
   }
 
   describe(): Record<string, unknown> {

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
-import { ResponseKind, scanEnvelope } from '../../flows/envelope.js';
+import { ResponseKind, decodeNodeStatus, scanEnvelope } from '../../flows/envelope.js';
+import type { NodeStatusInfo } from '../../flows/envelope.js';
 import { decodeFlowRecord } from '../../flows/normalize.js';
 import type { FlowTime } from '../../flows/record.js';
 import { flowKey } from '../../flows/record.js';
@@ -15,14 +16,18 @@ import { MetricDeltaAccumulator } from '../metric-deltas.js';
 import type { MetricDelta } from '../rollup-dims.js';
 import { MetricNameInterner } from './metric-names.js';
 import { LabelSets, insertLabelSets } from './label-sets.js';
+import { tallyLostEvent } from '../writes.js';
+import type { LostEventCount } from '../writes.js';
 
 export interface ClickHouseBatchResult {
   stored: number;
   duplicates: number;
   /** Messages that could not be read (kept out, counted) */
   malformed: number;
-  /** Node status and lost-events messages (not stored in ClickHouse yet) */
-  skipped: number;
+  /** Lost-events messages of the batch, per source and node (stored in lost_events) */
+  lostEvents: LostEventCount[];
+  /** Node status messages of the batch (reported to the pipeline, not stored) */
+  nodeStatus: NodeStatusInfo[];
   /** Flows dated beyond now + MAX_FUTURE_SKEW_SECONDS: stored, but never a resume point */
   futureDated: number;
   /** Stored flows grouped by metric dimensions, for the flow counters */
@@ -103,7 +108,8 @@ export class ClickHouseFlowWriter {
    * earlier attempt landed instead of inserting twice.
    */
   prepare(relay: string, buf: Buffer, offsets: ArrayLike<number>): PreparedBatch {
-    const result: ClickHouseBatchResult = { stored: 0, duplicates: 0, malformed: 0, skipped: 0, futureDated: 0, newest: null, metrics: [], metricNames: undefined };
+    const result: ClickHouseBatchResult = { stored: 0, duplicates: 0, malformed: 0, lostEvents: [], nodeStatus: [], futureDated: 0, newest: null, metrics: [], metricNames: undefined };
+    const lost = new Map<string, LostEventCount>();
     const future = Date.now() / 1000 + MAX_FUTURE_SKEW_SECONDS;
     const window = this.windows.get(relay);
     let newestNs = -1n;
@@ -115,10 +121,15 @@ export class ClickHouseFlowWriter {
       let flow: ScannedFlow;
       try {
         const env = scanEnvelope(message, 0, message.length);
-        if (env.kind !== ResponseKind.Flow) {
-          result.skipped++;
+        if (env.kind === ResponseKind.LostEvents) {
+          tallyLostEvent(lost, message, env);
           continue;
         }
+        if (env.kind === ResponseKind.NodeStatus) {
+          result.nodeStatus.push(decodeNodeStatus(message, env.start, env.end));
+          continue;
+        }
+        if (env.kind !== ResponseKind.Flow) throw new Error('response carries no flow, node_status or lost_events');
         flow = this.scanner.scan(message, env.start, env.end);
       } catch {
         result.malformed++;
@@ -149,7 +160,11 @@ export class ClickHouseFlowWriter {
     if (newestNs >= 0n) result.newest = fromNanos(newestNs);
     result.metrics = this.deltas.take();
     result.metricNames = this.names.takeNew();
-    return { relay, body: this.rows.finish(), firstSeq, lastSeq: this.seq - 1n, result, attempts: 0, keys, labelSets: this.labelSets.take() };
+    result.lostEvents = [...lost.values()];
+    const lastSeq = this.seq - 1n;
+    // The lost-events rows are a batch of their own, with a seq no flow has: a retry asks whether they landed.
+    const lostEvents = lost.size ? { seq: this.seq++, minute: Math.floor(Date.now() / 60_000) } : null;
+    return { relay, body: this.rows.finish(), firstSeq, lastSeq, lostEvents, result, attempts: 0, keys, labelSets: this.labelSets.take() };
   }
 
   /**
@@ -159,12 +174,16 @@ export class ClickHouseFlowWriter {
    * insert is one block, so it lands whole or not at all.
    */
   async commit(batch: PreparedBatch): Promise<void> {
-    if (batch.result.stored === 0) return;
     const retry = batch.attempts++ > 0;
-    if (!retry || !(await this.landed(batch))) {
+    if (batch.result.stored > 0 && (!retry || !(await this.landed(batch)))) {
       // Label sets first: a flow never points at a label set that is not stored.
       await insertLabelSets(this.ch, batch.labelSets);
       await this.ch.insert('flows', FLOW_COLUMNS, batch.body);
+    }
+    if (batch.lostEvents && (!retry || !(await this.lostEventsLanded(batch.lostEvents.seq)))) {
+      const { seq, minute } = batch.lostEvents;
+      const rows = batch.result.lostEvents.map((l) => `(${minute}, ${stringLiteral(batch.relay)}, ${seq}, ${l.source}, ${stringLiteral(l.node)}, ${l.events})`);
+      await this.ch.command(`INSERT INTO lost_events (minute, relay, seq, source, node, events) VALUES ${rows.join(', ')}`);
     }
     // Once the stream is well past the resume point, the replay is over: free the keys.
     if (this.windows.get(batch.relay)?.replayOver(batch.result.newest, this.overlapSeconds)) this.windows.delete(batch.relay);
@@ -175,6 +194,11 @@ export class ClickHouseFlowWriter {
     this.windows.get(batch.relay)?.unsee(batch.keys);
     this.names.restore(batch.result.metricNames);
     this.labelSets.restore(batch.labelSets);
+  }
+
+  private async lostEventsLanded(seq: bigint): Promise<boolean> {
+    const [row] = await this.ch.rows<{ n: string }>(`SELECT count() AS n FROM lost_events WHERE seq = ${seq}`);
+    return row.n !== '0';
   }
 
   private async landed(batch: PreparedBatch): Promise<boolean> {
@@ -189,6 +213,8 @@ export interface PreparedBatch {
   body: Buffer;
   firstSeq: bigint;
   lastSeq: bigint;
+  /** Where the batch's lost-events rows go (null: it has none) */
+  lostEvents: { seq: bigint; minute: number } | null;
   result: ClickHouseBatchResult;
   attempts: number;
   /** Keys of the replayed overlap this batch claims (see abandon) */

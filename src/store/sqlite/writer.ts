@@ -1,4 +1,4 @@
-import { ResponseKind, decodeLostEvent, decodeNodeStatus, scanEnvelope } from '../../flows/envelope.js';
+import { ResponseKind, decodeNodeStatus, scanEnvelope } from '../../flows/envelope.js';
 import type { FlowRow } from '../../flows/row.js';
 import { scanFlow } from '../../flows/scan.js';
 import { DedupeWindow, MAX_FUTURE_SKEW_SECONDS, dedupeKey } from '../dedupe.js';
@@ -17,6 +17,7 @@ import {
 } from './partitions.js';
 import { ClassRollup } from './class-rollup.js';
 import { RollupAccumulator } from './rollup.js';
+import { tallyLostEvent } from '../writes.js';
 import type { BatchResult, LostEventCount, RetentionPolicy } from '../writes.js';
 import { isStorageFailure } from './sqlite.js';
 import type { Db } from './sqlite.js';
@@ -139,11 +140,7 @@ export class FlowWriter {
           try {
             const env = scanEnvelope(buf, offsets[i], offsets[i + 1]);
             if (env.kind === ResponseKind.LostEvents) {
-              const ev = decodeLostEvent(buf, env.start, env.end);
-              const key = `${ev.source}|${env.nodeName}`;
-              const entry = lost.get(key) ?? { source: ev.source, node: env.nodeName, events: 0 };
-              entry.events += ev.numEventsLost;
-              lost.set(key, entry);
+              tallyLostEvent(lost, buf, env);
               continue;
             }
             if (env.kind === ResponseKind.NodeStatus) {
