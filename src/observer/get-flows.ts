@@ -16,6 +16,7 @@ import type { FlowPosition } from '../query/position.js';
 import type { HistoryAnswer, HistoryJob } from '../query/jobs.js';
 import { compileFieldMask } from '../flows/field-mask.js';
 import { FramedWriter } from './framed-writer.js';
+import { historyPages } from './history-pages.js';
 import { lostEventsResponse } from '../flows/responses.js';
 
 /** What GetFlows reads: history pages from the query engine and the live hub. */
@@ -31,6 +32,8 @@ export interface FlowSources {
 
 /** Flows per history page (each page is one budgeted query; the stream yields between pages). */
 const PAGE = 2000;
+/** How a plain history stream is read: two query threads at once (the default pool), a page per chunk of time, one page read ahead each. */
+const HISTORY_PAGES = { lanes: 2, chunkFlows: PAGE, maxAhead: 2 };
 /** Live flows held while history is being sent (beyond: counted lost). */
 const MAX_HELD = 10_000;
 /** History flows this close to the subscription are remembered, so the live flows held meanwhile are not sent twice. */
@@ -266,6 +269,7 @@ export class FlowStream implements Subscriber {
   private async sendHistory(since: FlowTime, until: FlowTime, sent: (flow: HistoryFlow) => void, wanted?: (flow: HistoryFlow) => boolean): Promise<void> {
     const { first, number } = this.plan;
     const catchUp = wanted !== undefined;
+    if (!catchUp && !this.plan.follow && number === 0) return this.sendAllOf(since, until);
     const after: FlowPosition | null = number > 0 && !first && !catchUp ? await this.lastStart() : null;
     let remaining = number > 0 && first && !catchUp ? number : Infinity;
     const read = (from: FlowPosition | null): Promise<HistoryAnswer> => this.page({ since, until, order: 'asc', limit: Math.min(PAGE, remaining), after: from }, 'wire');
@@ -275,20 +279,11 @@ export class FlowStream implements Subscriber {
         const page: HistoryAnswer = await next;
         remaining -= page.count;
         next = page.next && remaining > 0 && !this.closed ? read(page.next) : null;
-        const frames = Buffer.from(page.bytes!.buffer, page.bytes!.byteOffset, page.bytes!.byteLength);
         if (!wanted && !this.plan.follow) {
-          // Nothing to look at per flow: the page's frames go out as they are, in chunks the client can take.
-          for (let i = 0, start = 0; i < page.count && !this.closed; ) {
-            let end = i;
-            while (end < page.count && page.ends[end] - start < FramedWriter.BATCH_BYTES) end++;
-            end = Math.max(end, i + 1);
-            this.out.pushFrames(frames.subarray(start, page.ends[end - 1]));
-            start = page.ends[end - 1];
-            i = end;
-            if (this.out.needsRoom) await this.out.room();
-          }
+          await this.writePage(page);
           continue;
         }
+        const frames = Buffer.from(page.bytes!.buffer, page.bytes!.byteOffset, page.bytes!.byteLength);
         for (let i = 0, start = 0; i < page.count; start = page.ends[i], i++) {
           if (this.closed) return;
           const flow: HistoryFlow = { time: { seconds: page.seconds[i], nanos: page.nanos[i] }, key: page.keys?.[i] ?? '' };
@@ -302,6 +297,29 @@ export class FlowStream implements Subscriber {
     } finally {
       // A page read ahead for a stream that ended is not needed (and may fail as cancelled).
       next?.catch(() => undefined);
+    }
+  }
+
+  /**
+   * Every stored flow of [since, until] (a plain `since`/`--all` request, no
+   * follow): pages are read by several query threads at once.
+   */
+  private async sendAllOf(since: FlowTime, until: FlowTime): Promise<void> {
+    const read = (from: FlowTime, to: FlowTime, after: FlowPosition | null): Promise<HistoryAnswer> => this.page({ since: from, until: to, order: 'asc', limit: PAGE, after }, 'wire');
+    for await (const page of historyPages(read, since, until, HISTORY_PAGES, () => this.closed)) await this.writePage(page);
+  }
+
+  /** A page's frames as they are (nothing to look at per flow), in chunks the client can take. */
+  private async writePage(page: HistoryAnswer): Promise<void> {
+    const frames = Buffer.from(page.bytes!.buffer, page.bytes!.byteOffset, page.bytes!.byteLength);
+    for (let i = 0, start = 0; i < page.count && !this.closed; ) {
+      let end = i;
+      while (end < page.count && page.ends[end] - start < FramedWriter.BATCH_BYTES) end++;
+      end = Math.max(end, i + 1);
+      this.out.pushFrames(frames.subarray(start, page.ends[end - 1]));
+      start = page.ends[end - 1];
+      i = end;
+      if (this.out.needsRoom) await this.out.room();
     }
   }
 }
