@@ -180,6 +180,8 @@ const SERVER_CASES: string[][] = [
   ['--all', '--type', 'policy-verdict', '--from-namespace', 'frontend'],
   ['--last', '50', '--http-status', '2+', '--not', '--http-method', 'GET'],
   ['--all', '--cel-expression', '_flow.verdict == Verdict.DROPPED && has(_flow.l4.TCP)'],
+  // Every flow: several pages, read as chunks of time by both query threads at once.
+  ['--all'],
   // (hubble's --input-file reader ignores field masks: this one differs by design, the server's lines being the masked ones)
   ['--last', '10', '--experimental-field-mask', 'time,verdict,source.namespace,destination.pod_name'],
 ];
