@@ -1,4 +1,4 @@
-import { decodeLostEvent } from '../flows/envelope.js';
+import { ResponseKind, decodeLostEvent, decodeNodeStatus, scanEnvelope } from '../flows/envelope.js';
 import type { Envelope, NodeStatusInfo } from '../flows/envelope.js';
 import type { FlowTime } from '../flows/record.js';
 import type { MetricNames } from '../metrics/metric-labels.js';
@@ -39,11 +39,25 @@ export interface RetentionPolicy {
   rollupMaxAgeSeconds: number;
 }
 
-/** Adds a lost_events message to a batch's counts, one entry per source and node. */
-export function tallyLostEvent(lost: Map<string, LostEventCount>, buf: Buffer, env: Envelope): void {
-  const ev = decodeLostEvent(buf, env.start, env.end);
-  const key = `${ev.source}|${env.nodeName}`;
-  const entry = lost.get(key) ?? { source: ev.source, node: env.nodeName, events: 0 };
-  entry.events += ev.numEventsLost;
-  lost.set(key, entry);
+/**
+ * The envelope of a relay message that carries a flow, or null for one that
+ * carries lost events or a node status, which it adds to the batch's counts
+ * instead. Throws for a message that is none of them (or cannot be read).
+ */
+export function flowEnvelope(buf: Buffer, start: number, end: number, lost: Map<string, LostEventCount>, nodeStatus: NodeStatusInfo[]): Envelope | null {
+  const env = scanEnvelope(buf, start, end);
+  if (env.kind === ResponseKind.Flow) return env;
+  if (env.kind === ResponseKind.LostEvents) {
+    const ev = decodeLostEvent(buf, env.start, env.end);
+    const key = `${ev.source}|${env.nodeName}`;
+    const entry = lost.get(key) ?? { source: ev.source, node: env.nodeName, events: 0 };
+    entry.events += ev.numEventsLost;
+    lost.set(key, entry);
+    return null;
+  }
+  if (env.kind === ResponseKind.NodeStatus) {
+    nodeStatus.push(decodeNodeStatus(buf, env.start, env.end));
+    return null;
+  }
+  throw new Error('response carries no flow, node_status or lost_events');
 }

@@ -1,5 +1,4 @@
 import { randomInt } from 'node:crypto';
-import { ResponseKind, decodeNodeStatus, scanEnvelope } from '../../flows/envelope.js';
 import type { NodeStatusInfo } from '../../flows/envelope.js';
 import { decodeFlowRecord } from '../../flows/normalize.js';
 import type { FlowTime } from '../../flows/record.js';
@@ -16,7 +15,7 @@ import { MetricDeltaAccumulator } from '../metric-deltas.js';
 import type { MetricDelta } from '../rollup-dims.js';
 import { MetricNameInterner } from './metric-names.js';
 import { LabelSets, insertLabelSets } from './label-sets.js';
-import { tallyLostEvent } from '../writes.js';
+import { flowEnvelope } from '../writes.js';
 import type { LostEventCount } from '../writes.js';
 
 export interface ClickHouseBatchResult {
@@ -120,16 +119,8 @@ export class ClickHouseFlowWriter {
       const message = buf.subarray(offsets[i], offsets[i + 1]);
       let flow: ScannedFlow;
       try {
-        const env = scanEnvelope(message, 0, message.length);
-        if (env.kind === ResponseKind.LostEvents) {
-          tallyLostEvent(lost, message, env);
-          continue;
-        }
-        if (env.kind === ResponseKind.NodeStatus) {
-          result.nodeStatus.push(decodeNodeStatus(message, env.start, env.end));
-          continue;
-        }
-        if (env.kind !== ResponseKind.Flow) throw new Error('response carries no flow, node_status or lost_events');
+        const env = flowEnvelope(message, 0, message.length, lost, result.nodeStatus);
+        if (!env) continue;
         flow = this.scanner.scan(message, env.start, env.end);
       } catch {
         result.malformed++;

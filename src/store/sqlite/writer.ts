@@ -1,4 +1,3 @@
-import { ResponseKind, decodeNodeStatus, scanEnvelope } from '../../flows/envelope.js';
 import type { FlowRow } from '../../flows/row.js';
 import { scanFlow } from '../../flows/scan.js';
 import { DedupeWindow, MAX_FUTURE_SKEW_SECONDS, dedupeKey } from '../dedupe.js';
@@ -17,7 +16,7 @@ import {
 } from './partitions.js';
 import { ClassRollup } from './class-rollup.js';
 import { RollupAccumulator } from './rollup.js';
-import { tallyLostEvent } from '../writes.js';
+import { flowEnvelope } from '../writes.js';
 import type { BatchResult, LostEventCount, RetentionPolicy } from '../writes.js';
 import { isStorageFailure } from './sqlite.js';
 import type { Db } from './sqlite.js';
@@ -138,16 +137,8 @@ export class FlowWriter {
         for (let i = 0; i + 1 < offsets.length; i++) {
           let row: FlowRow;
           try {
-            const env = scanEnvelope(buf, offsets[i], offsets[i + 1]);
-            if (env.kind === ResponseKind.LostEvents) {
-              tallyLostEvent(lost, buf, env);
-              continue;
-            }
-            if (env.kind === ResponseKind.NodeStatus) {
-              result.nodeStatus.push(decodeNodeStatus(buf, env.start, env.end));
-              continue;
-            }
-            if (env.kind !== ResponseKind.Flow) throw new Error('response carries no flow, node_status or lost_events');
+            const env = flowEnvelope(buf, offsets[i], offsets[i + 1], lost, result.nodeStatus);
+            if (!env) continue;
             row = scanFlow(buf, env.start, env.end, this.dict);
           } catch (err) {
             if (isStorageFailure(err) || !this.db.inTransaction) throw err;
