@@ -120,6 +120,18 @@ test('aggregates and views through the Distributed rollups equal the reference',
     assert.deepEqual(await strip(querier), await strip(reference), path);
   }
   await waitFor('the querier\'s status counts the cluster', async () => ((await (await get(querier, '/api/v1/status')).json()) as { store: { flows: number } }).store.flows === total, 20_000);
+  // Its disk figure is every shard's too (parts merge meanwhile: both sides are read again until they agree).
+  const shardBytes = async (shard: ClickHouseServer): Promise<number> =>
+    Number((await (await fetch(`${shard.url}/?database=fk`, { method: 'POST', body: "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = 'fk' AND table = 'flows' AND active" })).text()).trim());
+  let seen = 0;
+  let want = 0;
+  await waitFor('the querier\'s disk bytes are both shards\'', async () => {
+    seen = ((await (await get(querier, '/api/v1/status')).json()) as { store: { usedBytes: number } }).store.usedBytes;
+    want = (await shardBytes(shards[0])) + (await shardBytes(shards[1]));
+    return seen === want;
+  }, 20_000).catch(() => undefined);
+  assert.ok(want > (await shardBytes(shards[0])), 'both shards hold flows');
+  assert.equal(seen, want);
 });
 
 test('an ingester restarted resumes from its shard: no flow twice, none lost', { skip }, async () => {

@@ -73,7 +73,9 @@ export class ClickHouseFacts implements StoreFacts {
     const groups = await this.ch.rows<{ relay: string; node: string; n: string; oldest: string; newest: string }>(
       `SELECT relay, node, count() AS n, min(time_ns) AS oldest, max(time_ns) AS newest FROM ${flows} GROUP BY relay, node`,
     );
-    const [disk] = await this.ch.rows<{ bytes: string; parts: string }>(`SELECT sum(bytes_on_disk) AS bytes, uniqExact(partition) AS parts FROM system.parts WHERE database = ${db} AND table = 'flows' AND active`);
+    // With a cluster, every shard's parts (the cluster table function reads system.parts on each).
+    const parts = this.ch.settings.cluster ? `cluster(${stringLiteral(this.ch.settings.cluster)}, system, parts)` : 'system.parts';
+    const [disk] = await this.ch.rows<{ bytes: string; parts: string }>(`SELECT sum(bytes_on_disk) AS bytes, uniqExact(partition) AS parts FROM ${parts} WHERE database = ${db} AND table = 'flows' AND active`);
     const since = BigInt(Math.floor(Date.now() / 1000) - NAMESPACE_WINDOW_SECONDS) * 1_000_000_000n;
     const namespaces = await this.ch.rows<{ cluster: string; namespace: string; newest: string }>(
       // Aliases unlike the table's own columns (flows has a node `cluster`): 18.16 resolves aliases query-wide.
