@@ -16,6 +16,10 @@ import { ClickHouseHttp } from '../src/store/clickhouse/http.js';
 import { featuresOf, migrateClickHouse } from '../src/store/clickhouse/migrate.js';
 import { dropExpiredPartitions } from '../src/store/clickhouse/retention.js';
 import { ClickHouseFlowWriter } from '../src/store/clickhouse/writer.js';
+import { clickhouseFlowClasses } from '../src/store/clickhouse/flow-classes.js';
+import { mergeFlowClasses } from '../src/store/flow-classes.js';
+import type { FlowClasses } from '../src/store/flow-classes.js';
+import { timeSlices } from '../src/policy/run.js';
 import { uuidHash } from '../src/store/clickhouse/uuid-hash.js';
 import { migrate } from '../src/store/sqlite/migrate.js';
 import { FlowReader } from '../src/store/sqlite/reader.js';
@@ -113,6 +117,28 @@ for (const c of CASES) {
     assert.deepEqual(lines(got.flows), lines(want));
   });
 }
+
+test('flow classes of consecutive time slices merge into the classes of the whole range (replay reads slices on both query threads)', { skip }, async () => {
+  // The simulator flows (the corpus' last 2,000, over ~20 s): cut in two, both halves hold the same kinds of flows.
+  const timeOf = (m: Buffer): FlowTime => {
+    const t = (GetFlowsResponseType.decode(m) as unknown as { flow: { time: { seconds: number | { toNumber(): number }; nanos: number } } }).flow.time;
+    return { seconds: typeof t.seconds === 'number' ? t.seconds : t.seconds.toNumber(), nanos: t.nanos };
+  };
+  const since = timeOf(messages[messages.length - 2000]);
+  const until = timeOf(messages[messages.length - 1]);
+  const request = (a: FlowTime, b: FlowTime) => ({ filters: FilterSet.parse({}), since: a, until: b, withHeaders: false, maxClasses: 100_000, budgetMs: 30_000 });
+  const whole = await clickhouseFlowClasses(ch, request(since, until), null);
+  const halves = await Promise.all(timeSlices(since, until, 2).map(([a, b]) => clickhouseFlowClasses(ch, request(a, b), null)));
+  assert.ok(halves.every((h) => h.flows > 500), 'both slices hold flows');
+  const shared = halves[0].classes.filter((c) => halves[1].classes.some((d) => d.key === c.key)).length;
+  assert.ok(shared > 10, `classes seen in both slices: ${shared}`);
+  const summary = (classes: FlowClasses) => classes.classes.map((c) => `${c.key} ${c.flows} ${c.first.seconds}.${c.first.nanos} ${c.last.seconds}.${c.last.nanos}`).sort();
+  assert.equal(whole.flows, halves[0].flows + halves[1].flows);
+  assert.deepEqual(summary(mergeFlowClasses(halves)), summary(whole));
+  // The same classes as SQLite finds, flow counts included (keys differ: SQLite's name dictionary ids).
+  const counts = (classes: FlowClasses) => classes.classes.map((c) => c.flows).sort((x, y) => x - y);
+  assert.deepEqual(counts(whole), counts(sqlite.flowClasses(request(since, until), null) as FlowClasses));
+});
 
 test('pages with a position continue exactly where the last one ended, both ways, as SQLite pages do', { skip }, async () => {
   const body = { whitelist: [{ verdict: ['DROPPED'] }, { source_pod: ['kube-system/'] }] };

@@ -1,5 +1,6 @@
 import type { DictKind } from '../../flows/row.js';
 import { classKeyOf } from '../class-key.js';
+import type { ClassFields } from '../class-key.js';
 import type { Interner } from '../../flows/scan.js';
 import { ByteKeyCache } from '../byte-key-cache.js';
 import { Deadline } from '../../query/deadline.js';
@@ -15,15 +16,29 @@ import { visitRange } from './flows.js';
  */
 class ClassInterner implements Interner {
   private readonly ids = new ByteKeyCache<number>(Number.MAX_SAFE_INTEGER);
-  private next = 1;
+  /** What each id stands for (its kind and bytes), for keys that mean the same in every scan */
+  private readonly texts: string[] = [''];
 
   intern(kind: DictKind, buf: Buffer, start: number, end: number): number {
     let id = this.ids.get(buf, start, end, kind);
     if (id === undefined) {
-      id = this.next++;
+      id = this.texts.push(`${kind}:${buf.toString('base64', start, end)}`) - 1;
       this.ids.set(buf, start, end, id, kind);
     }
     return id;
+  }
+
+  /**
+   * A class key that means the same in every scan: classKeyOf with the ids
+   * this scan handed out replaced by what they stand for. Replay reads time
+   * slices in several query threads and merges their classes by key; one
+   * scan's ids would make the same class differ between slices (and two
+   * classes agree).
+   */
+  stableKey(row: ClassFields, withHeaders: boolean): string {
+    const t = (id: number | null): string => (id === null ? '-' : this.texts[id]);
+    const rest = classKeyOf({ ...row, l7Record: null, srcEp: null, dstEp: null, srcIp: null, dstIp: null, srcNames: null, dstNames: null, srcService: null, dstService: null }, withHeaders);
+    return `${rest}|${t(row.l7Record)}|${t(row.srcEp)}|${t(row.dstEp)}|${t(row.srcIp)}|${t(row.dstIp)}|${t(row.srcNames)}|${t(row.dstNames)}|${t(row.srcService)}|${t(row.dstService)}`;
   }
 
   endpoint(buf: Buffer, start: number, end: number): { id: number; workload: number; labelSet: number } {
@@ -53,6 +68,7 @@ export async function clickhouseFlowClasses(ch: ClickHouseHttp, req: FlowClasses
   const ended = await visitRange(ch, { filters: req.filters, since: req.since, until: req.until, deadline }, (flow) => {
     const row = flow.row(interner);
     if (row === null) return true; // a stored flow that cannot be read back is left out, as in a page
+    // This scan's ids make the lookup key; a class is published under its stable key.
     const key = classKeyOf(row, req.withHeaders);
     const time = fromNanos(flow.timeNs);
     const seen = byKey.get(key);
@@ -64,7 +80,7 @@ export async function clickhouseFlowClasses(ch: ClickHouseHttp, req: FlowClasses
     } else {
       const sample = flow.readableRecord();
       if (!sample) return true;
-      byKey.set(key, { key, sample, flows: 1, first: time, last: time });
+      byKey.set(key, { key: interner.stableKey(row, req.withHeaders), sample, flows: 1, first: time, last: time });
     }
     flows++;
     lastTime = time;
