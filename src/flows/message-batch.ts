@@ -14,8 +14,8 @@ export function packMessages(messages: readonly Uint8Array[], into: Uint8Array):
   return offsets;
 }
 
-/** Bytes the messages take together. */
-export function messagesBytes(messages: readonly Uint8Array[]): number {
+/** Bytes the messages (or frames) take together. */
+export function totalBytes(messages: readonly Uint8Array[]): number {
   let bytes = 0;
   for (const m of messages) bytes += m.length;
   return bytes;
@@ -23,9 +23,7 @@ export function messagesBytes(messages: readonly Uint8Array[]): number {
 
 /** Frames packed back to back in one buffer of their own (it can be transferred to another thread): frame i ends at ends[i]. */
 export function packFrames(frames: readonly Uint8Array[]): { frames: Uint8Array<ArrayBuffer>; ends: Uint32Array<ArrayBuffer> } {
-  let bytes = 0;
-  for (const f of frames) bytes += f.length;
-  const packed = new Uint8Array(bytes);
+  const packed = new Uint8Array(totalBytes(frames));
   const ends = new Uint32Array(frames.length);
   for (let i = 0, at = 0; i < frames.length; i++) {
     packed.set(frames[i], at);

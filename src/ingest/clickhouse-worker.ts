@@ -86,11 +86,7 @@ async function start(): Promise<void> {
       writer.abandon(batch);
       throw err;
     }
-    const r = batch.result;
-    return {
-      received: offsets.length - 1, stored: r.stored, duplicates: r.duplicates, malformed: r.malformed, malformedSample: null,
-      futureDated: r.futureDated, lostEvents: r.lostEvents, nodeStatus: r.nodeStatus, newest: r.newest, metrics: r.metrics, metricNames: r.metricNames,
-    };
+    return { ...batch.result, received: offsets.length - 1, malformedSample: null };
   };
 
   const handle = async (req: WorkerRequest): Promise<void> => {

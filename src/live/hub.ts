@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { peekFlowVerdict, scanEnvelope, ResponseKind } from '../flows/envelope.js';
-import { messagesBytes, packMessages } from '../flows/message-batch.js';
+import { packMessages, totalBytes } from '../flows/message-batch.js';
 import { scanFlow } from '../flows/scan.js';
 import type { Interner } from '../flows/scan.js';
 import type { Logger } from '../log.js';
@@ -102,7 +102,12 @@ export class LiveHub {
 
   /** Messages waiting for the live thread or being encoded by it. */
   get backlog(): number {
-    let n = this.pending.length;
+    return this.pending.length + this.held();
+  }
+
+  /** Messages in the batches the live thread holds. */
+  private held(): number {
+    let n = 0;
     for (const count of this.inFlight.values()) n += count;
     return n;
   }
@@ -219,7 +224,7 @@ export class LiveHub {
       }
       const messages = this.pending.length <= MAX_BATCH ? this.pending : this.pending.slice(0, MAX_BATCH);
       this.pending = messages === this.pending ? [] : this.pending.slice(MAX_BATCH);
-      const buf = new ArrayBuffer(messagesBytes(messages));
+      const buf = new ArrayBuffer(totalBytes(messages));
       const offsets = packMessages(messages, new Uint8Array(buf));
       const seq = ++this.seq;
       this.inFlight.set(seq, messages.length);
@@ -243,8 +248,7 @@ export class LiveHub {
       if (this.worker !== worker) return;
       // Crashed: what it held is lost; the next batch starts a new thread with the current subscriptions.
       this.worker = null;
-      let lost = 0;
-      for (const n of this.inFlight.values()) lost += n;
+      const lost = this.held();
       this.inFlight.clear();
       this.dropped += lost;
       for (const { sub } of this.served.values()) sub.skipped(lost);

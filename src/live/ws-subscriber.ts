@@ -121,13 +121,18 @@ export class WsSubscriber implements Subscriber {
    * ws's socket, they go through ws.send one by one.
    */
   private writeFrames(frames: Buffer, ends: Uint32Array): void {
-    const tcp = (this.socket as unknown as { _socket?: RawSocket })._socket;
+    const tcp = this.tcp();
     if (tcp && typeof tcp.write === 'function') tcp.write(frames);
     else {
       this.cork();
       for (const { frame } of splitFrames(frames, ends, null)) this.socket.send(wsFramePayload(frame));
     }
     this.sent += ends.length;
+  }
+
+  /** ws's TCP socket (kept as `_socket`), when there is one. */
+  private tcp(): RawSocket | undefined {
+    return (this.socket as unknown as { _socket?: RawSocket })._socket;
   }
 
   /**
@@ -138,7 +143,7 @@ export class WsSubscriber implements Subscriber {
    */
   private cork(): void {
     if (this.corked) return;
-    const tcp = (this.socket as unknown as { _socket?: RawSocket })._socket;
+    const tcp = this.tcp();
     if (!tcp || typeof tcp.cork !== 'function') return;
     this.corked = true;
     tcp.cork();

@@ -1,4 +1,5 @@
 import type { FlowTime } from '../flows/record.js';
+import type { RelayLostEvents } from './writes.js';
 
 /**
  * What status, /metrics and the Observer's ServerStatus/GetNodes/GetNamespaces
@@ -18,7 +19,7 @@ export interface StoreFacts {
   namespacesSince(minute: number): { cluster: string; namespace: string }[];
   flowsPerNode(): Map<string, number>;
   nodeNames(): string[];
-  lostEvents(): { relay: string; source: number; node: string; events: number }[];
+  lostEvents(): RelayLostEvents[];
   /** Which engine and where, for status. */
   describe(): Record<string, unknown>;
 }

@@ -12,6 +12,9 @@ export interface LostEventCount {
   events: number;
 }
 
+/** Lost events stored from one relay, per source and node (what status shows). */
+export type RelayLostEvents = LostEventCount & { relay: string };
+
 /** What one batch did; the ingest pipeline turns it into status and metrics. */
 export interface BatchResult {
   received: number;

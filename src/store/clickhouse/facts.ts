@@ -5,6 +5,7 @@ import type { StoreStats } from '../facts.js';
 import type { ClickHouseHttp } from './http.js';
 import { stringLiteral } from './where.js';
 import { readTables } from './cluster.js';
+import type { RelayLostEvents } from '../writes.js';
 
 interface Snapshot {
   at: number;
@@ -13,7 +14,7 @@ interface Snapshot {
   perNode: Map<string, number>;
   /** (cluster, namespace, newest minute it was seen) */
   namespaces: { cluster: string; namespace: string; minute: number }[];
-  lostEvents: { relay: string; source: number; node: string; events: number }[];
+  lostEvents: RelayLostEvents[];
 }
 
 const EMPTY: Snapshot = {
@@ -140,7 +141,7 @@ export class ClickHouseFacts implements StoreFacts {
     return [...this.snapshot.perNode.keys()].sort();
   }
 
-  lostEvents(): { relay: string; source: number; node: string; events: number }[] {
+  lostEvents(): RelayLostEvents[] {
     return this.snapshot.lostEvents;
   }
 

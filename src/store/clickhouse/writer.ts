@@ -1,5 +1,4 @@
 import { randomInt } from 'node:crypto';
-import type { NodeStatusInfo } from '../../flows/envelope.js';
 import { decodeFlowRecord } from '../../flows/normalize.js';
 import type { FlowTime } from '../../flows/record.js';
 import { flowKey } from '../../flows/record.js';
@@ -10,31 +9,14 @@ import type { ScannedFlow } from './columns.js';
 import type { ClickHouseHttp } from './http.js';
 import { RowBinaryReader, RowBinaryWriter } from './row-binary.js';
 import { stringLiteral } from './where.js';
-import type { MetricNames } from '../../metrics/metric-labels.js';
 import { MetricDeltaAccumulator } from '../metric-deltas.js';
-import type { MetricDelta } from '../rollup-dims.js';
 import { MetricNameInterner } from './metric-names.js';
 import { LabelSets, insertLabelSets } from './label-sets.js';
 import { flowEnvelope } from '../writes.js';
-import type { LostEventCount } from '../writes.js';
+import type { BatchResult, LostEventCount } from '../writes.js';
 
-export interface ClickHouseBatchResult {
-  stored: number;
-  duplicates: number;
-  /** Messages that could not be read (kept out, counted) */
-  malformed: number;
-  /** Lost-events messages of the batch, per source and node (stored in lost_events) */
-  lostEvents: LostEventCount[];
-  /** Node status messages of the batch (reported to the pipeline, not stored) */
-  nodeStatus: NodeStatusInfo[];
-  /** Flows dated beyond now + MAX_FUTURE_SKEW_SECONDS: stored, but never a resume point */
-  futureDated: number;
-  /** Stored flows grouped by metric dimensions, for the flow counters */
-  metrics: MetricDelta[];
-  /** Metric ids first handed out in this batch, with their names */
-  metricNames: MetricNames | undefined;
-  newest: FlowTime | null;
-}
+/** What a batch did, as BatchResult says it (the worker adds what it received; a malformed flow here is not sampled). */
+export type ClickHouseBatchResult = Omit<BatchResult, 'received' | 'malformedSample'>;
 
 /** Most flow keys one resume loads to drop the relay's replayed overlap. */
 const MAX_RESUME_KEYS = 1_000_000;

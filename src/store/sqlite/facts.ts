@@ -2,6 +2,7 @@ import type { FlowTime } from '../../flows/record.js';
 import type { StoreFacts, StoreStats } from '../facts.js';
 import type { FlowReader } from './reader.js';
 import { fileBytes } from './sqlite.js';
+import type { RelayLostEvents } from '../writes.js';
 
 /** The SQLite store's facts, read from its read connection when asked. */
 export class SqliteFacts implements StoreFacts {
@@ -42,7 +43,7 @@ export class SqliteFacts implements StoreFacts {
     return this.reader.nodeNames();
   }
 
-  lostEvents(): { relay: string; source: number; node: string; events: number }[] {
+  lostEvents(): RelayLostEvents[] {
     return this.reader.lostEvents();
   }
 

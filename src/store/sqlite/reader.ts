@@ -7,6 +7,7 @@ import { onPartition, runFlowQuery } from './flow-query.js';
 import type { Db } from './sqlite.js';
 import type { FlowTime } from '../../flows/record.js';
 import type { StoreStats } from '../facts.js';
+import type { RelayLostEvents } from '../writes.js';
 
 const READ_CACHE_LIMIT = 50_000;
 /** Every time a stored flow can have (the valid google.protobuf.Timestamp range from 1970). */
@@ -118,10 +119,10 @@ export class FlowReader {
     return this.db.prepare('SELECT name FROM nodes ORDER BY name').pluck().all() as string[];
   }
 
-  lostEvents(): { relay: string; source: number; node: string; events: number }[] {
+  lostEvents(): RelayLostEvents[] {
     return this.db
       .prepare('SELECT relay, source, node, sum(events) AS events FROM lost_events GROUP BY relay, source, node')
-      .all() as { relay: string; source: number; node: string; events: number }[];
+      .all() as RelayLostEvents[];
   }
 
   stats(fileBytes: number): StoreStats {
