@@ -1,5 +1,6 @@
 import type { Load } from './ingest.js';
-import { quantile } from './live.js';
+import { quantile, startPacedServe } from './live.js';
+import type { Figure } from './measure.js';
 
 /** Heavy queries: raw scans and JS re-checks over everything ingested so far, and rollup aggregates. */
 const HEAVY = [
@@ -51,4 +52,29 @@ export function heavyQueries(clients: number): Load {
       },
     };
   };
+}
+
+/**
+ * The same load while a relay sends at a node's steady rate rather than as fast
+ * as it can: does ingest keep up with the relay (nothing falls behind, nothing
+ * is lost) while the queries run? On a machine that ingest at full speed
+ * saturates, the full-speed figure above can only measure CPU sharing.
+ */
+export async function pacedContention(rate: number, seconds: number, clients: number): Promise<Figure[]> {
+  const serve = await startPacedServe(rate);
+  try {
+    await new Promise((r) => setTimeout(r, 3000));
+    const s0 = await serve.stored();
+    const t0 = performance.now();
+    const load = heavyQueries(clients)(`http://${serve.base}`);
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const loadFigures = await load.stop();
+    const ingestRate = ((await serve.stored()) - s0) / ((performance.now() - t0) / 1000);
+    return [
+      { name: `ingest with ${clients} query clients, relay paced at ${rate.toLocaleString('en-US')}/s`, value: ingestRate, unit: 'flows/s', target: { op: '>=', value: rate * 0.95 } },
+      ...loadFigures.map((f) => ({ ...f, name: `  … ${f.name}` })),
+    ];
+  } finally {
+    await serve.stop();
+  }
 }

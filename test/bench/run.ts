@@ -1,5 +1,5 @@
 import { benchIngest } from './ingest.js';
-import { heavyQueries } from './contention.js';
+import { heavyQueries, pacedContention } from './contention.js';
 import { printFigures } from './measure.js';
 import type { Figure } from './measure.js';
 import { benchQueries } from './query.js';
@@ -50,6 +50,7 @@ async function main(): Promise<void> {
       ...loaded.slice(5),
       { name: 'for comparison, --query-workers 0: ingest', value: inline[0].value, unit: 'flows/s', note: vsAlone(inline) },
       ...inline.slice(5).map((f) => ({ ...f, name: `  … ${f.name}` })),
+      ...(await pacedContention(liveRate, seconds, 8)),
     ]);
   }
   if (only.includes('live')) printFigures(`live stream (WebSocket) while ingesting ${liveRate.toLocaleString('en-US')} flows/s`, await benchLive(liveRate, seconds));
