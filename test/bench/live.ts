@@ -58,15 +58,20 @@ export function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 }
 
-export async function benchLive(rate: number, seconds: number): Promise<Figure[]> {
+/** Who subscribes: `subscribers` clients with the same filter (query parameters of the stream; '' for every flow). Only the first is timed; each costs flowkeeper the same. */
+export interface LiveSubscribers {
+  filter: string;
+  subscribers: number;
+}
+
+export async function benchLive(rate: number, seconds: number, { filter, subscribers }: LiveSubscribers): Promise<Figure[]> {
   const { base, stored, stop } = await startPacedServe(rate);
   try {
     const latencies: number[] = [];
     let lost = 0;
     let measuring = false;
-    const url = `ws://${base}/api/v1/flows/stream?${process.env.BENCH_LIVE_FILTER ?? 'verdict=DROPPED'}`;
-    // BENCH_LIVE_SUBSCRIBERS: more subscribers with the same filter (only the first is timed; each costs flowkeeper the same).
-    const others = Array.from({ length: Math.max(0, Number(process.env.BENCH_LIVE_SUBSCRIBERS ?? 1) - 1) }, () => new WebSocket(url));
+    const url = `ws://${base}/api/v1/flows/stream?${filter}`;
+    const others = Array.from({ length: Math.max(0, subscribers - 1) }, () => new WebSocket(url));
     let othersFrames = 0;
     for (const o of others) o.on('message', () => measuring && othersFrames++);
     const ws = new WebSocket(url);
@@ -79,7 +84,7 @@ export async function benchLive(rate: number, seconds: number): Promise<Figure[]
     });
     await Promise.all([ws, ...others].map((w) => new Promise((resolve, reject) => {
       w.once('open', resolve).once('error', reject);
-      w.once('unexpected-response', (_req, res) => reject(new Error(`${url}: HTTP ${res.statusCode} (BENCH_LIVE_FILTER must be query parameters of the stream, e.g. verdict=DROPPED, or empty for all flows)`)));
+      w.once('unexpected-response', (_req, res) => reject(new Error(`${url}: HTTP ${res.statusCode} (the filter must be query parameters of the stream, e.g. verdict=DROPPED, or empty for all flows)`)));
     })));
     await new Promise((r) => setTimeout(r, 3000));
     const s0 = await stored();
@@ -92,7 +97,7 @@ export async function benchLive(rate: number, seconds: number): Promise<Figure[]
     latencies.sort((a, b) => a - b);
     const p = (q: number): number => quantile(latencies, q);
     return [
-      { name: 'flow → WebSocket subscriber latency: p99', value: p(0.99), unit: 'ms', target: { op: '<=', value: 100 }, note: `p50 ${p(0.5).toFixed(1)} ms, ${latencies.length.toLocaleString('en-US')} flows delivered, ${lost} lost, subscription "${process.env.BENCH_LIVE_FILTER ?? "verdict=DROPPED"}"${others.length ? `; ${others.length} more subscribers got ${othersFrames.toLocaleString('en-US')} frames` : ''}` },
+      { name: 'flow → WebSocket subscriber latency: p99', value: p(0.99), unit: 'ms', target: { op: '<=', value: 100 }, note: `p50 ${p(0.5).toFixed(1)} ms, ${latencies.length.toLocaleString('en-US')} flows delivered, ${lost} lost, subscription "${filter}"${others.length ? `; ${others.length} more subscribers got ${othersFrames.toLocaleString('en-US')} frames` : ''}` },
       { name: 'ingest rate meanwhile', value: ingestRate, unit: 'flows/s', target: { op: '>=', value: rate * 0.95 }, note: `feeder paced at ${rate.toLocaleString('en-US')}/s` },
     ];
   } finally {

@@ -5,6 +5,7 @@ import type { Figure } from './measure.js';
 import { benchQueries } from './query.js';
 import { benchReplay } from './replay.js';
 import { benchLive } from './live.js';
+import type { LiveSubscribers } from './live.js';
 import { benchSeries } from './series.js';
 import { benchMetricsCost } from './metrics-cost.js';
 import { benchMemory } from './memory.js';
@@ -53,7 +54,16 @@ async function main(): Promise<void> {
       ...(await pacedContention(liveRate, seconds, 8)),
     ]);
   }
-  if (only.includes('live')) printFigures(`live stream (WebSocket) while ingesting ${liveRate.toLocaleString('en-US')} flows/s`, await benchLive(liveRate, seconds));
+  if (only.includes('live')) {
+    // BENCH_LIVE_FILTER / BENCH_LIVE_SUBSCRIBERS: one run of your own instead of the three below.
+    const runs: LiveSubscribers[] = process.env.BENCH_LIVE_FILTER !== undefined || process.env.BENCH_LIVE_SUBSCRIBERS !== undefined
+      ? [{ filter: process.env.BENCH_LIVE_FILTER ?? 'verdict=DROPPED', subscribers: Number(process.env.BENCH_LIVE_SUBSCRIBERS ?? 1) }]
+      : [{ filter: 'verdict=DROPPED', subscribers: 1 }, { filter: 'verdict=DROPPED', subscribers: 10 }, { filter: '', subscribers: 1 }];
+    for (const run of runs) {
+      const who = `${run.subscribers === 1 ? 'one subscriber' : `${run.subscribers} subscribers`} ${run.filter ? `(${run.filter})` : '(every flow)'}`;
+      printFigures(`live stream (WebSocket) while ingesting ${liveRate.toLocaleString('en-US')} flows/s, ${who}`, await benchLive(liveRate, seconds, run));
+    }
+  }
   if (only.includes('series')) printFigures('metric cardinality (default configuration)', benchSeries(1000, 100));
   if (only.includes('observer')) printFigures(`Observer gRPC API on history (${observerFlows.toLocaleString('en-US')} stored flows)`, await benchObserver(observerFlows));
   if (only.includes('follow')) printFigures(`Observer gRPC API: follow while ingesting ${followRate.toLocaleString('en-US')} flows/s`, await benchObserverFollow(followRate, seconds));
