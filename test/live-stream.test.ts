@@ -147,3 +147,32 @@ test('a live thread that dies is replaced: the flows after it still reach the su
     ws.close();
   });
 });
+
+// Alone, each: an unfiltered subscriber (its text is written without a record), and one whose filter every flow
+// passes (its record is built first).
+for (const query of ['', '?not_namespace=no-such-namespace']) {
+  test(`a flow that decodes but cannot be printed (its time is beyond what a date can hold) is counted malformed by the live thread, which goes on with the next flows (subscriber "${query}")`, async () => {
+    const gen = new TrafficGenerator(13);
+    await withSimAndApp(async ({ sim, app }) => {
+      const sub = { ws: new WebSocket(app.url.replace(/^http/, 'ws') + '/api/v1/flows/stream' + query), frames: [] as Frame[] };
+      sub.ws.on('message', (m) => sub.frames.push(JSON.parse(m.toString()) as Frame));
+      await new Promise((r) => sub.ws.once('open', r));
+      await waitFor('subscribed', () => app.hub.size === 1);
+      const hub = app.hub as unknown as { worker: object | null };
+      const flows = (): Frame[] => sub.frames.filter((f) => f.type === 'flow');
+      const before = await sendPaced(sim, encodeFlows(gen, 100), 100);
+      await waitFor('first flows', () => flows().length === before.length);
+      const thread = hub.worker;
+      const seconds = 10_000_000_000_000; // past JavaScript's last date (year 275760)
+      const unprintable = Buffer.from(GetFlowsResponseType.encode(GetFlowsResponseType.fromObject({ flow: { time: { seconds, nanos: 1 }, verdict: 1, uuid: 'far-future' }, node_name: 'n', time: { seconds, nanos: 1 } })).finish());
+      sim.push({ seconds, nanos: 1, bytes: unprintable });
+      const after = await sendPaced(sim, encodeFlows(gen, 100), 100);
+      await waitFor('flows after it', () => flows().length === before.length + after.length, 20_000);
+      assert.deepEqual(sub.frames.filter((f) => f.type === 'lost'), []);
+      assert.deepEqual(flows().map((f) => f.flow!.uuid), [...before, ...after]);
+      assert.equal(hub.worker, thread, 'the same live thread');
+      assert.equal(app.hub.malformed, 1);
+      sub.ws.close();
+    });
+  });
+}

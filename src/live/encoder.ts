@@ -1,12 +1,14 @@
 import { parentPort } from 'node:worker_threads';
-import { decodeFlowRecord } from '../flows/normalize.js';
+import { decodeFlow, recordOf } from '../flows/normalize.js';
+import type { DecodedFlow } from '../flows/normalize.js';
 import { compileFieldMask } from '../flows/field-mask.js';
 import type { JsonObject } from '../flows/jsonpb.js';
-import { flowKey, wsFlowFrame } from '../flows/record.js';
+import { flowKey } from '../flows/record.js';
 import type { FlowRecord } from '../flows/record.js';
 import { recordResponse } from '../flows/responses.js';
 import { FilterSet } from '../query/filter.js';
 import { packFrames } from '../flows/message-batch.js';
+import { cacheEndpointDecodes, wsFlowText } from './flow-text.js';
 import { grpcFrame, wsTextFrame } from './frames.js';
 import type { LiveForm, LiveOutput, LiveReply, LiveRequest } from './protocol.js';
 
@@ -18,6 +20,8 @@ import type { LiveForm, LiveOutput, LiveReply, LiveRequest } from './protocol.js
 interface Subscription {
   id: number;
   filters: FilterSet;
+  /** No filters: every flow matches (its record need not be built). */
+  everyFlow: boolean;
   form: LiveForm;
   mask: ((flow: JsonObject) => JsonObject) | null;
   keys: boolean;
@@ -44,27 +48,42 @@ class OutputBuilder {
 
 const port = parentPort!;
 const subscriptions = new Map<number, Subscription>();
+cacheEndpointDecodes();
 
-/** A flow's frames, made at most once per form (and once per field mask) whatever the number of subscribers. */
+/** A flow's record and frames, each made at most once (per form, and per field mask) whatever the number of subscribers. */
 class FlowFrames {
   private ws: Buffer | null = null;
   private grpc: Buffer | null = null;
   private key: string | null = null;
+  private built: FlowRecord | null = null;
 
   constructor(
-    private readonly flow: FlowRecord,
+    private readonly flow: DecodedFlow,
     /** The relay's GetFlowsResponse, as it sent it. */
     private readonly message: Uint8Array,
   ) {}
 
+  /** The flow's record, built when a filter, a field mask or a key needs it. */
+  get record(): FlowRecord {
+    return (this.built ??= recordOf(this.flow));
+  }
+
+  matches(sub: Subscription): boolean {
+    return sub.everyFlow || sub.filters.match(this.record);
+  }
+
+  get wsFrame(): Buffer {
+    return (this.ws ??= wsTextFrame(wsFlowText(this.flow)));
+  }
+
   for(sub: Subscription): Buffer {
-    if (sub.form.kind === 'ws') return (this.ws ??= wsTextFrame(wsFlowFrame(this.flow)));
-    if (sub.mask) return grpcFrame(recordResponse(this.flow, sub.mask));
+    if (sub.form.kind === 'ws') return this.wsFrame;
+    if (sub.mask) return grpcFrame(recordResponse(this.record, sub.mask));
     // Unmasked followers get the relay's own response, as unfiltered ones do (no re-encoding).
     return (this.grpc ??= grpcFrame(this.message));
   }
 
-  readonly flowKey = (): string => (this.key ??= flowKey(this.flow));
+  readonly flowKey = (): string => (this.key ??= flowKey(this.record));
 }
 
 type FramesReply = Extract<LiveReply, { type: 'frames' }>;
@@ -73,22 +92,30 @@ function encodeBatch(req: Extract<LiveRequest, { type: 'batch' }>): FramesReply 
   const stalled = new Set(req.stalled);
   const builders = [...subscriptions.values()].map((s) => new OutputBuilder(s));
   const bytes = new Uint8Array(req.buf);
+  const live = builders.filter((b) => !stalled.has(b.sub.id));
+  // What may throw on a message that decodes but cannot be printed (a time past the last date JavaScript holds) is made before any frame is
+  // handed out: the record (when a filter, key or mask needs it), else the text of unfiltered WebSocket subscribers
+  // (it prints what the record holds, so once the record is made it cannot throw).
+  const needs = { record: builders.some((b) => !b.sub.everyFlow) || live.some((b) => b.sub.keys || b.sub.mask), ws: live.some((b) => b.sub.everyFlow && b.sub.form.kind === 'ws') };
   let decoded = 0;
   let malformed = 0;
   for (let i = 0; i + 1 < req.offsets.length; i++) {
     const message = Buffer.from(bytes.buffer, req.offsets[i], req.offsets[i + 1] - req.offsets[i]);
-    let flow: FlowRecord | null;
+    let flow: DecodedFlow | null;
+    let frames: FlowFrames;
     try {
       decoded++;
-      flow = decodeFlowRecord(message);
+      flow = decodeFlow(message);
+      if (!flow) continue;
+      frames = new FlowFrames(flow, message);
+      if (needs.record) void frames.record;
+      if (needs.ws) void frames.wsFrame;
     } catch {
       malformed++;
       continue;
     }
-    if (!flow) continue;
-    const frames = new FlowFrames(flow, message);
     for (const out of builders) {
-      if (!out.sub.filters.match(flow)) continue;
+      if (!frames.matches(out.sub)) continue;
       if (stalled.has(out.sub.id)) out.lost++;
       else out.add(frames.for(out.sub), frames.flowKey);
     }
@@ -102,7 +129,8 @@ port.on('message', (m: LiveRequest) => {
     case 'subscribe':
       try {
         const mask = m.form.kind === 'grpc' ? compileFieldMask(m.form.maskPaths ?? []) : null;
-        subscriptions.set(m.id, { id: m.id, filters: FilterSet.parse(m.filters), form: m.form, mask, keys: m.keys });
+        const filters = FilterSet.parse(m.filters);
+        subscriptions.set(m.id, { id: m.id, filters, everyFlow: filters.whitelist.length === 0 && filters.blacklist.length === 0, form: m.form, mask, keys: m.keys });
       } catch (err) {
         port.postMessage({ type: 'subscribe-failed', id: m.id, message: (err as Error).message } satisfies LiveReply);
       }

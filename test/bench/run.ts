@@ -55,10 +55,16 @@ async function main(): Promise<void> {
     ]);
   }
   if (only.includes('live')) {
-    // BENCH_LIVE_FILTER / BENCH_LIVE_SUBSCRIBERS: one run of your own instead of the three below.
-    const runs: LiveSubscribers[] = process.env.BENCH_LIVE_FILTER !== undefined || process.env.BENCH_LIVE_SUBSCRIBERS !== undefined
-      ? [{ filter: process.env.BENCH_LIVE_FILTER ?? 'verdict=DROPPED', subscribers: Number(process.env.BENCH_LIVE_SUBSCRIBERS ?? 1) }]
-      : [{ filter: 'verdict=DROPPED', subscribers: 1 }, { filter: 'verdict=DROPPED', subscribers: 10 }, { filter: '', subscribers: 1 }];
+    // BENCH_LIVE_FILTER / BENCH_LIVE_SUBSCRIBERS / BENCH_LIVE_PARSE: one run of your own instead of the four below.
+    const own = ['BENCH_LIVE_FILTER', 'BENCH_LIVE_SUBSCRIBERS', 'BENCH_LIVE_PARSE'].some((k) => process.env[k] !== undefined);
+    const runs: LiveSubscribers[] = own
+      ? [{ filter: process.env.BENCH_LIVE_FILTER ?? 'verdict=DROPPED', subscribers: Number(process.env.BENCH_LIVE_SUBSCRIBERS ?? 1), parse: process.env.BENCH_LIVE_PARSE === 'time' ? 'time' : 'full' }]
+      : [
+          { filter: 'verdict=DROPPED', subscribers: 1, parse: 'full' },
+          { filter: 'verdict=DROPPED', subscribers: 10, parse: 'full' },
+          { filter: '', subscribers: 1, parse: 'full' },
+          { filter: '', subscribers: 1, parse: 'time' },
+        ];
     for (const run of runs) {
       const who = `${run.subscribers === 1 ? 'one subscriber' : `${run.subscribers} subscribers`} ${run.filter ? `(${run.filter})` : '(every flow)'}`;
       printFigures(`live stream (WebSocket) while ingesting ${liveRate.toLocaleString('en-US')} flows/s, ${who}`, await benchLive(liveRate, seconds, run));

@@ -3,7 +3,7 @@ import { DictKind, RowBits } from '../../flows/row.js';
 import type { FlowRow } from '../../flows/row.js';
 import { scanFlow, unpackUuid } from '../../flows/scan.js';
 import type { Interner } from '../../flows/scan.js';
-import { ByteKeyCache } from '../byte-key-cache.js';
+import { ByteKeyCache } from '../../flows/byte-key-cache.js';
 import { uuidHash } from './uuid-hash.js';
 import { clusterOfNode } from '../../flows/node-name.js';
 import { deniedPolicyInfo } from '../../flows/denial.js';

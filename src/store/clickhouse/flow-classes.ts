@@ -2,7 +2,7 @@ import type { DictKind } from '../../flows/row.js';
 import { classKeyOf } from '../class-key.js';
 import type { ClassFields } from '../class-key.js';
 import type { Interner } from '../../flows/scan.js';
-import { ByteKeyCache } from '../byte-key-cache.js';
+import { ByteKeyCache } from '../../flows/byte-key-cache.js';
 import { Deadline } from '../../query/deadline.js';
 import type { FlowClassesRequest } from '../../query/engine.js';
 import { fromNanos } from '../../query/time.js';

@@ -3,7 +3,7 @@ import { DictKind } from '../../flows/row.js';
 import type { Interner } from '../../flows/scan.js';
 import { Accumulator, aggregateBudgetExceeded } from '../../query/accumulator.js';
 import type { AggregateQuery, AggregateResult } from '../../query/accumulator.js';
-import { ByteKeyCache } from '../byte-key-cache.js';
+import { ByteKeyCache } from '../../flows/byte-key-cache.js';
 import { clusterOfNode } from '../../flows/node-name.js';
 import { rollupPort } from '../rollup-dims.js';
 import { NamedLabels } from './named-labels.js';

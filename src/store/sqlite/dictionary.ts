@@ -3,7 +3,7 @@ import type { DictKind } from '../../flows/row.js';
 import { decodeEndpoint, workloadOf } from '../../flows/endpoint.js';
 import type { WorkloadNames } from '../../flows/endpoint.js';
 import type { Db } from './sqlite.js';
-import { ByteKeyCache } from '../byte-key-cache.js';
+import { ByteKeyCache } from '../../flows/byte-key-cache.js';
 import { clusterOfNode } from '../../flows/node-name.js';
 
 /** Entries kept in memory per cache before it is cleared (bounds RSS; misses fall back to SQLite). */
