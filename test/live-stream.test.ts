@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -176,3 +177,31 @@ for (const query of ['', '?not_namespace=no-such-namespace']) {
     });
   });
 }
+
+/** The nice value of each thread of this process (Linux). */
+function threadNices(): number[] {
+  return readdirSync('/proc/self/task').map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
+test('the live thread yields to ingest when the CPU is short: it runs at nice 5, ingest at 0, queries at 10', async () => {
+  const gen = new TrafficGenerator(14);
+  await withSimAndApp(async ({ sim, app }) => {
+    assert.equal(threadNices().filter((n) => n === 5).length, 0, 'no live thread before anyone subscribes');
+    const ws = new WebSocket(app.url.replace(/^http/, 'ws') + '/api/v1/flows/stream');
+    const frames: Frame[] = [];
+    ws.on('message', (m) => frames.push(JSON.parse(m.toString()) as Frame));
+    await new Promise((r) => ws.once('open', r));
+    const sent = await sendPaced(sim, encodeFlows(gen, 50), 50);
+    await waitFor('flows', () => frames.filter((f) => f.type === 'flow').length === sent.length);
+    // A query, so that the query threads have started.
+    assert.equal((await fetch(`${app.url}/api/v1/flows?limit=1`)).status, 200);
+    const nices = threadNices();
+    assert.equal(nices.filter((n) => n === 5).length, 1, `nice values: ${nices.join(' ')}`);
+    assert.ok(nices.includes(10), `nice values: ${nices.join(' ')}`);
+    assert.equal(nices[0], 0, 'the main thread');
+    ws.close();
+  });
+});

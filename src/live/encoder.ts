@@ -1,4 +1,5 @@
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
+import { lowerThreadPriority } from '../thread-priority.js';
 import { decodeFlow, recordOf } from '../flows/normalize.js';
 import type { DecodedFlow } from '../flows/normalize.js';
 import { compileFieldMask } from '../flows/field-mask.js';
@@ -10,7 +11,7 @@ import { FilterSet } from '../query/filter.js';
 import { packFrames } from '../flows/message-batch.js';
 import { cacheEndpointDecodes, wsFlowText } from './flow-text.js';
 import { grpcFrame, wsTextFrame } from './frames.js';
-import type { LiveForm, LiveOutput, LiveReply, LiveRequest } from './protocol.js';
+import type { LiveForm, LiveOutput, LiveReply, LiveRequest, LiveThreadSettings } from './protocol.js';
 
 /**
  * The live thread: decodes the relay's messages for live subscribers, filters
@@ -49,6 +50,7 @@ class OutputBuilder {
 const port = parentPort!;
 const subscriptions = new Map<number, Subscription>();
 cacheEndpointDecodes();
+lowerThreadPriority((workerData as LiveThreadSettings).nice);
 
 /** A flow's record and frames, each made at most once (per form, and per field mask) whatever the number of subscribers. */
 class FlowFrames {

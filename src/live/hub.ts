@@ -5,7 +5,7 @@ import { scanFlow } from '../flows/scan.js';
 import type { Interner } from '../flows/scan.js';
 import type { Logger } from '../log.js';
 import type { FilterSet } from '../query/filter.js';
-import type { LiveForm, LiveOutput, LiveReply, LiveRequest } from './protocol.js';
+import type { LiveForm, LiveOutput, LiveReply, LiveRequest, LiveThreadSettings } from './protocol.js';
 
 /** A live-stream consumer (one WebSocket client or one Observer follower). */
 export interface Subscriber {
@@ -53,6 +53,12 @@ const MAX_PENDING = 4096;
  */
 const MAX_PENDING_STARTING = 32_768;
 const CATCH_UP_MS = 5000;
+/**
+ * The live thread's nice value. When the CPU is short, ingest (nice 0) comes
+ * first: a flow not stored is lost for good, a live frame not sent is reported
+ * to its subscriber as lost. Query threads (nice 10) come after the live stream.
+ */
+const LIVE_THREAD_NICE = 5;
 /** The live thread is stopped after this long without subscribers (an idle one holds ~25 MB). */
 const IDLE_STOP_MS = 60_000;
 
@@ -239,7 +245,7 @@ export class LiveHub {
       this.idleTimer = null;
     }
     if (this.worker) return this.worker;
-    const worker = new Worker(new URL('./encoder.js', import.meta.url));
+    const worker = new Worker(new URL('./encoder.js', import.meta.url), { workerData: { nice: LIVE_THREAD_NICE } satisfies LiveThreadSettings });
     this.catchingUpUntil = performance.now() + CATCH_UP_MS;
     worker.unref();
     worker.on('message', (m: LiveReply) => this.onReply(m));

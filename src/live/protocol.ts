@@ -1,5 +1,10 @@
 /** What the live hub (main thread) and the live thread say to each other. */
 
+export interface LiveThreadSettings {
+  /** Scheduling priority of the live thread (nice, 0–19): ingest comes first when the CPU is short. */
+  nice: number;
+}
+
 /** How a subscriber's flows are encoded: WebSocket text frames, or gRPC frames of GetFlowsResponse (masked by these paths). */
 export type LiveForm = { kind: 'ws' } | { kind: 'grpc'; maskPaths: string[] | null };
 

@@ -1,6 +1,5 @@
-import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
+import { lowerThreadPriority } from '../thread-priority.js';
 import { ClickHouseHttp } from '../store/clickhouse/http.js';
 import type { ClickHouseSettings } from '../store/clickhouse/http.js';
 import { ClickHouseQueries } from '../store/clickhouse/queries.js';
@@ -31,18 +30,7 @@ export type QueryWorkerMessage = { id: number; answer: unknown } | { id: number;
 const settings = workerData as QueryWorkerSettings;
 const port = parentPort!;
 
-/** Lowers this thread's priority (Linux: a thread is a task with its own nice value). */
-function lowerPriority(nice: number): void {
-  if (nice <= 0) return;
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid)) setPriority(tid, nice);
-  } catch {
-    // Not Linux, or not allowed: queries run at normal priority.
-  }
-}
-
-lowerPriority(settings.nice);
+lowerThreadPriority(settings.nice);
 /** The engine on this thread's own connection (SQLite's is loaded only where it is used). */
 async function openEngine(store: QueryStore): Promise<QueryEngine> {
   if (store.engine === 'clickhouse') return new ClickHouseQueries(new ClickHouseHttp(store.clickhouse), settings.budgetMs, settings.limits);
