@@ -66,7 +66,7 @@ async function main(): Promise<void> {
           { filter: '', subscribers: 1, parse: 'time' },
         ];
     for (const run of runs) {
-      const who = `${run.subscribers === 1 ? 'one subscriber' : `${run.subscribers} subscribers`} ${run.filter ? `(${run.filter})` : '(every flow)'}`;
+      const who = `${run.subscribers === 1 ? 'one subscriber' : `${run.subscribers} subscribers`} ${run.filter ? `(${run.filter})` : '(every flow)'}${run.parse === 'time' ? ', a client that reads only each frame\'s time' : ''}`;
       printFigures(`live stream (WebSocket) while ingesting ${liveRate.toLocaleString('en-US')} flows/s, ${who}`, await benchLive(liveRate, seconds, run));
     }
   }
