@@ -3,27 +3,28 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JsonObject } from '../src/flows/jsonpb.js';
-import { decodeFlow, decodeFlowRecord } from '../src/flows/normalize.js';
+import { decodeFlowRecord } from '../src/flows/normalize.js';
 import { wsFlowFrame } from '../src/flows/record.js';
 import { GetFlowsResponseType } from '../src/flows/schema.js';
-import { cacheEndpointDecodes, wsFlowText } from '../src/live/flow-text.js';
+import { decodeLiveFlow, endpointCacheOn, wsFlowText } from '../src/live/flow-text.js';
 import { ROOT_DIR } from '../src/paths.js';
 import { TrafficGenerator } from '../src/sim/traffic.js';
 import { corpusLines, encodeResponse } from './helpers/fixtures.js';
-
-// As in the live thread: every endpoint below is decoded through the cache (this file runs in a process of its own).
-cacheEndpointDecodes();
 
 /** What the live stream sent before wsFlowText: the flow's record, stringified. */
 function reference(message: Uint8Array): string {
   return wsFlowFrame(decodeFlowRecord(message)!);
 }
 
-function simulatorMessages(count: number): Buffer[] {
+/** `count` simulator flows; with `podNames`, each endpoint's pod name is made unique (a cluster whose endpoints never repeat). */
+function simulatorMessages(count: number, podNames?: () => string): Buffer[] {
   const gen = new TrafficGenerator(11);
   const out: Buffer[] = [];
   for (let t = Date.parse('2026-11-28T00:00:00Z'); out.length < count; t += 7) {
-    for (const f of gen.next(t)) out.push(Buffer.from(GetFlowsResponseType.encode(GetFlowsResponseType.fromObject({ flow: f.flow, node_name: f.flow.node_name, time: { seconds: f.seconds, nanos: f.nanos } })).finish()));
+    for (const f of gen.next(t)) {
+      if (podNames) for (const e of [f.flow.source, f.flow.destination] as { pod_name?: string }[]) if (e) e.pod_name = podNames();
+      out.push(Buffer.from(GetFlowsResponseType.encode(GetFlowsResponseType.fromObject({ flow: f.flow, node_name: f.flow.node_name, time: { seconds: f.seconds, nanos: f.nanos } })).finish()));
+    }
   }
   return out;
 }
@@ -59,7 +60,7 @@ test('the live text of a flow is its record stringified, byte for byte: every fi
   assert.ok(messages.length > 21_000);
   // Twice: the first pass fills the endpoint cache, the second is served from it.
   for (const pass of [1, 2]) {
-    for (const [i, m] of messages.entries()) assert.equal(wsFlowText(decodeFlow(m)!), reference(m), `pass ${pass}, message ${i}`);
+    for (const [i, m] of messages.entries()) assert.equal(wsFlowText(decodeLiveFlow(m)!), reference(m), `pass ${pass}, message ${i}`);
   }
 });
 
@@ -71,9 +72,24 @@ test('endpoints that share their length and their first and last bytes are told 
   assert.equal(messages[0].length, messages[1].length);
   for (let round = 0; round < 3; round++) {
     for (const [i, m] of messages.entries()) {
-      const text = wsFlowText(decodeFlow(m)!);
+      const text = wsFlowText(decodeLiveFlow(m)!);
       assert.equal(text, reference(m));
       assert.ok(text.includes(pods[i]), `round ${round}: flow ${i} shows its own pod`);
     }
   }
+});
+
+test('the endpoint cache turns itself off where endpoints rarely repeat, and on again where they do; the text is the same throughout', () => {
+  let pod = 0;
+  const check = (messages: Buffer[]): void => {
+    for (const [i, m] of messages.entries()) assert.equal(wsFlowText(decodeLiveFlow(m)!), reference(m), `message ${i}`);
+  };
+  check(simulatorMessages(20_000));
+  assert.equal(endpointCacheOn(), true, 'endpoints that repeat: on');
+  // Two windows of 8,192 endpoints: the first fills the cache, the second finds ~no endpoint seen before.
+  check(simulatorMessages(9000, () => `pod-${pod++}`));
+  assert.equal(endpointCacheOn(), false, 'every endpoint new: off');
+  // Off for 65,536 flows, then tried again: the simulator's endpoints are back in the cache (kept while off).
+  check(simulatorMessages(70_000));
+  assert.equal(endpointCacheOn(), true, 'repeating again: on');
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
  * message is decoded or encoded as a whole: dictionary entries, the simulator,
  * jsonpb conversion. The ingest hot path scans bytes itself (see scan.ts).
  */
-function loadRoot(): protobuf.Root {
+export function loadRoot(): protobuf.Root {
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => {
     // google/protobuf/* resolve to protobufjs' bundled well-known types.

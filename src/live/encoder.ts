@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { lowerThreadPriority } from '../thread-priority.js';
-import { decodeFlow, recordOf } from '../flows/normalize.js';
+import { recordOf } from '../flows/normalize.js';
 import type { DecodedFlow } from '../flows/normalize.js';
 import { compileFieldMask } from '../flows/field-mask.js';
 import type { JsonObject } from '../flows/jsonpb.js';
@@ -9,7 +9,7 @@ import type { FlowRecord } from '../flows/record.js';
 import { recordResponse } from '../flows/responses.js';
 import { FilterSet } from '../query/filter.js';
 import { packFrames } from '../flows/message-batch.js';
-import { cacheEndpointDecodes, wsFlowText } from './flow-text.js';
+import { decodeLiveFlow, wsFlowText } from './flow-text.js';
 import { grpcFrame, wsTextFrame } from './frames.js';
 import type { LiveForm, LiveOutput, LiveReply, LiveRequest, LiveThreadSettings } from './protocol.js';
 
@@ -49,7 +49,6 @@ class OutputBuilder {
 
 const port = parentPort!;
 const subscriptions = new Map<number, Subscription>();
-cacheEndpointDecodes();
 lowerThreadPriority((workerData as LiveThreadSettings).nice);
 
 /** A flow's record and frames, each made at most once (per form, and per field mask) whatever the number of subscribers. */
@@ -107,7 +106,7 @@ function encodeBatch(req: Extract<LiveRequest, { type: 'batch' }>): FramesReply 
     let frames: FlowFrames;
     try {
       decoded++;
-      flow = decodeFlow(message);
+      flow = decodeLiveFlow(message);
       if (!flow) continue;
       frames = new FlowFrames(flow, message);
       if (needs.record) void frames.record;
