@@ -1,4 +1,5 @@
 import { benchIngest } from './ingest.js';
+import { benchWriterPods } from './writer-pods.js';
 import { heavyQueries, pacedContention } from './contention.js';
 import { printFigures } from './measure.js';
 import type { Figure } from './measure.js';
@@ -27,7 +28,7 @@ const memorySeconds = Number(process.env.BENCH_MEMORY_SECONDS ?? 480);
 
 async function main(): Promise<void> {
   const cores = (await import('node:os')).cpus().length;
-  if (only.includes('ingest')) printFigures(`ingest (${seconds} s sustained, ${cores} cores)`, await benchIngest(seconds));
+  if (only.includes('ingest')) printFigures(`ingest (${seconds} s sustained, ${cores} cores)`, [...(await benchIngest(seconds)), ...benchWriterPods(1000, 200_000)]);
   if (only.includes('metrics')) {
     const direct = benchMetricsCost(1_000_000);
     const off = await benchIngest(seconds, ['--metrics', 'false']);
