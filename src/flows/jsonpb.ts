@@ -28,7 +28,7 @@ function fullName(t: protobuf.ReflectionObject): string {
   return t.fullName.replace(/^\./, '');
 }
 
-/** The last second formatted: flows come in time order, thousands per second, and Date's toISOString is a third of a flow's time formatting. */
+/** The last second formatted: flows come in time order, thousands per second, and Date's toISOString on each was most of the cost of formatting its time. */
 let lastSecond = NaN;
 let lastSecondText = '';
 

@@ -94,9 +94,9 @@ function encodeBatch(req: Extract<LiveRequest, { type: 'batch' }>): FramesReply 
   const builders = [...subscriptions.values()].map((s) => new OutputBuilder(s));
   const bytes = new Uint8Array(req.buf);
   const live = builders.filter((b) => !stalled.has(b.sub.id));
-  // What may throw on a message that decodes but cannot be printed (a time past the last date JavaScript holds) is made before any frame is
-  // handed out: the record (when a filter, key or mask needs it), else the text of unfiltered WebSocket subscribers
-  // (it prints what the record holds, so once the record is made it cannot throw).
+  // A message can decode and still not print (a time past the last date JavaScript holds). What would throw is
+  // made inside the try below, before any frame is handed out: the record, when a filter, key or mask needs it;
+  // the text of unfiltered WebSocket subscribers (it prints what the record holds, so after the record it cannot throw).
   const needs = { record: builders.some((b) => !b.sub.everyFlow) || live.some((b) => b.sub.keys || b.sub.mask), ws: live.some((b) => b.sub.everyFlow && b.sub.form.kind === 'ws') };
   let decoded = 0;
   let malformed = 0;
