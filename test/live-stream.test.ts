@@ -11,6 +11,10 @@ import { toResponseJson } from '../src/flows/record.js';
 import type { FlowRecord } from '../src/flows/record.js';
 import { ROOT_DIR } from '../src/paths.js';
 import { wsTextFrame } from '../src/live/frames.js';
+import { LiveHub } from '../src/live/hub.js';
+import type { Subscriber } from '../src/live/hub.js';
+import { WsSubscriber } from '../src/live/ws-subscriber.js';
+import { FilterSet } from '../src/query/filter.js';
 import { TrafficGenerator } from '../src/sim/traffic.js';
 import { GetFlowsResponseType } from '../src/flows/schema.js';
 import type { SimMessage, SimRelay } from '../src/sim/relay-server.js';
@@ -204,4 +208,51 @@ test('the live thread yields to ingest when the CPU is short: it runs at nice 5,
     assert.equal(nices[0], 0, 'the main thread');
     ws.close();
   });
+});
+
+/** A subscription the live thread will refuse: filters that passed the API's checks but do not parse where they run (a defect, were it to happen). */
+function refusedBy(real: FilterSet): FilterSet {
+  return Object.assign(Object.create(real) as FilterSet, { source: () => ({ whitelist: 'not a list', blacklist: [] }) });
+}
+
+test('a subscription the live thread refuses ends that subscriber with the reason; the others go on', async () => {
+  const hub = new LiveHub();
+  try {
+    const refusals: string[] = [];
+    const got: number[] = [];
+    const subscriber = (filters: FilterSet, index: number): Subscriber => ({
+      filters, form: { kind: 'ws' }, skipped: () => {}, failed: (reason) => refusals.push(reason),
+      deliverFrames: (_frames, ends) => void (got[index] = (got[index] ?? 0) + ends.length),
+    });
+    const everything = FilterSet.parse({});
+    hub.add(subscriber(everything, 0));
+    hub.add(subscriber(refusedBy(everything), 1));
+    await waitFor('the refusal', () => refusals.length === 1);
+    assert.match(refusals[0], /^the live stream could not take this subscription: whitelist must be an array/);
+    assert.equal(hub.size, 1, 'the refused subscriber is removed');
+    for (const { message } of encodeFlows(new TrafficGenerator(15), 20)) hub.offer(message.bytes);
+    await waitFor('flows for the other', () => (got[0] ?? 0) >= 20);
+    assert.equal(got[1], undefined);
+  } finally {
+    await hub.close();
+  }
+});
+
+test('a refused WebSocket subscriber is closed with 1011 and the reason, cut to 123 bytes at a character', async () => {
+  const server = createServer();
+  const wss = new WebSocketServer({ server });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const reason = `the live stream could not take this subscription: ${'é'.repeat(100)}`;
+    wss.on('connection', (ws) => new WsSubscriber(ws, FilterSet.parse({})).failed(reason));
+    const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const [code, text] = await new Promise<[number, string]>((resolve) => client.once('close', (c, r) => resolve([c, r.toString()])));
+    assert.equal(code, 1011);
+    assert.ok(Buffer.byteLength(text) <= 123 && Buffer.byteLength(text) >= 122, `${Buffer.byteLength(text)} bytes`);
+    assert.ok(reason.startsWith(text));
+  } finally {
+    for (const c of wss.clients) c.terminate();
+    wss.close();
+    await new Promise((r) => server.close(r));
+  }
 });

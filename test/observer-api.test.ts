@@ -337,3 +337,28 @@ test('TLS and mTLS on the Observer API: a client with the CA and its certificate
   }, { args: ['--observer-tls-cert', join(TLS, 'relay.crt'), '--observer-tls-key', join(TLS, 'relay.key'), '--observer-tls-client-ca', join(TLS, 'ca.crt')] });
   await assert.rejects(withSimAndApp(async () => undefined, { args: ['--observer-tls-cert', join(TLS, 'relay.crt')] }), /--observer-tls-cert and --observer-tls-key must be given together/);
 });
+
+test('a follower the live thread refuses gets INTERNAL with the reason, and never hangs', async () => {
+  const hub = env.app.hub as unknown as { add(s: { filters: object }): void };
+  const add = hub.add.bind(hub);
+  // As if the live thread could not parse filters the Observer face accepted (a defect, were it to happen).
+  hub.add = (s) => {
+    const real = s.filters;
+    Object.defineProperty(s, 'filters', { get: () => Object.assign(Object.create(real) as object, { source: () => ({ whitelist: 'not a list' }) }) });
+    add(s);
+  };
+  const c = client(env.app.observerAddress!);
+  try {
+    // With history first (the refusal comes within milliseconds, usually before it), and following only (it comes while the stream waits on live flows).
+    for (const req of [{ number: 5 }, {}]) {
+      const call = c.GetFlows({ ...req, follow: true, whitelist: [{ verdict: ['FORWARDED'] }] }) as grpc.ClientReadableStream<Buffer>;
+      call.on('data', () => {});
+      const err = await new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
+      assert.equal(err.code, grpc.status.INTERNAL, JSON.stringify(req));
+      assert.match(err.details, /the live stream could not take this subscription: whitelist must be an array/);
+    }
+  } finally {
+    hub.add = add;
+    c.close();
+  }
+});

@@ -28,6 +28,8 @@ export interface Subscriber {
   deliverRaw?: (message: Buffer) => void;
   /** True while the client is so far behind that a flow given now would be dropped anyway (then, for it, nothing is encoded). */
   stalled?(): boolean;
+  /** The live thread refused the subscription (it is removed from the hub): the subscriber's stream ends with this error. */
+  failed(reason: string): void;
 }
 
 /** An interner that keeps nothing: scanFlow then only checks a message's framing. */
@@ -278,7 +280,12 @@ export class LiveHub {
 
   private onReply(m: LiveReply): void {
     if (m.type === 'subscribe-failed') {
-      this.log?.warn({ id: m.id, err: m.message }, 'the live thread refused a subscription');
+      this.log?.warn({ id: m.id, err: m.message }, 'the live thread refused a subscription; its stream ends with the error');
+      const sub = this.served.get(m.id)?.sub;
+      if (sub) {
+        this.remove(sub);
+        sub.failed(`the live stream could not take this subscription: ${m.message}`);
+      }
       return;
     }
     this.inFlight.delete(m.seq);

@@ -20,6 +20,13 @@ interface RawSocket {
   uncork(): void;
 }
 
+/** A WebSocket close reason: at most 123 bytes of UTF-8 (RFC 6455), cut at a character. */
+export function closeReason(text: string): string {
+  let reason = text;
+  while (Buffer.byteLength(reason) > 123) reason = reason.slice(0, -1);
+  return reason;
+}
+
 /** Stored flows for a backfill: their frames back to back (frame i ends at ends[i]) and their flowKeys. */
 export interface BackfillPage {
   frames: Uint8Array;
@@ -69,6 +76,10 @@ export class WsSubscriber implements Subscriber {
 
   stalled(): boolean {
     return this.held === null && this.behind;
+  }
+
+  failed(reason: string): void {
+    if (this.socket.readyState === this.socket.OPEN) this.socket.close(1011, closeReason(reason));
   }
 
   /** The client has more than MAX_BUFFERED_BYTES unsent: flows for it are dropped (and counted) instead of queued. */

@@ -115,6 +115,10 @@ export class FlowStream implements Subscriber {
   private lost = 0;
 
   private closed = false;
+  /** Why the live thread refused this follower (the stream then ends with it). */
+  private failure: Error | null = null;
+  /** Ends the wait for the client to go, when the stream ends on its own. */
+  private wake: (() => void) | null = null;
   /** Aborted when the stream ends: a history page being read for it is cancelled. */
   private readonly gone = new AbortController();
   /** Where responses go: batches of gRPC frames on the call's HTTP/2 stream. */
@@ -183,6 +187,13 @@ export class FlowStream implements Subscriber {
     return this.held === null && this.out.behind;
   }
 
+  failed(reason: string): void {
+    if (this.closed) return;
+    this.failure = new Error(reason);
+    this.close();
+    this.wake?.();
+  }
+
   async run(): Promise<void> {
     const subscribedAt = now();
     if (this.plan.follow) this.sources.hub.add(this);
@@ -202,6 +213,7 @@ export class FlowStream implements Subscriber {
         last.keys.add(key);
       };
       if (this.plan.history) await this.sendHistory(this.plan.since, this.plan.until, sent);
+      if (this.failure) throw this.failure;
       if (!this.plan.follow || this.closed) return;
       if (this.plan.history) {
         // A flow that reached the live hub just before this follower subscribed, but was stored only after the
@@ -220,9 +232,14 @@ export class FlowStream implements Subscriber {
         else this.deliverFrames(f.frame, Uint32Array.of(f.frame.length), null);
       }
       await new Promise<void>((resolve) => {
+        this.wake = resolve;
         if (this.closed) resolve();
         else this.call.once('close', resolve).once('cancelled', resolve);
       });
+      if (this.failure) throw this.failure;
+    } catch (err) {
+      // A history read cancelled because the live thread refused the follower: the refusal is what the client hears.
+      throw this.failure ?? err;
     } finally {
       this.out.flush();
       this.close();
