@@ -23,9 +23,10 @@ const ENDPOINT_CACHE_SIZE = 16_384;
 const WINDOW = 8192;
 /**
  * The share of hits below which the cache is off: with fewer, the extra work
- * of each miss (a copy of its bytes, a text of its own) outweighs the hits
- * (measured: 15,620 distinct endpoints in 60,000 flows, ~87 % hits, cost as
- * much as no cache; with 78,763, ~34 % hits, twice as much).
+ * of each miss (a copy of its bytes, a text of its own) outweighs the hits.
+ * Measured with the cache always on: 15,620 distinct endpoints in 60,000 flows
+ * (~87 % hits) cost 15 µs per flow, 78,763 (~34 %) 22–23 µs, against ~12 µs
+ * without the cache.
  */
 const MIN_HIT_RATE = 0.9;
 /** While off, a window is tried with the cache again after this many flows (~2 endpoints each). */
