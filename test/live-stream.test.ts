@@ -153,10 +153,16 @@ test('a live thread that dies is replaced: the flows after it still reach the su
   });
 });
 
+/** A relay message whose flow has this time (none: no time at all). */
+function flowAtTime(seconds: number | null, uuid: string): Buffer {
+  const time = seconds === null ? undefined : { seconds, nanos: 1 };
+  return Buffer.from(GetFlowsResponseType.encode(GetFlowsResponseType.fromObject({ flow: { ...(time ? { time } : {}), verdict: 1, uuid }, node_name: 'n', time: time ?? { seconds: 1, nanos: 0 } })).finish());
+}
+
 // Alone, each: an unfiltered subscriber (its text is written without a record), and one whose filter every flow
 // passes (its record is built first).
 for (const query of ['', '?not_namespace=no-such-namespace']) {
-  test(`a flow that decodes but cannot be printed (its time is beyond what a date can hold) is counted malformed by the live thread, which goes on with the next flows (subscriber "${query}")`, async () => {
+  test(`flows the writer refuses to store (no time, a time past year 9999, past JavaScript's last date) are not shown live: counted malformed, and the next flows follow (subscriber "${query}")`, async () => {
     const gen = new TrafficGenerator(13);
     await withSimAndApp(async ({ sim, app }) => {
       const sub = { ws: new WebSocket(app.url.replace(/^http/, 'ws') + '/api/v1/flows/stream' + query), frames: [] as Frame[] };
@@ -168,15 +174,18 @@ for (const query of ['', '?not_namespace=no-such-namespace']) {
       const before = await sendPaced(sim, encodeFlows(gen, 100), 100);
       await waitFor('first flows', () => flows().length === before.length);
       const thread = hub.worker;
-      const seconds = 10_000_000_000_000; // past JavaScript's last date (year 275760)
-      const unprintable = Buffer.from(GetFlowsResponseType.encode(GetFlowsResponseType.fromObject({ flow: { time: { seconds, nanos: 1 }, verdict: 1, uuid: 'far-future' }, node_name: 'n', time: { seconds, nanos: 1 } })).finish());
-      sim.push({ seconds, nanos: 1, bytes: unprintable });
+      const stored = app.pipeline.stats.stored;
+      // Year 14645 still prints (as "+014645-…", not RFC 3339); 10^13 s is past JavaScript's last date (year 275760).
+      const bad = [null, 400_000_000_000, 10_000_000_000_000];
+      for (const [i, seconds] of bad.entries()) sim.push({ seconds: seconds ?? 1, nanos: 1, bytes: flowAtTime(seconds, `bad-${i}`) });
       const after = await sendPaced(sim, encodeFlows(gen, 100), 100);
-      await waitFor('flows after it', () => flows().length === before.length + after.length, 20_000);
+      await waitFor('flows after them', () => flows().length === before.length + after.length, 20_000);
       assert.deepEqual(sub.frames.filter((f) => f.type === 'lost'), []);
       assert.deepEqual(flows().map((f) => f.flow!.uuid), [...before, ...after]);
       assert.equal(hub.worker, thread, 'the same live thread');
-      assert.equal(app.hub.malformed, 1);
+      assert.equal(app.hub.malformed, bad.length);
+      await waitFor('stored', () => app.pipeline.stats.stored === stored + after.length);
+      assert.equal(app.pipeline.stats.malformed, bad.length, 'the writer refused the same flows');
       sub.ws.close();
     });
   });

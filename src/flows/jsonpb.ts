@@ -144,7 +144,7 @@ function converterOf(type: protobuf.Type): Converter {
 }
 
 /** A 64-bit integer as protobufjs decodes it (a number, or a Long when the long package is present) as a number. */
-function longToNumber(v: unknown): number {
+export function longToNumber(v: unknown): number {
   if (typeof v === 'number') return v;
   if (typeof v === 'object' && v !== null && 'low' in v && 'high' in v) {
     const long = v as { low: number; high: number; unsigned?: boolean };

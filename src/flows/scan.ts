@@ -21,6 +21,11 @@ export interface Interner {
 /** 9999-12-31T23:59:59Z, the largest valid google.protobuf.Timestamp. */
 const MAX_TIMESTAMP_SECONDS = 253_402_300_799;
 
+/** Whether a flow's time can be stored: google.protobuf.Timestamp's valid range (0001..9999), and not before 1970 (no flow is). */
+export function flowTimeInRange(seconds: number, nanos: number): boolean {
+  return seconds >= 0 && seconds <= MAX_TIMESTAMP_SECONDS && nanos >= 0 && nanos <= 999_999_999;
+}
+
 /**
  * Raw byte ranges of a repeated field (or a group of them), tags included, so the
  * group can be interned as one value. Go marshals fields in number order, so a
@@ -213,10 +218,7 @@ export function scanFlow(buf: Buffer, start: number, end: number, interner: Inte
     }
   }
   if (!sawTime) throw new WireError('flow has no time');
-  // google.protobuf.Timestamp's valid range (0001..9999); before 1970 is not a flow either.
-  if (row.seconds < 0 || row.seconds > MAX_TIMESTAMP_SECONDS || row.nanos < 0 || row.nanos > 999_999_999) {
-    throw new WireError(`flow time out of range (${row.seconds}s ${row.nanos}ns)`);
-  }
+  if (!flowTimeInRange(row.seconds, row.nanos)) throw new WireError(`flow time out of range (${row.seconds}s ${row.nanos}ns)`);
   row.srcNames = srcNames.intern(interner, DictKind.Names, buf);
   row.dstNames = dstNames.intern(interner, DictKind.Names, buf);
   row.allowedBy = allowed.intern(interner, DictKind.PolicyAllowed, buf);

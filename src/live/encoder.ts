@@ -3,7 +3,9 @@ import { lowerThreadPriority } from '../thread-priority.js';
 import { recordOf } from '../flows/normalize.js';
 import type { DecodedFlow } from '../flows/normalize.js';
 import { compileFieldMask } from '../flows/field-mask.js';
+import { longToNumber } from '../flows/jsonpb.js';
 import type { JsonObject } from '../flows/jsonpb.js';
+import { flowTimeInRange } from '../flows/scan.js';
 import { flowKey } from '../flows/record.js';
 import type { FlowRecord } from '../flows/record.js';
 import { recordResponse } from '../flows/responses.js';
@@ -73,12 +75,8 @@ class FlowFrames {
     return sub.everyFlow || sub.filters.match(this.record);
   }
 
-  get wsFrame(): Buffer {
-    return (this.ws ??= wsTextFrame(wsFlowText(this.flow)));
-  }
-
   for(sub: Subscription): Buffer {
-    if (sub.form.kind === 'ws') return this.wsFrame;
+    if (sub.form.kind === 'ws') return (this.ws ??= wsTextFrame(wsFlowText(this.flow)));
     if (sub.mask) return grpcFrame(recordResponse(this.record, sub.mask));
     // Unmasked followers get the relay's own response, as unfiltered ones do (no re-encoding).
     return (this.grpc ??= grpcFrame(this.message));
@@ -89,36 +87,36 @@ class FlowFrames {
 
 type FramesReply = Extract<LiveReply, { type: 'frames' }>;
 
+function hasStorableTime(flow: DecodedFlow): boolean {
+  const time = flow.time as { seconds?: unknown; nanos?: unknown } | null | undefined;
+  return time !== undefined && time !== null && flowTimeInRange(longToNumber(time.seconds ?? 0), longToNumber(time.nanos ?? 0));
+}
+
 function encodeBatch(req: Extract<LiveRequest, { type: 'batch' }>): FramesReply {
   const stalled = new Set(req.stalled);
   const builders = [...subscriptions.values()].map((s) => new OutputBuilder(s));
   const bytes = new Uint8Array(req.buf);
-  const live = builders.filter((b) => !stalled.has(b.sub.id));
-  // A message can decode and still not print (a time past the last date JavaScript holds). What would throw is
-  // made inside the try below, before any frame is handed out: the record, when a filter, key or mask needs it;
-  // the text of unfiltered WebSocket subscribers (it prints what the record holds, so after the record it cannot throw).
-  const needs = { record: builders.some((b) => !b.sub.everyFlow) || live.some((b) => b.sub.keys || b.sub.mask), ws: live.some((b) => b.sub.everyFlow && b.sub.form.kind === 'ws') };
   let decoded = 0;
   let malformed = 0;
   for (let i = 0; i + 1 < req.offsets.length; i++) {
     const message = Buffer.from(bytes.buffer, req.offsets[i], req.offsets[i + 1] - req.offsets[i]);
-    let flow: DecodedFlow | null;
-    let frames: FlowFrames;
+    decoded++;
     try {
-      decoded++;
-      flow = decodeLiveFlow(message);
+      const flow = decodeLiveFlow(message);
       if (!flow) continue;
-      frames = new FlowFrames(flow, message);
-      if (needs.record) void frames.record;
-      if (needs.ws) void frames.wsFrame;
+      // What the writer refuses to store (no time, or one outside Timestamp's range) is not shown live either.
+      if (!hasStorableTime(flow)) {
+        malformed++;
+        continue;
+      }
+      const frames = new FlowFrames(flow, message);
+      for (const out of builders) {
+        if (!frames.matches(out.sub)) continue;
+        if (stalled.has(out.sub.id)) out.lost++;
+        else out.add(frames.for(out.sub), frames.flowKey);
+      }
     } catch {
       malformed++;
-      continue;
-    }
-    for (const out of builders) {
-      if (!frames.matches(out.sub)) continue;
-      if (stalled.has(out.sub.id)) out.lost++;
-      else out.add(frames.for(out.sub), frames.flowKey);
     }
   }
   const outputs = builders.filter((b) => b.frames.length > 0 || b.lost > 0).map((b) => b.finish());
