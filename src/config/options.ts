@@ -1,5 +1,4 @@
-import { parseDuration, parseSize } from './units.js';
-import { AUTO_SIZE } from '../store/sqlite/space.js';
+import { AUTO_SIZE, parseDuration, parseSize } from './units.js';
 
 /**
  * Every setting flowkeeper reads, in one place. Each has a CLI flag

@@ -17,6 +17,9 @@ const SIZE_UNITS: Record<string, number> = {
   b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4,
 };
 
+/** A size option set to `auto` (e.g. `--retention-size auto`), as a number: whoever uses the option resolves it. */
+export const AUTO_SIZE = -1;
+
 /** Bytes in a size like "512MB", "10GiB" or a bare number of bytes. */
 export function parseSize(text: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());

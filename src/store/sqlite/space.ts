@@ -1,5 +1,6 @@
 import { statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { AUTO_SIZE } from '../../config/units.js';
 
 /** `--retention-size auto`: the store may use this share of the filesystem holding it. */
 export const AUTO_RETENTION_SHARE = 0.8;
@@ -7,8 +8,6 @@ export const AUTO_RETENTION_SHARE = 0.8;
 export const MIN_FREE_SHARE = 0.05;
 /** The free-space floor is at most this many bytes (5 % of a huge volume is plenty). */
 export const MIN_FREE_BYTES_CAP = 1024 ** 3;
-/** `--retention-size auto` as a number: resolved against the filesystem at each retention pass. */
-export const AUTO_SIZE = -1;
 
 export interface FilesystemSpace {
   totalBytes: number;
@@ -31,6 +30,7 @@ export function filesystemSpace(path: string): FilesystemSpace | null {
  */
 export function retentionBytes(setting: number, dbPath: string, dbMaxBytes: number): number {
   let bytes = setting;
+  // `auto`: resolved against the filesystem at each retention pass.
   if (setting === AUTO_SIZE) {
     const fs = filesystemSpace(dbPath);
     bytes = fs ? Math.floor(fs.totalBytes * AUTO_RETENTION_SHARE) : 0;
