@@ -23,8 +23,6 @@ import type { LiveForm, LiveOutput, LiveReply, LiveRequest, LiveThreadSettings }
 interface Subscription {
   id: number;
   filters: FilterSet;
-  /** No filters: every flow matches (its record need not be built). */
-  everyFlow: boolean;
   form: LiveForm;
   mask: ((flow: JsonObject) => JsonObject) | null;
   keys: boolean;
@@ -72,7 +70,8 @@ class FlowFrames {
   }
 
   matches(sub: Subscription): boolean {
-    return sub.everyFlow || sub.filters.match(this.record);
+    // No filters: every flow matches, and its record need not be built.
+    return sub.filters.empty || sub.filters.match(this.record);
   }
 
   for(sub: Subscription): Buffer {
@@ -128,8 +127,7 @@ port.on('message', (m: LiveRequest) => {
     case 'subscribe':
       try {
         const mask = m.form.kind === 'grpc' ? compileFieldMask(m.form.maskPaths ?? []) : null;
-        const filters = FilterSet.parse(m.filters);
-        subscriptions.set(m.id, { id: m.id, filters, everyFlow: filters.whitelist.length === 0 && filters.blacklist.length === 0, form: m.form, mask, keys: m.keys });
+        subscriptions.set(m.id, { id: m.id, filters: FilterSet.parse(m.filters), form: m.form, mask, keys: m.keys });
       } catch (err) {
         port.postMessage({ type: 'subscribe-failed', id: m.id, message: (err as Error).message } satisfies LiveReply);
       }

@@ -96,7 +96,7 @@ class Chunk {
 }
 
 function timeOf(page: HistoryAnswer, i: number): bigint {
-  return BigInt(page.seconds[i]) * 1_000_000_000n + BigInt(page.nanos[i]);
+  return toNanos({ seconds: page.seconds[i], nanos: page.nanos[i] });
 }
 
 /** A chunk span that should hold `want` flows, from `flows` found over `span` (growth and shrinking bounded). */
