@@ -13,6 +13,7 @@ import { StoreAggregateLabels } from './store/sqlite/aggregate.js';
 import { ClickHouseFacts } from './store/clickhouse/facts.js';
 import { ClickHouseHttp } from './store/clickhouse/http.js';
 import type { ClickHouseSettings } from './store/clickhouse/http.js';
+import type { GatherLimits } from './ingest/insert-gatherer.js';
 import { checkIdentifier } from './store/clickhouse/migrate.js';
 import { ClickHouseQueries } from './store/clickhouse/queries.js';
 import { SqliteFacts } from './store/sqlite/facts.js';
@@ -48,6 +49,20 @@ export interface StoreBackend {
 
 function tuning(config: Config): { batchSize: number; queueBatches: number; flushIntervalMs: number } {
   return { batchSize: config.batchSize, queueBatches: config.queueBatches, flushIntervalMs: FLUSH_INTERVAL_MS };
+}
+
+/** Longest a relay batch waits in the ClickHouse writer for others to join its insert. */
+const CLICKHOUSE_INSERT_DELAY_MS = 1000;
+
+/**
+ * The ClickHouse writer's tuning: one insert gathers up to --clickhouse-insert-rows
+ * flows while the one before is in flight, so the pipeline may hold two inserts'
+ * batches before it pauses the relays.
+ */
+function clickhouseTuning(config: Config): ReturnType<typeof tuning> & { insert: GatherLimits } {
+  const base = tuning(config);
+  const queueBatches = Math.max(base.queueBatches, 2 * Math.ceil(config.clickhouseInsertRows / base.batchSize));
+  return { ...base, queueBatches, insert: { rows: config.clickhouseInsertRows, delayMs: CLICKHOUSE_INSERT_DELAY_MS, maxBatches: queueBatches } };
 }
 
 function clickhouseSettings(config: Config): ClickHouseSettings {
@@ -100,7 +115,7 @@ async function startClickHouse(config: Config, limits: QueryLimits, log: Logger)
   const ch = new ClickHouseHttp(settings);
   const pipeline = await IngestPipeline.start({
     engine: 'clickhouse', clickhouse: settings, migrationsDir: CLICKHOUSE_MIGRATIONS_DIR, overlapSeconds: config.resumeOverlap,
-    retentionSeconds: config.retention, rollupRetentionSeconds: config.rollupRetention, retentionIntervalMs: RETENTION_INTERVAL_MS, ...tuning(config),
+    retentionSeconds: config.retention, rollupRetentionSeconds: config.rollupRetention, retentionIntervalMs: RETENTION_INTERVAL_MS, ...clickhouseTuning(config),
   }, log);
   if (pipeline.engine && pipeline.engine.missing.length > 0) {
     log.warn({ server: pipeline.engine.version, missing: pipeline.engine.missing }, 'this ClickHouse lacks features the schema uses on newer servers (flows take more disk); ClickHouse 24+ is the production target');

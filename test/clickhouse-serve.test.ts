@@ -340,3 +340,35 @@ test('ClickHouse down: ingest pauses and says so in /readyz and metrics; back up
     dir.cleanup();
   }
 });
+
+test('relay batches are gathered into few ClickHouse inserts, and every flow is stored once', { skip, timeout: 60_000 }, async () => {
+  const relay = await startSim();
+  const dir = tempDir();
+  let app: App | null = null;
+  try {
+    // Queued before flowkeeper connects, so they arrive as fast as it takes them: many 100-flow relay batches.
+    const gen = new TrafficGenerator(23);
+    let n = 0;
+    while (n < 3000) {
+      for (const f of gen.next(Date.now() - 60_000 + n)) {
+        relay.sim.pushFlow(f.flow, f.seconds, f.nanos);
+        n++;
+      }
+    }
+    app = await startTestApp(relay.port, join(dir.dir, 'unused.db'), ['--batch-size', '100', '--clickhouse-insert-rows', '1000', ...clickhouseArgs(server!.url, 'fk_gather')]);
+    const running = app;
+    await waitFor('every flow stored', () => running.pipeline.stats.stored === n, 30_000);
+    const ask = async <T>(sql: string): Promise<T> => JSON.parse(await (await fetch(`${server!.url}/?database=fk_gather`, { method: 'POST', body: `${sql} FORMAT JSONEachRow` })).text()) as T;
+    // Each insert into a MergeTree table takes the next block number (one per day it spans): the newest is how many inserts there were.
+    const { inserts } = await ask<{ inserts: string }>("SELECT max(max_block_number) AS inserts FROM system.parts WHERE database = 'fk_gather' AND table = 'flows'");
+    const batches = running.pipeline.stats.batches;
+    assert.ok(batches >= 30, `${batches} relay batches`);
+    assert.ok(Number(inserts) <= 10, `${inserts} inserts for ${batches} relay batches of ${n} flows`);
+    const { rows, seqs } = await ask<{ rows: string; seqs: string }>('SELECT count() AS rows, uniqExact(seq) AS seqs FROM flows');
+    assert.deepEqual([Number(rows), Number(seqs)], [n, n]);
+  } finally {
+    await app?.stop();
+    await relay.sim.close();
+    dir.cleanup();
+  }
+});

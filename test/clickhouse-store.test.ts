@@ -15,7 +15,7 @@ import type { ClickHousePosition } from '../src/store/clickhouse/flows.js';
 import { ClickHouseHttp } from '../src/store/clickhouse/http.js';
 import { featuresOf, migrateClickHouse } from '../src/store/clickhouse/migrate.js';
 import { dropExpiredPartitions } from '../src/store/clickhouse/retention.js';
-import { ClickHouseFlowWriter } from '../src/store/clickhouse/writer.js';
+import { ClickHouseFlowWriter, InsertGroup } from '../src/store/clickhouse/writer.js';
 import { clickhouseFlowClasses } from '../src/store/clickhouse/flow-classes.js';
 import { mergeFlowClasses } from '../src/store/flow-classes.js';
 import type { FlowClasses } from '../src/store/flow-classes.js';
@@ -236,23 +236,31 @@ test('retention drops whole days older than the retention and keeps the rest', {
   assert.deepEqual(await days(), before.slice(-1));
 });
 
-test('a batch committed while ClickHouse is down goes in once it is back, and a retry of a batch that landed adds nothing', { skip }, async () => {
+test('an insert of two batches committed while ClickHouse is down goes in once it is back, and a retry of an insert that landed adds nothing', { skip }, async () => {
   const count = async (): Promise<number> => Number((await ch.rows<{ n: string }>('SELECT count() AS n FROM flows')).at(0)?.n);
   const before = await count();
   const writer = new ClickHouseFlowWriter(ch, 5);
-  const { buf, offsets } = packBatch(messages.slice(0, 40));
-  const batch = writer.prepare(RELAY, buf, offsets);
-  assert.equal(batch.result.stored, 40);
+  const prepare = (batch: Buffer[]) => {
+    const { buf, offsets } = packBatch(batch);
+    return writer.prepare(RELAY, buf, offsets);
+  };
+  const insert = InsertGroup.of(prepare(messages.slice(0, 40)), prepare(messages.slice(40, 65)));
+  assert.equal(insert.rows, 65);
   await server!.kill();
   const down = (err: Error & { code?: string }): boolean => err.code === 'FLOWKEEPER_ERR_STORAGE' && /cannot be reached/.test(err.message);
-  await assert.rejects(writer.commit(batch), down);
-  await assert.rejects(writer.commit(batch), down, 'a retry while it is still down fails the same way');
+  await assert.rejects(writer.commit(insert), down);
+  await assert.rejects(writer.commit(insert), down, 'a retry while it is still down fails the same way');
   await server!.start();
-  await writer.commit(batch);
-  assert.equal(await count(), before + 40);
-  // As if the answer to that insert had been lost: the retry finds the batch stored and does not insert it again.
-  await writer.commit(batch);
-  assert.equal(await count(), before + 40);
+  await writer.commit(insert);
+  assert.equal(await count(), before + 65);
+  // As if the answer to that insert had been lost: the retry finds both batches stored and does not insert them again.
+  await writer.commit(insert);
+  assert.equal(await count(), before + 65);
+  // A later insert is not taken for stored because an earlier one is.
+  const next = InsertGroup.of(prepare(messages.slice(65, 70)));
+  next.attempts = 1;
+  await writer.commit(next);
+  assert.equal(await count(), before + 70);
 });
 
 test('uuid lookups narrow by a hash ClickHouse computes the same way, so rows stored before the hash column are found too', { skip }, async () => {
@@ -293,15 +301,18 @@ test('lost-events counts go into lost_events once, even when a retry follows an 
     const { buf, offsets } = packBatch(batch);
     return writer.prepare('lost-test', buf, offsets);
   };
-  const alone = prepare([lost(7, 'n1'), lost(2, 'n1'), lost(1, 'n2')]);
-  assert.deepEqual(alone.result.lostEvents, [{ source: 3, node: 'n1', events: 9 }, { source: 3, node: 'n2', events: 1 }]);
+  const lonely = prepare([lost(7, 'n1'), lost(2, 'n1'), lost(1, 'n2')]);
+  assert.deepEqual(lonely.result.lostEvents, [{ source: 3, node: 'n1', events: 9 }, { source: 3, node: 'n2', events: 1 }]);
+  const alone = InsertGroup.of(lonely);
   await writer.commit(alone);
   assert.equal(await sum(), 10);
-  const mixed = prepare([lost(4, 'n3'), messages[messages.length - 1]]);
+  // Two batches in one insert, each with lost events, one with a flow.
+  const mixed = InsertGroup.of(prepare([lost(4, 'n3'), messages[messages.length - 1]]), prepare([lost(5, 'n4')]));
   await writer.commit(mixed);
+  assert.equal(await sum(), 19);
   await writer.commit(mixed);
   await writer.commit(alone);
-  assert.equal(await sum(), 14, 'retries of batches that landed add nothing');
+  assert.equal(await sum(), 19, 'retries of inserts that landed add nothing');
 });
 
 test('migrations apply once, and an applied migration edited afterwards is refused by name', { skip }, async () => {

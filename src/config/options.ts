@@ -71,6 +71,10 @@ export const OPTIONS = {
   clickhouseCluster: { flag: 'clickhouse-cluster', default: '', parse: str, description: 'read through Distributed tables over this cluster (of the servers\' remote_servers), so this flowkeeper answers for every shard; it still writes to --clickhouse-url' },
   clickhouseUser: { flag: 'clickhouse-user', default: 'default', parse: str, description: 'ClickHouse user' },
   clickhousePassword: { flag: 'clickhouse-password', default: '', parse: str, description: 'ClickHouse password (prefer the environment variable FLOWKEEPER_CLICKHOUSE_PASSWORD)' },
+  clickhouseInsertRows: {
+    flag: 'clickhouse-insert-rows', default: '32768', parse: int('clickhouse-insert-rows'),
+    description: 'flows per ClickHouse insert: relay batches are gathered until this many (or for at most 1s), since every insert makes a part on the server; --queue-batches is raised to hold two inserts',
+  },
   clickhouseTimeout: { flag: 'clickhouse-timeout', default: '30s', parse: parseDuration, description: 'longest one ClickHouse request may take before it counts as failed (and is retried)' },
   retention: { flag: 'retention', default: '24h', parse: parseDuration, description: 'keep raw flows this long (whole partitions are dropped: hourly on SQLite, daily on ClickHouse)' },
   retentionSize: {

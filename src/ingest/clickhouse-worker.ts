@@ -6,19 +6,21 @@ import { featuresOf, migrateClickHouse } from '../store/clickhouse/migrate.js';
 import { dropExpiredPartitions } from '../store/clickhouse/retention.js';
 import { ensureDistributedTables } from '../store/clickhouse/cluster.js';
 import { ClickHouseFlowWriter } from '../store/clickhouse/writer.js';
-import type { PreparedBatch } from '../store/clickhouse/writer.js';
-import type { BatchResult } from '../store/writes.js';
+import type { InsertGroup, PreparedBatch } from '../store/clickhouse/writer.js';
+import { InsertGatherer } from './insert-gatherer.js';
 import { reportHeap } from './heap-report.js';
 import { storageRetryDelayMs } from './storage-retry.js';
 import type { ClickHouseWorkerSettings, WorkerReply, WorkerRequest } from './protocol.js';
 
 /**
  * The writer thread for the ClickHouse store: turns raw GetFlowsResponse
- * batches into RowBinary inserts, one at a time in arrival order. A batch
- * ClickHouse refuses or cannot take (down, overloaded) is kept and retried with
- * backoff, idempotently (see ClickHouseFlowWriter.commit); meanwhile no further
- * batch is taken, so the relay streams stay paused by the pipeline's
- * backpressure and resume where they stopped once ClickHouse answers.
+ * batches into RowBinary rows as they arrive (handing each batch's buffer
+ * straight back), and gathers them into large inserts, one in flight at a time
+ * in arrival order (InsertGatherer). An insert ClickHouse refuses or cannot
+ * take (down, overloaded) is kept and retried with backoff, idempotently (see
+ * ClickHouseFlowWriter.commit); its batches stay unanswered meanwhile, so the
+ * relay streams stay paused by the pipeline's backpressure and resume where
+ * they stopped once ClickHouse answers.
  */
 const settings = workerData as ClickHouseWorkerSettings;
 const port = parentPort!;
@@ -78,31 +80,46 @@ async function start(): Promise<void> {
     }
   };
 
-  const writeBatch = async (relay: string, buf: Buffer, offsets: Uint32Array): Promise<BatchResult> => {
-    const batch: PreparedBatch = writer.prepare(relay, buf, offsets);
+  const gatherer = new InsertGatherer(settings.insert, async (group: InsertGroup) => {
     try {
-      await withRetry(() => writer.commit(batch));
+      await withRetry(() => writer.commit(group));
     } catch (err) {
-      writer.abandon(batch);
+      for (const batch of group.batches) writer.abandon(batch);
       throw err;
     }
-    return { ...batch.result, received: offsets.length - 1, malformedSample: null };
+  });
+
+  const takeBatch = (req: Extract<WorkerRequest, { type: 'batch' }>): void => {
+    const started = performance.now();
+    let stored: Promise<void>;
+    let batch: PreparedBatch;
+    try {
+      batch = writer.prepare(req.relay, Buffer.from(req.buf), req.offsets);
+      stored = gatherer.add(batch);
+    } catch (err) {
+      reply({ type: 'failed', id: req.id, message: (err as Error).message });
+      return;
+    } finally {
+      // The rows are copied out: the buffer goes back to the main thread for its next batch.
+      port.postMessage({ type: 'buffer', buf: req.buf } satisfies WorkerReply, [req.buf]);
+    }
+    const { result } = batch;
+    stored.then(
+      () => reply({ type: 'done', id: req.id, summary: { ...result, received: req.offsets.length - 1, malformedSample: null, relay: req.relay, writeMs: performance.now() - started } }),
+      (err: Error) => reply({ type: 'failed', id: req.id, message: err.message }),
+    );
   };
 
-  const handle = async (req: WorkerRequest): Promise<void> => {
+  const handle = async (req: Extract<WorkerRequest, { type: 'resume' | 'close' }>): Promise<void> => {
     try {
       switch (req.type) {
-        case 'batch': {
-          const started = performance.now();
-          const result = await writeBatch(req.relay, Buffer.from(req.buf), req.offsets);
-          const done: WorkerReply = { type: 'done', id: req.id, summary: { ...result, relay: req.relay, writeMs: performance.now() - started }, buf: req.buf };
-          port.postMessage(done, [req.buf]);
-          break;
-        }
         case 'resume':
+          // The relay's newest stored flow is only known once what it sent before is in.
+          await gatherer.drain();
           reply({ type: 'resumed', id: req.id, since: await withRetry(() => writer.resume(req.relay)) });
           break;
         case 'close':
+          await gatherer.drain();
           closing = true;
           clearInterval(timer);
           reply({ type: 'closed', id: req.id });
@@ -114,10 +131,12 @@ async function start(): Promise<void> {
     }
   };
 
-  // One request at a time, in arrival order: batches are inserted in the order the relays sent them.
+  // Batches are prepared as they come, in order; resume and close wait for the inserts before them.
   let queue = Promise.resolve();
   port.on('message', (req: WorkerRequest) => {
-    queue = queue.then(() => handle(req));
+    if (req.type === 'batch') takeBatch(req);
+    else if (req.type === 'flush') void gatherer.drain();
+    else queue = queue.then(() => handle(req));
   });
 }
 

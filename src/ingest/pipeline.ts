@@ -51,6 +51,13 @@ interface Pending {
 /** Longest close() waits for the writer to store what it holds. */
 const CLOSE_WAIT_MS = 10_000;
 
+/**
+ * Batch buffers kept for reuse. The SQLite writer hands a buffer back when its
+ * batch is stored, the ClickHouse writer as soon as it has copied the rows out,
+ * so a few cover the batches in flight; more are allocated when needed, not kept.
+ */
+const MAX_FREE_BUFFERS = 5;
+
 /** Size batch buffers start at (a full batch of typical flows fits). */
 const BATCH_BUFFER_BYTES = 4 * 1024 * 1024;
 /**
@@ -161,6 +168,7 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
   /** Sends partial batches and waits until everything received so far is stored. */
   async flush(): Promise<void> {
     this.flushAll();
+    this.worker.postMessage({ type: 'flush' } satisfies WorkerRequest);
     await Promise.all([...this.inFlight]);
   }
 
@@ -189,7 +197,7 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
   }
 
   private returnBuffer(buf: ArrayBuffer): void {
-    if (this.freeBuffers.length <= this.options.queueBatches) this.freeBuffers.push(buf);
+    if (this.freeBuffers.length < MAX_FREE_BUFFERS) this.freeBuffers.push(buf);
   }
 
   private flushAll(): void {
@@ -207,7 +215,7 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
     const done = this.request({ id: 0, type: 'batch', relay, buf, offsets }, [buf, offsets.buffer])
       .then((reply) => {
         if (reply.type === 'done') {
-          this.returnBuffer(reply.buf);
+          if (reply.buf) this.returnBuffer(reply.buf);
           this.onStored(reply.summary);
         }
       })
@@ -267,6 +275,10 @@ export class IngestPipeline extends EventEmitter implements FlowSink {
         this.stats.storageError = m.message;
         this.stats.storageFailures++;
       }
+      return;
+    }
+    if (m.type === 'buffer') {
+      this.returnBuffer(m.buf);
       return;
     }
     if (m.type === 'heap') {

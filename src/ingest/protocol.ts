@@ -2,6 +2,7 @@ import type { RetentionPolicy } from '../store/writes.js';
 import type { BatchSummary } from './batch-summary.js';
 import type { FlowTime } from '../flows/record.js';
 import type { ClickHouseSettings } from '../store/clickhouse/http.js';
+import type { GatherLimits } from './insert-gatherer.js';
 
 /** Settings the SQLite writer worker starts with (workerData). */
 export interface SqliteWorkerSettings {
@@ -28,6 +29,8 @@ export interface ClickHouseWorkerSettings {
   /** Rollups older than this are dropped, a whole day at a time. */
   rollupRetentionSeconds: number;
   retentionIntervalMs: number;
+  /** When gathered relay batches go to ClickHouse as one insert */
+  insert: GatherLimits;
 }
 
 export type WorkerSettings = SqliteWorkerSettings | ClickHouseWorkerSettings;
@@ -36,13 +39,18 @@ export type WorkerSettings = SqliteWorkerSettings | ClickHouseWorkerSettings;
 export type WorkerRequest =
   | { id: number; type: 'batch'; relay: string; buf: ArrayBuffer; offsets: Uint32Array }
   | { id: number; type: 'resume'; relay: string }
-  | { id: number; type: 'close' };
+  | { id: number; type: 'close' }
+  /** Store what was sent so far without waiting to gather more (ClickHouse; the SQLite writer stores each batch at once) */
+  | { type: 'flush' };
 
 /** Worker → main thread. */
 export type WorkerReply =
   | { type: 'ready'; migrations: string[]; movedAside: { path: string; problem: string } | null; engine?: StoreEngineInfo }
   | { type: 'fatal'; message: string; code?: string }
-  | { type: 'done'; id: number; summary: BatchSummary; buf: ArrayBuffer }
+  /** A batch is stored; `buf` is its buffer, when it was not handed back before (type 'buffer') */
+  | { type: 'done'; id: number; summary: BatchSummary; buf?: ArrayBuffer }
+  /** A batch's buffer, handed back before the batch is stored (its rows were copied out) */
+  | { type: 'buffer'; buf: ArrayBuffer }
   | { type: 'resumed'; id: number; since: FlowTime | null }
   | { type: 'failed'; id: number; message: string }
   | { type: 'closed'; id: number }

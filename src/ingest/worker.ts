@@ -106,6 +106,8 @@ function start(): void {
   };
 
   port.on('message', (req: WorkerRequest) => {
+    // Each batch is stored as it comes: there is nothing gathered to flush.
+    if (req.type === 'flush') return;
     try {
       switch (req.type) {
         case 'batch': {

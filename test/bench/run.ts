@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   if (only.includes('series')) printFigures('metric cardinality (default configuration)', benchSeries(1000, 100));
   if (only.includes('observer')) printFigures(`Observer gRPC API on history (${observerFlows.toLocaleString('en-US')} stored flows)`, await benchObserver(observerFlows));
   if (only.includes('follow')) printFigures(`Observer gRPC API: follow while ingesting ${followRate.toLocaleString('en-US')} flows/s`, await benchObserverFollow(followRate, seconds));
-  if (only.includes('clickhouse')) printFigures('ClickHouse store (a local clickhouse-server)', await benchClickHouse(Number(process.env.BENCH_CLICKHOUSE_FLOWS ?? 2_000_000)));
+  if (only.includes('clickhouse')) printFigures('ClickHouse store (a local clickhouse-server)', await benchClickHouse(Number(process.env.BENCH_CLICKHOUSE_FLOWS ?? 2_000_000), seconds));
   if (only.includes('memory')) {
     printFigures(`memory of flowkeeper demo at 2,000 flows/s over ${memorySeconds} s`, await benchMemory(2000, memorySeconds));
     printFigures(`memory of flowkeeper demo at 20,000 flows/s over ${memorySeconds} s (ten times the traffic)`, await benchMemory(20_000, memorySeconds));

@@ -61,8 +61,8 @@ export class ClickHouseHttp {
     return this.request(`${sql} FORMAT RowBinary`, null, this.settings.database, signal);
   }
 
-  /** Inserts rows already encoded in RowBinary, in the order of `columns`. */
-  async insert(table: string, columns: readonly string[], rows: Buffer): Promise<void> {
+  /** Inserts rows already encoded in RowBinary, in the order of `columns`; several buffers are sent one after another, without joining them. */
+  async insert(table: string, columns: readonly string[], rows: Buffer | readonly Buffer[]): Promise<void> {
     await this.request(null, rows, this.settings.database, undefined, `INSERT INTO ${table} (${columns.join(', ')}) FORMAT RowBinary`);
   }
 
@@ -72,7 +72,7 @@ export class ClickHouseHttp {
     return { text: row.v, major, minor };
   }
 
-  private async request(sql: string | null, data: Buffer | null, database: string | null, signal?: AbortSignal, query?: string): Promise<Buffer> {
+  private async request(sql: string | null, data: Buffer | readonly Buffer[] | null, database: string | null, signal?: AbortSignal, query?: string): Promise<Buffer> {
     const url = new URL(this.base);
     if (database) url.searchParams.set('database', database);
     if (query) url.searchParams.set('query', query);
@@ -82,7 +82,7 @@ export class ClickHouseHttp {
       res = await fetch(url, {
         method: 'POST',
         headers: { authorization: this.auth },
-        body: data ?? sql ?? '',
+        ...requestBody(data ?? sql ?? ''),
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
     } catch (err) {
@@ -97,6 +97,18 @@ export class ClickHouseHttp {
     }
     return body;
   }
+}
+
+/** A request's body: one buffer or text as it is; several buffers streamed in turn (chunked), so they are never joined in memory. */
+function requestBody(data: string | Buffer | readonly Buffer[]): { body: string | Buffer | AsyncIterable<Buffer>; duplex?: 'half' } {
+  if (typeof data === 'string' || Buffer.isBuffer(data)) return { body: data };
+  if (data.length === 1) return { body: data[0] };
+  return {
+    body: (async function* chunks() {
+      yield* data;
+    })(),
+    duplex: 'half',
+  };
 }
 
 /** The first words of a statement, for error messages. */

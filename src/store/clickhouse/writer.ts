@@ -23,7 +23,8 @@ const MAX_RESUME_KEYS = 1_000_000;
 
 /**
  * Writes batches of raw GetFlowsResponse messages into ClickHouse's flows
- * table, one RowBinary insert per batch. Rows are ordered by (time, seq):
+ * table: each relay batch is prepared into RowBinary rows, and one insert
+ * (an InsertGroup) holds one or more of them. Rows are ordered by (time, seq):
  * seq is a random 23-bit writer id over a 40-bit count of the flows it wrote,
  * so flows sharing a nanosecond keep the order they came in, and seq ranges
  * identify batches (a writer id is shared by two writers once in about eight
@@ -74,7 +75,7 @@ export class ClickHouseFlowWriter {
   async writeBatch(relay: string, buf: Buffer, offsets: ArrayLike<number>): Promise<ClickHouseBatchResult> {
     const batch = this.prepare(relay, buf, offsets);
     try {
-      await this.commit(batch);
+      await this.commit(InsertGroup.of(batch));
     } catch (err) {
       this.abandon(batch);
       throw err;
@@ -83,8 +84,8 @@ export class ClickHouseFlowWriter {
   }
 
   /**
-   * Turns a batch of relay messages into one RowBinary insert. Its rows get
-   * this writer's next seq numbers, which no other batch shares: they are the
+   * Turns a batch of relay messages into RowBinary rows. Its rows get this
+   * writer's next seq numbers, which no other batch shares: they are the
    * batch's identity in ClickHouse, so a retried commit can ask whether the
    * earlier attempt landed instead of inserting twice.
    */
@@ -137,29 +138,36 @@ export class ClickHouseFlowWriter {
     const lastSeq = this.seq - 1n;
     // The lost-events rows are a batch of their own, with a seq no flow has: a retry asks whether they landed.
     const lostEvents = lost.size ? { seq: this.seq++, minute: Math.floor(Date.now() / 60_000) } : null;
-    return { relay, body: this.rows.finish(), firstSeq, lastSeq, lostEvents, result, attempts: 0, keys, labelSets: this.labelSets.take() };
+    return { relay, body: this.rows.finish(), firstSeq, lastSeq, lostEvents, result, keys, labelSets: this.labelSets.take() };
   }
 
   /**
-   * Inserts a prepared batch. Idempotent: a retry first asks ClickHouse whether
-   * an earlier attempt landed (its seq range is there) — an insert can succeed
-   * and its answer still be lost — and inserts only when it did not. One
-   * insert is one block, so it lands whole or not at all.
+   * Inserts a group of prepared batches, prepared one after another by this
+   * writer, as one insert into flows (and one into lost_events). Idempotent: a
+   * retry first asks ClickHouse whether an earlier attempt landed (the group's
+   * seq range is there) — an insert can succeed and its answer still be lost —
+   * and inserts only when it did not. One insert is one block, so it lands
+   * whole or not at all.
    */
-  async commit(batch: PreparedBatch): Promise<void> {
-    const retry = batch.attempts++ > 0;
-    if (batch.result.stored > 0 && (!retry || !(await this.landed(batch)))) {
+  async commit(group: InsertGroup): Promise<void> {
+    const retry = group.attempts++ > 0;
+    const withFlows = group.batches.filter((b) => b.result.stored > 0);
+    if (withFlows.length > 0 && (!retry || !(await this.landed(withFlows)))) {
       // Label sets first: a flow never points at a label set that is not stored.
-      await insertLabelSets(this.ch, batch.labelSets);
-      await this.ch.insert('flows', FLOW_COLUMNS, batch.body);
+      const labelSets = new Map<bigint, string>();
+      for (const b of withFlows) for (const [hash, labels] of b.labelSets) labelSets.set(hash, labels);
+      await insertLabelSets(this.ch, labelSets);
+      await this.ch.insert('flows', FLOW_COLUMNS, withFlows.map((b) => b.body));
     }
-    if (batch.lostEvents && (!retry || !(await this.lostEventsLanded(batch.lostEvents.seq)))) {
-      const { seq, minute } = batch.lostEvents;
-      const rows = batch.result.lostEvents.map((l) => `(${minute}, ${stringLiteral(batch.relay)}, ${seq}, ${l.source}, ${stringLiteral(l.node)}, ${l.events})`);
+    const withLost = group.batches.filter((b) => b.lostEvents !== null);
+    if (withLost.length > 0 && (!retry || !(await this.lostEventsLanded(withLost[0].lostEvents!.seq)))) {
+      const rows = withLost.flatMap((b) => b.result.lostEvents.map((l) => `(${b.lostEvents!.minute}, ${stringLiteral(b.relay)}, ${b.lostEvents!.seq}, ${l.source}, ${stringLiteral(l.node)}, ${l.events})`));
       await this.ch.command(`INSERT INTO lost_events (minute, relay, seq, source, node, events) VALUES ${rows.join(', ')}`);
     }
     // Once the stream is well past the resume point, the replay is over: free the keys.
-    if (this.windows.get(batch.relay)?.replayOver(batch.result.newest, this.overlapSeconds)) this.windows.delete(batch.relay);
+    for (const b of group.batches) {
+      if (this.windows.get(b.relay)?.replayOver(b.result.newest, this.overlapSeconds)) this.windows.delete(b.relay);
+    }
   }
 
   /** Gives up a batch that will not be committed: its flows are no longer taken for duplicates when the relay sends them again. */
@@ -174,9 +182,10 @@ export class ClickHouseFlowWriter {
     return row.n !== '0';
   }
 
-  private async landed(batch: PreparedBatch): Promise<boolean> {
-    const [row] = await this.ch.rows<{ n: string }>(`SELECT count() AS n FROM flows WHERE seq >= ${batch.firstSeq} AND seq <= ${batch.lastSeq}`);
-    return Number(row.n) === batch.result.stored;
+  /** Whether the flows of these batches, prepared one after another (so their seqs are one range), are stored. */
+  private async landed(batches: PreparedBatch[]): Promise<boolean> {
+    const [row] = await this.ch.rows<{ n: string }>(`SELECT count() AS n FROM flows WHERE seq >= ${batches[0].firstSeq} AND seq <= ${batches[batches.length - 1].lastSeq}`);
+    return Number(row.n) === batches.reduce((n, b) => n + b.result.stored, 0);
   }
 }
 
@@ -189,9 +198,32 @@ export interface PreparedBatch {
   /** Where the batch's lost-events rows go (null: it has none) */
   lostEvents: { seq: bigint; minute: number } | null;
   result: ClickHouseBatchResult;
-  attempts: number;
   /** Keys of the replayed overlap this batch claims (see abandon) */
   keys: string[];
   /** Label sets its flows use first, written before them */
   labelSets: Map<bigint, string>;
+}
+
+/**
+ * Prepared batches that go into ClickHouse as one insert: ClickHouse makes a
+ * part (a directory of files per column, merged later) from every insert, so
+ * few large inserts cost it far less than many small ones.
+ */
+export class InsertGroup {
+  readonly batches: PreparedBatch[] = [];
+  /** Flow rows in the group */
+  rows = 0;
+  /** Commits tried so far (a retry first asks whether an earlier one landed) */
+  attempts = 0;
+
+  static of(...batches: PreparedBatch[]): InsertGroup {
+    const group = new InsertGroup();
+    for (const b of batches) group.add(b);
+    return group;
+  }
+
+  add(batch: PreparedBatch): void {
+    this.batches.push(batch);
+    this.rows += batch.result.stored;
+  }
 }
