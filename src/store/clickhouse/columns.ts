@@ -5,6 +5,8 @@ import { scanFlow, unpackUuid } from '../../flows/scan.js';
 import type { Interner } from '../../flows/scan.js';
 import { ByteKeyCache } from '../../flows/byte-key-cache.js';
 import { uuidHash } from './uuid-hash.js';
+import { ENDPOINT_HASH_KIND, classHash, valueHash } from './class-hash.js';
+import type { ValueHash } from './class-hash.js';
 import { clusterOfNode } from '../../flows/node-name.js';
 import { deniedPolicyInfo } from '../../flows/denial.js';
 import type { MetricNameInterner } from './metric-names.js';
@@ -23,7 +25,7 @@ export const FLOW_COLUMNS = [
   'time_ns', 'seq', 'relay', 'node', 'uuid', 'verdict', 'drop_reason', 'direction', 'event_type', 'is_reply',
   'src_namespace', 'src_pod', 'src_identity', 'dst_namespace', 'dst_pod', 'dst_identity', 'l4', 'src_port', 'dst_port', 'response',
   'cluster', 'src_workload', 'dst_workload', 'src_label_set', 'dst_label_set', 'denied_by', 'uuid_hash',
-  'src_cluster', 'dst_cluster',
+  'src_cluster', 'dst_cluster', 'class_hash',
 ] as const;
 
 interface EndpointColumns {
@@ -38,6 +40,8 @@ interface EndpointColumns {
   workloadName: string;
   /** Its label set (0 for no endpoint), as rollups group it; its labels are in label_sets */
   labelSet: bigint;
+  /** Its bytes' hashes, for the class hash */
+  hash: ValueHash;
 }
 
 interface NodeColumns {
@@ -47,7 +51,7 @@ interface NodeColumns {
   cluster: number;
 }
 
-const NO_ENDPOINT: EndpointColumns = { cluster: '', namespace: '', pod: '', identity: 0, workload: 0, workloadName: '', labelSet: 0n };
+const NO_ENDPOINT: EndpointColumns = { cluster: '', namespace: '', pod: '', identity: 0, workload: 0, workloadName: '', labelSet: 0n, hash: { a: 0, b: 0 } };
 /** Endpoints and node names remembered by their bytes (cleared when full). */
 const CACHE_ENTRIES = 50_000;
 
@@ -66,6 +70,8 @@ class ColumnInterner implements Interner {
   readonly nodes: NodeColumns[] = [];
   /** This flow's denied_by column */
   deniedBy = '';
+  /** Where this flow's other interned values are, by the id handed out (hashed only if the class hash names them) */
+  private readonly values: Array<{ kind: DictKind; buf: Buffer; start: number; end: number }> = [];
 
   constructor(
     private readonly names: MetricNameInterner,
@@ -73,7 +79,7 @@ class ColumnInterner implements Interner {
   ) {}
 
   intern(kind: DictKind, buf: Buffer, start: number, end: number): number {
-    if (kind !== DictKind.PolicyDenied) return 0;
+    if (kind !== DictKind.PolicyDenied) return this.values.push({ kind, buf, start, end }) - 1;
     let denied = this.deniedCache.get(buf, start, end);
     if (denied === undefined) {
       const info = deniedPolicyInfo(buf.subarray(start, end));
@@ -92,6 +98,7 @@ class ColumnInterner implements Interner {
       ep = {
         cluster: info.cluster_name, namespace: info.namespace, pod: info.pod_name, identity: info.identity >>> 0,
         workload: this.names.workload(workload), workloadName: workload.name, labelSet: this.labelSets.id(JSON.stringify(info.labels)),
+        hash: valueHash(ENDPOINT_HASH_KIND, buf, start, end),
       };
       this.endpointCache.set(buf, start, end, ep);
     }
@@ -109,10 +116,19 @@ class ColumnInterner implements Interner {
     return { id: this.nodes.push(node) - 1, cluster: node.cluster };
   }
 
-  /** Forgets the last flow's endpoints and nodes (the caches stay). */
+  /** This flow's class hash (class-hash.ts). */
+  classHash(row: FlowRow): bigint {
+    return classHash(row, (id) => {
+      const v = this.values[id];
+      return valueHash(v.kind, v.buf, v.start, v.end);
+    }, (id) => this.endpoints[id].hash);
+  }
+
+  /** Forgets the last flow's endpoints, nodes and values (the caches stay). */
   next(): void {
     this.endpoints.length = 0;
     this.nodes.length = 0;
+    this.values.length = 0;
     this.deniedBy = '';
   }
 }
@@ -126,6 +142,7 @@ export interface ScannedFlow {
   deniedBy: string;
   src: EndpointColumns;
   dst: EndpointColumns;
+  classHash: bigint;
 }
 
 export class FlowScanner {
@@ -148,6 +165,7 @@ export class FlowScanner {
       deniedBy: this.interner.deniedBy,
       src: row.srcEp === null ? NO_ENDPOINT : endpoints[row.srcEp],
       dst: row.dstEp === null ? NO_ENDPOINT : endpoints[row.dstEp],
+      classHash: this.interner.classHash(row),
     };
   }
 }
@@ -190,4 +208,5 @@ export function writeFlowRow(w: RowBinaryWriter, f: ScannedFlow, timeNs: bigint,
   w.uint16(uuidHash(r.uuid === null ? '' : unpackUuid(r.uuid)));
   w.string(f.src.cluster);
   w.string(f.dst.cluster);
+  w.uint64(f.classHash);
 }

@@ -8,13 +8,17 @@ import type { FlowClassesRequest } from '../../query/engine.js';
 import { fromNanos } from '../../query/time.js';
 import type { FlowClasses, FlowClass } from '../flow-classes.js';
 import type { ClickHouseHttp } from './http.js';
-import { visitRange } from './flows.js';
+import { RawFlow, visitRange } from './flows.js';
+import { RowBinaryReader } from './row-binary.js';
+import { clickhouseWhere } from './where.js';
+import { readTables } from './cluster.js';
+import { toNanos } from '../../query/time.js';
 
 /**
  * Ids for the raw byte ranges a class key is made of (endpoints, addresses,
  * names, services, L7 records), as the SQLite store interns them, for one scan.
  */
-class ClassInterner implements Interner {
+export class ClassInterner implements Interner {
   private readonly ids = new ByteKeyCache<number>(Number.MAX_SAFE_INTEGER);
   /** What each id stands for (its kind and bytes), for keys that mean the same in every scan */
   private readonly texts: string[] = [''];
@@ -53,14 +57,20 @@ class ClassInterner implements Interner {
 /** A seed for endpoints beside the dictionary kinds. */
 const ENDPOINT_KIND = 100 as DictKind;
 /**
- * Flow classes for policy replay on ClickHouse: the range's flows read in time
- * order (any filter) and grouped by classKeyOf here, from their wire bytes;
- * only each class's first flow (its sample) is decoded. Reads every flow of the
- * range, so it is slower than SQLite's grouping inside the store; the budget
- * and class limit stop it as there.
+ * Flow classes for policy replay on ClickHouse. Where ClickHouse can group the
+ * range itself (groupedClasses), one statement returns each class's count, first
+ * and last time and first flow. Otherwise the range's flows are read in time
+ * order (any filter) and grouped by classKeyOf here, from their wire bytes; only
+ * each class's first flow (its sample) is decoded. That reads every flow of the
+ * range; the budget and class limit stop it as on SQLite.
  */
 export async function clickhouseFlowClasses(ch: ClickHouseHttp, req: FlowClassesRequest, cancelFlag: Int32Array | null): Promise<FlowClasses> {
   const deadline = Deadline.in(req.budgetMs, cancelFlag);
+  return (await groupedClasses(ch, req, deadline)) ?? scannedClasses(ch, req, deadline);
+}
+
+/** Flow classes from a scan of the range's flows, grouped here by classKeyOf. */
+export async function scannedClasses(ch: ClickHouseHttp, req: FlowClassesRequest, deadline: Deadline): Promise<FlowClasses> {
   const interner = new ClassInterner();
   const byKey = new Map<string, FlowClass>();
   let flows = 0;
@@ -88,4 +98,52 @@ export async function clickhouseFlowClasses(ch: ClickHouseHttp, req: FlowClasses
   });
   const truncated = ended === 'stopped' ? 'classes' : ended === 'deadline' ? 'deadline' : null;
   return { classes: [...byKey.values()], flows, truncated, readUntil: truncated ? lastTime : null };
+}
+
+/**
+ * Classes grouped by ClickHouse on class_hash (migration 006), or null when it
+ * cannot answer alone: a rule looks at HTTP headers (the hash leaves them out),
+ * the filter needs each flow judged (clickhouseWhere is not exact), a row of the
+ * range predates the column (class_hash 0), there are more classes than asked,
+ * or the statement runs past the budget. The caller then reads the flows.
+ * A class's sample is its first flow, by (time, seq) as a scan meets it.
+ */
+export async function groupedClasses(ch: ClickHouseHttp, req: FlowClassesRequest, deadline: Deadline): Promise<FlowClasses | null> {
+  if (req.withHeaders) return null;
+  const { sql: where, exact } = clickhouseWhere(req.filters);
+  if (!exact) return null;
+  const table = readTables(ch.settings).flows;
+  // ClickHouse stops the statement at the budget (whole seconds, at least one); the scan then answers with what fits.
+  const remaining = deadline.at - performance.now();
+  const limit = Number.isFinite(remaining) ? ` SETTINGS max_execution_time = ${Math.max(1, Math.floor(remaining / 1000))}` : '';
+  let body: Buffer;
+  try {
+    body = await ch.binary(
+      `SELECT class_hash, count(), min(time_ns), max(time_ns), argMin(response, (time_ns, seq)) FROM ${table}`
+      + ` WHERE time_ns >= ${toNanos(req.since)} AND time_ns <= ${toNanos(req.until)} AND ${where}`
+      + ` GROUP BY class_hash LIMIT ${req.maxClasses + 1}${limit}`,
+    );
+  } catch (err) {
+    if (deadline.passed() || /TIMEOUT_EXCEEDED|Timeout exceeded/i.test((err as Error).message)) return null;
+    throw err;
+  }
+  const rows = new RowBinaryReader(body);
+  const classes: FlowClass[] = [];
+  let flows = 0;
+  while (!rows.done) {
+    const hash = rows.uint64();
+    const count = Number(rows.uint64());
+    const first = fromNanos(rows.uint64());
+    const last = fromNanos(rows.uint64());
+    const stored = new RawFlow(rows.bytes(), 0n);
+    if (hash === 0n || classes.length >= req.maxClasses) return null;
+    const interner = new ClassInterner();
+    const row = stored.row(interner);
+    const sample = row ? stored.readableRecord() : null;
+    // A stored flow that cannot be read back is left out, as in a scan.
+    if (!row || !sample) continue;
+    classes.push({ key: interner.stableKey(row, false), sample, flows: count, first, last });
+    flows += count;
+  }
+  return { classes, flows, truncated: null, readUntil: null };
 }
