@@ -1,8 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
-import { ROOT_DIR } from '../src/paths.js';
 import type { App } from '../src/app.js';
 import type { FlowRecord } from '../src/flows/record.js';
 import { TrafficGenerator } from '../src/sim/traffic.js';
@@ -11,7 +9,7 @@ import { clickhouseSkip, startClickHouseCluster } from './helpers/clickhouse.js'
 import type { ClickHouseServer } from './helpers/clickhouse.js';
 import { corpusLines } from './helpers/fixtures.js';
 import { pushJsonLine, startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
-import { ALL_TIME, flowId, parseNdjson } from './helpers/populated.js';
+import { ALL_TIME, flowId, parseNdjson, replayExamplePolicy } from './helpers/populated.js';
 
 /**
  * Scale-out on real servers: two ClickHouse shards that know each other as
@@ -139,16 +137,7 @@ test('aggregates and views through the Distributed rollups equal the reference',
 test('policy replay through the Distributed table (classes grouped on every shard) reports what the reference reports', { skip }, async () => {
   const until = new Date().toISOString();
   for (const file of ['namespace-isolation.yaml', 'egress-baseline.yaml']) {
-    const replay = async (app: App): Promise<Record<string, unknown>> => {
-      const res = await fetch(`${app.url}/api/v1/policies/replay?since=${ALL_TIME.since}&until=${until}`, {
-        method: 'POST', headers: { 'content-type': 'application/yaml' }, body: readFileSync(join(ROOT_DIR, 'examples', 'policies', file), 'utf8'),
-      });
-      assert.equal(res.status, 200, `${file}: ${await res.clone().text()}`);
-      const body = (await res.json()) as Record<string, unknown>;
-      delete body.elapsedMs;
-      return body;
-    };
-    assert.deepEqual(await replay(querier), await replay(reference), file);
+    assert.deepEqual(await replayExamplePolicy(querier, file, until), await replayExamplePolicy(reference, file, until), file);
   }
 });
 

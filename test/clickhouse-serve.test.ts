@@ -1,8 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
-import { ROOT_DIR } from '../src/paths.js';
 import * as grpc from '@grpc/grpc-js';
 import WebSocket from 'ws';
 import type { App } from '../src/app.js';
@@ -18,7 +16,7 @@ import type { ClickHouseServer } from './helpers/clickhouse.js';
 import { CASES } from './helpers/filter-cases.js';
 import { corpusLines } from './helpers/fixtures.js';
 import { canonical, pushJsonLine, startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
-import { ALL_TIME, flowId, parseNdjson } from './helpers/populated.js';
+import { ALL_TIME, flowId, parseNdjson, replayExamplePolicy } from './helpers/populated.js';
 import { parsePromText } from './helpers/prom-text.js';
 
 /**
@@ -247,18 +245,9 @@ test('status says which engine and server and what it lacks', { skip }, async ()
 test('policy replay and suggestions on ClickHouse report what they report on SQLite', { skip }, async () => {
   const policies = ['namespace-isolation.yaml', 'payments-api-ingress.yaml', 'catalog-three-tier.yaml', 'egress-baseline.yaml'];
   const until = new Date().toISOString();
-  const replay = async (app: App, file: string): Promise<Record<string, unknown>> => {
-    const res = await fetch(`${app.url}/api/v1/policies/replay?since=${ALL_TIME.since}&until=${until}`, {
-      method: 'POST', headers: { 'content-type': 'application/yaml' }, body: readFileSync(join(ROOT_DIR, 'examples', 'policies', file), 'utf8'),
-    });
-    assert.equal(res.status, 200, `${file}: ${await res.clone().text()}`);
-    const body = (await res.json()) as Record<string, unknown>;
-    delete body.elapsedMs;
-    return body;
-  };
   for (const file of policies) {
-    const want = await replay(sqlite!, file);
-    assert.deepEqual(await replay(clickhouse!, file), want, file);
+    const want = await replayExamplePolicy(sqlite!, file, until);
+    assert.deepEqual(await replayExamplePolicy(clickhouse!, file, until), want, file);
   }
   const suggest = async (app: App): Promise<string> => (await fetch(`${app.url}/api/v1/policies/suggest?namespace=payments&since=${ALL_TIME.since}&until=${until}`)).text();
   assert.equal(await suggest(clickhouse!), await suggest(sqlite!));

@@ -1,4 +1,7 @@
-import { join, } from 'node:path';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT_DIR } from '../../src/paths.js';
 import type { App } from '../../src/app.js';
 import type { FlowRecord } from '../../src/flows/record.js';
 import { SimRelay } from '../../src/sim/relay-server.js';
@@ -76,3 +79,14 @@ export function parseNdjson(text: string): FlowRecord[] {
 }
 
 export const ALL_TIME = { since: '2021-01-01T00:00:00Z', until: 'now' };
+
+/** A policy replay of an example policy over all time until `until`, through the HTTP API (its elapsed time left out, so answers compare). */
+export async function replayExamplePolicy(app: App, file: string, until: string): Promise<Record<string, unknown>> {
+  const res = await fetch(`${app.url}/api/v1/policies/replay?since=${ALL_TIME.since}&until=${until}`, {
+    method: 'POST', headers: { 'content-type': 'application/yaml' }, body: readFileSync(join(ROOT_DIR, 'examples', 'policies', file), 'utf8'),
+  });
+  assert.equal(res.status, 200, `${file}: ${await res.clone().text()}`);
+  const body = (await res.json()) as Record<string, unknown>;
+  delete body.elapsedMs;
+  return body;
+}
