@@ -70,6 +70,7 @@ function clickhouseSettings(config: Config): ClickHouseSettings {
     url: config.clickhouseUrl, database: checkIdentifier(config.clickhouseDatabase, 'clickhouse-database'),
     user: config.clickhouseUser, password: config.clickhousePassword, timeoutMs: config.clickhouseTimeout * 1000,
     cluster: config.clickhouseCluster ? checkIdentifier(config.clickhouseCluster, 'clickhouse-cluster') : '',
+    replicated: config.clickhouseReplicated,
   };
 }
 

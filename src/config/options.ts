@@ -69,6 +69,10 @@ export const OPTIONS = {
   clickhouseUrl: { flag: 'clickhouse-url', default: 'http://127.0.0.1:8123', parse: str, description: 'ClickHouse HTTP interface for --store clickhouse (https:// for TLS; a private CA via NODE_EXTRA_CA_CERTS)' },
   clickhouseDatabase: { flag: 'clickhouse-database', default: 'flowkeeper', parse: str, description: 'ClickHouse database flowkeeper creates and migrates' },
   clickhouseCluster: { flag: 'clickhouse-cluster', default: '', parse: str, description: 'read through Distributed tables over this cluster (of the servers\' remote_servers), so this flowkeeper answers for every shard; it still writes to --clickhouse-url' },
+  clickhouseReplicated: {
+    flag: 'clickhouse-replicated', default: 'false', parse: bool,
+    description: 'create the tables as ReplicatedMergeTree (ZooKeeper path /clickhouse/tables/{shard}/<database>/<table>, replica {replica}: the servers\' macros); every replica needs a flowkeeper pointed at it once, which creates the tables there',
+  },
   clickhouseUser: { flag: 'clickhouse-user', default: 'default', parse: str, description: 'ClickHouse user' },
   clickhousePassword: { flag: 'clickhouse-password', default: '', parse: str, description: 'ClickHouse password (prefer the environment variable FLOWKEEPER_CLICKHOUSE_PASSWORD)' },
   clickhouseInsertRows: {

@@ -38,7 +38,7 @@ export interface ClickHouseServer {
 
 const START_TIMEOUT_MS = 30_000;
 
-function config(dir: string, http: number, tcp: number, remoteServers: string): string {
+function config(dir: string, http: number, tcp: number, extra: string): string {
   return `<?xml version="1.0"?>
 <yandex>
   <logger><level>warning</level><log>${dir}/server.log</log><errorlog>${dir}/error.log</errorlog><console>0</console></logger>
@@ -54,7 +54,7 @@ function config(dir: string, http: number, tcp: number, remoteServers: string): 
   <default_database>default</default_database>
   <mark_cache_size>67108864</mark_cache_size>
   <!-- ZSTD for every part, as the README tells 18.x-19.x users to set (newer servers take the schema's column codecs) -->
-  <compression><case><method>zstd</method></case></compression>${remoteServers}
+  <compression><case><method>zstd</method></case></compression>${extra}
 </yandex>
 `;
 }
@@ -71,6 +71,17 @@ interface ServerOptions {
   ports?: { http: number; tcp: number };
   /** <remote_servers> XML (clusters of shards) */
   remoteServers?: string;
+  /** A replica of a replicated shard: the ZooKeeper it uses and its macros (replicas fetch parts from each other over an interserver port) */
+  replica?: { zookeeperPort: number; shard: string; replica: string };
+}
+
+async function replicaConfig(r: ServerOptions['replica']): Promise<string> {
+  if (!r) return '';
+  return `
+  <interserver_http_port>${await freePort()}</interserver_http_port>
+  <interserver_http_host>127.0.0.1</interserver_http_host>
+  <zookeeper><node><host>127.0.0.1</host><port>${r.zookeeperPort}</port></node></zookeeper>
+  <macros><shard>${r.shard}</shard><replica>${r.replica}</replica></macros>`;
 }
 
 /** Starts a ClickHouse server and waits until it answers; `stop` kills it and removes its files, whatever happened. */
@@ -93,7 +104,7 @@ export async function startClickHouse(options: ServerOptions = {}): Promise<Clic
   try {
     mkdirSync(join(dir, 'data'));
     const { http, tcp } = options.ports ?? { http: await freePort(), tcp: await freePort() };
-    writeFileSync(join(dir, 'config.xml'), config(dir, http, tcp, options.remoteServers ?? ''));
+    writeFileSync(join(dir, 'config.xml'), config(dir, http, tcp, (options.remoteServers ?? '') + (await replicaConfig(options.replica))));
     writeFileSync(join(dir, 'users.xml'), USERS);
     const url = `http://127.0.0.1:${http}`;
     const start = async (): Promise<void> => {

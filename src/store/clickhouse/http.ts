@@ -11,6 +11,8 @@ export interface ClickHouseSettings {
   timeoutMs: number;
   /** Reads go through Distributed tables over this cluster's shards ('' or absent: this server only). */
   cluster?: string;
+  /** Tables are Replicated*MergeTree, kept in step by the servers' ZooKeeper (migrate.ts). */
+  replicated?: boolean;
 }
 
 export interface ServerVersion {

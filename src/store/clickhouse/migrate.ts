@@ -31,15 +31,33 @@ export function checkIdentifier(name: string, option: string): string {
   return name;
 }
 
-/** A migration's SQL for this server: placeholders filled, split into statements. */
-export function renderMigration(sql: string, database: string, f: ServerFeatures): string[] {
+/** A migration's SQL for this server: placeholders filled, split into statements, tables made replicated when asked. */
+export function renderMigration(sql: string, database: string, f: ServerFeatures, replicated = false): string[] {
   const text = sql
     .replace(/^--.*$/gm, '')
     .replaceAll('{database}', database)
     .replaceAll('{string_lc}', f.lowCardinality ? 'LowCardinality(String)' : 'String')
     .replaceAll('{codec_time}', f.codecs ? 'CODEC(DoubleDelta, ZSTD(1))' : '')
     .replaceAll('{codec_bytes}', f.codecs ? 'CODEC(ZSTD(3))' : '');
-  return text.split(/^;\s*$/m).map((s) => s.trim()).filter(Boolean);
+  const statements = text.split(/^;\s*$/m).map((s) => s.trim()).filter(Boolean);
+  return replicated ? statements.map(replicatedEngine) : statements;
+}
+
+const CREATE_TABLE = /^CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+(\w+)\.(\w+)\s/i;
+const MERGE_TREE_ENGINE = /ENGINE\s*=\s*(Summing|Replacing|)MergeTree\b(?:\(([^)]*)\))?/;
+
+/**
+ * A CREATE TABLE of a MergeTree family table, as its Replicated* twin: the
+ * replicas of a shard share /clickhouse/tables/{shard}/<database>/<table> in
+ * ZooKeeper, each under its own '{replica}' (both macros are the servers').
+ * Migration files are written for one server; this is applied after their
+ * checksums are taken, so one history serves both.
+ */
+export function replicatedEngine(statement: string): string {
+  const table = CREATE_TABLE.exec(statement);
+  if (!table) return statement;
+  return statement.replace(MERGE_TREE_ENGINE, (_all, kind: string, args: string | undefined) =>
+    `ENGINE = Replicated${kind}MergeTree('/clickhouse/tables/{shard}/${table[1]}/${table[2]}', '{replica}'${args?.trim() ? `, ${args.trim()}` : ''})`);
 }
 
 interface AppliedRow {
@@ -56,6 +74,9 @@ interface AppliedRow {
  */
 export async function migrateClickHouse(ch: ClickHouseHttp, dir: string, f: ServerFeatures): Promise<string[]> {
   const db = checkIdentifier(ch.settings.database, 'clickhouse-database');
+  const replicated = ch.settings.replicated === true;
+  if (replicated) await checkReplication(ch);
+  await checkEngineMatches(ch, db, replicated);
   await ch.command(`CREATE DATABASE IF NOT EXISTS ${db}`, null);
   await ch.command(`CREATE TABLE IF NOT EXISTS ${db}.schema_migrations (version UInt32, name String, checksum String, applied_at DateTime) ENGINE = TinyLog`);
   const files = readMigrations(dir);
@@ -74,8 +95,9 @@ export async function migrateClickHouse(ch: ClickHouseHttp, dir: string, f: Serv
     if (done.has(file.version)) continue;
     try {
       // ClickHouse has no transactions: each statement is idempotent (IF NOT EXISTS), so a migration cut short is applied again whole.
-      for (const statement of renderMigration(file.sql, db, f)) {
-        if (!(await columnExists(ch, db, statement))) await ch.command(statement);
+      for (const statement of renderMigration(file.sql, db, f, replicated)) {
+        if (await columnExists(ch, db, statement)) continue;
+        await ch.command(replicated ? await asJoiningReplica(ch, statement) : statement);
       }
     } catch (err) {
       throw new FlowkeeperError('FLOWKEEPER_ERR_MIGRATION', `ClickHouse migration ${file.name} failed: ${(err as Error).message}`);
@@ -97,4 +119,53 @@ async function columnExists(ch: ClickHouseHttp, database: string, statement: str
   if (!m) return false;
   const [row] = await ch.rows<{ n: string }>(`SELECT count() AS n FROM system.columns WHERE database = ${stringLiteral(database)} AND table = ${stringLiteral(m[1])} AND name = ${stringLiteral(m[2])}`, null);
   return row.n !== '0';
+}
+
+const COLUMNS_THEN_ENGINE = /\(([\s\S]*)\)\s*ENGINE\s*=/;
+
+/**
+ * A replicated CREATE TABLE whose table another replica created already, with
+ * the columns ZooKeeper holds for it now: later migrations may have added some,
+ * and ClickHouse refuses a replica whose structure differs. The ADD COLUMN
+ * statements that follow then find their columns and are skipped.
+ */
+async function asJoiningReplica(ch: ClickHouseHttp, statement: string): Promise<string> {
+  const table = CREATE_TABLE.exec(statement);
+  if (!table || !/ENGINE\s*=\s*Replicated/.test(statement)) return statement;
+  const [shard] = await ch.rows<{ s: string }>("SELECT substitution AS s FROM system.macros WHERE macro = 'shard'", null);
+  let columns: string;
+  try {
+    const [row] = await ch.rows<{ value: string }>(`SELECT value FROM system.zookeeper WHERE path = ${stringLiteral(`/clickhouse/tables/${shard.s}/${table[1]}/${table[2]}`)} AND name = 'columns'`, null);
+    if (!row) return statement;
+    columns = row.value;
+  } catch {
+    // No such path: this is the first replica of the table.
+    return statement;
+  }
+  // "columns format version: 1", "N columns:", then one column a line: `name` Type, and tab-separated DEFAULT/CODEC parts.
+  const definitions = columns.split('\n').slice(2).filter((l) => l.startsWith('`')).map((l) => l.replaceAll('\t', ' ').replaceAll("\\'", "'"));
+  return statement.replace(COLUMNS_THEN_ENGINE, `(\n  ${definitions.join(',\n  ')}\n) ENGINE =`);
+}
+
+/** --clickhouse-replicated needs the server's ZooKeeper and its shard and replica macros. */
+async function checkReplication(ch: ClickHouseHttp): Promise<void> {
+  const macros = new Set((await ch.rows<{ macro: string }>('SELECT macro FROM system.macros', null)).map((r) => r.macro));
+  const missing = ['shard', 'replica'].filter((m) => !macros.has(m));
+  if (missing.length) {
+    throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--clickhouse-replicated: the server at ${ch.settings.url} defines no ${missing.join(' and ')} macro (<macros><shard>…</shard><replica>…</replica></macros> in its configuration)`, 'clickhouse-replicated');
+  }
+  try {
+    await ch.rows("SELECT name FROM system.zookeeper WHERE path = '/' LIMIT 1", null);
+  } catch (err) {
+    throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--clickhouse-replicated: the server at ${ch.settings.url} cannot use ZooKeeper (its <zookeeper> configuration): ${(err as Error).message}`, 'clickhouse-replicated');
+  }
+}
+
+/** An existing flows table must be what --clickhouse-replicated says: flowkeeper does not convert tables between engines. */
+async function checkEngineMatches(ch: ClickHouseHttp, db: string, replicated: boolean): Promise<void> {
+  const [row] = await ch.rows<{ engine: string }>(`SELECT engine FROM system.tables WHERE database = ${stringLiteral(db)} AND name = 'flows'`, null);
+  if (!row || row.engine.startsWith('Replicated') === replicated) return;
+  throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', replicated
+    ? `--clickhouse-replicated: ${db}.flows exists as ${row.engine}, not replicated; flowkeeper does not convert tables (use a new --clickhouse-database, or convert them as the README says)`
+    : `${db}.flows is ${row.engine}: start flowkeeper with --clickhouse-replicated for this database`, 'clickhouse-replicated');
 }
