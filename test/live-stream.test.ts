@@ -193,13 +193,21 @@ for (const query of ['', '?not_namespace=no-such-namespace']) {
 
 /** The nice value of each thread of this process (Linux). */
 function threadNices(): number[] {
+  return threadStats().map((fields) => Number(fields[16]));
+}
+
+/** The fields of /proc/self/task/<tid>/stat after the command, of each thread (Linux). */
+function threadStats(): string[][] {
   return readdirSync('/proc/self/task').map((tid) => {
     const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   });
 }
 
-test('the live thread yields to ingest when the CPU is short: it runs at nice 5, ingest at 0, queries at 10', async () => {
+/** Linux's SCHED_IDLE scheduling class, as /proc reports a thread's policy. */
+const SCHED_IDLE = 5;
+
+test('the live thread yields to ingest when the CPU is short: it runs at nice 5, ingest at 0, queries at 10 in SCHED_IDLE', async () => {
   const gen = new TrafficGenerator(14);
   await withSimAndApp(async ({ sim, app }) => {
     assert.equal(threadNices().filter((n) => n === 5).length, 0, 'no live thread before anyone subscribes');
@@ -215,6 +223,11 @@ test('the live thread yields to ingest when the CPU is short: it runs at nice 5,
     assert.equal(nices.filter((n) => n === 5).length, 1, `nice values: ${nices.join(' ')}`);
     assert.ok(nices.includes(10), `nice values: ${nices.join(' ')}`);
     assert.equal(nices[0], 0, 'the main thread');
+    // The query threads (nice 10) also run in SCHED_IDLE (set with util-linux's chrt); every other thread in the normal class.
+    const policies = threadStats().map((fields) => ({ nice: Number(fields[16]), policy: Number(fields[38]) }));
+    const queryThreads = policies.filter((p) => p.nice === 10);
+    assert.ok(queryThreads.length >= 1 && queryThreads.every((p) => p.policy === SCHED_IDLE), `query threads' policies: ${queryThreads.map((p) => p.policy).join(' ')} (5 is SCHED_IDLE; is chrt, from util-linux, installed?)`);
+    assert.ok(policies.filter((p) => p.nice !== 10).every((p) => p.policy === 0), 'the other threads stay in the normal class');
     ws.close();
   });
 });
