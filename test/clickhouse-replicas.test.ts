@@ -110,10 +110,10 @@ test('with the ingester\'s replica dead, the other replica still answers every f
 });
 
 test('tables are never converted: a replicated database without the option, or a plain one with it, is refused by name', { skip }, async () => {
-  const features = featuresOf(await new ClickHouseHttp({ url: replicas[1].url, database: 'fk', user: 'default', password: '', timeoutMs: 10_000 }).version());
   const plain = new ClickHouseHttp({ url: replicas[1].url, database: 'fk', user: 'default', password: '', timeoutMs: 10_000 });
+  const features = featuresOf(await plain.version());
   await assert.rejects(migrateClickHouse(plain, CLICKHOUSE_MIGRATIONS_DIR, features), /fk\.flows is ReplicatedMergeTree: start flowkeeper with --clickhouse-replicated/);
-  const other = new ClickHouseHttp({ url: replicas[1].url, database: 'fk_plain', user: 'default', password: '', timeoutMs: 10_000 });
+  const other = new ClickHouseHttp({ ...plain.settings, database: 'fk_plain' });
   await migrateClickHouse(other, CLICKHOUSE_MIGRATIONS_DIR, features);
   await assert.rejects(migrateClickHouse(new ClickHouseHttp({ ...other.settings, replicated: true }), CLICKHOUSE_MIGRATIONS_DIR, features), /fk_plain\.flows exists as MergeTree, not replicated/);
 });

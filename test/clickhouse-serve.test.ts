@@ -40,15 +40,20 @@ let total = 0;
 function feed(relay: SimRelay, generated: number, seed: number, startMs: number): number {
   const lines = corpusLines();
   for (const l of lines) pushJsonLine(relay, l);
+  return lines.length + pushGenerated(relay, seed, generated, startMs, 10);
+}
+
+/** Pushes at least `count` simulator flows (seed `seed`) into a relay stand-in, the n-th generated at startMs + n * stepMs; returns how many. */
+function pushGenerated(relay: SimRelay, seed: number, count: number, startMs: number, stepMs: number): number {
   const gen = new TrafficGenerator(seed);
   let n = 0;
-  while (n < generated) {
-    for (const f of gen.next(startMs + n * 10)) {
+  while (n < count) {
+    for (const f of gen.next(startMs + n * stepMs)) {
       relay.pushFlow(f.flow, f.seconds, f.nanos);
       n++;
     }
   }
-  return lines.length + n;
+  return n;
 }
 
 const clickhouseArgs = (url: string, database: string): string[] => ['--store', 'clickhouse', '--clickhouse-url', url, '--clickhouse-database', database];
@@ -297,14 +302,7 @@ test('ClickHouse down: ingest pauses and says so in /readyz and metrics; back up
     const before = feed(relay.sim, 200, 5, Date.now() - 5 * 60_000);
     await waitFor('the first flows stored', () => running.pipeline.stats.stored === before, 30_000);
     await own.kill();
-    const gen = new TrafficGenerator(11);
-    let during = 0;
-    while (during < 300) {
-      for (const f of gen.next(Date.now() - 60_000 + during)) {
-        relay.sim.pushFlow(f.flow, f.seconds, f.nanos);
-        during++;
-      }
-    }
+    const during = pushGenerated(relay.sim, 11, 300, Date.now() - 60_000, 1);
     await waitFor('/readyz says storage fails', async () => (await fetch(`${running.url}/readyz`)).status === 503, 30_000);
     const ready = (await (await fetch(`${running.url}/readyz`)).json()) as { reason: string };
     assert.match(ready.reason, /storage failing since .*ClickHouse at http:\/\/127\.0\.0\.1:\d+ cannot be reached/);
@@ -336,14 +334,7 @@ test('relay batches are gathered into few ClickHouse inserts, and every flow is 
   let app: App | null = null;
   try {
     // Queued before flowkeeper connects, so they arrive as fast as it takes them: many 100-flow relay batches.
-    const gen = new TrafficGenerator(23);
-    let n = 0;
-    while (n < 3000) {
-      for (const f of gen.next(Date.now() - 60_000 + n)) {
-        relay.sim.pushFlow(f.flow, f.seconds, f.nanos);
-        n++;
-      }
-    }
+    const n = pushGenerated(relay.sim, 23, 3000, Date.now() - 60_000, 1);
     app = await startTestApp(relay.port, join(dir.dir, 'unused.db'), ['--batch-size', '100', '--clickhouse-insert-rows', '1000', ...clickhouseArgs(server!.url, 'fk_gather')]);
     const running = app;
     await waitFor('every flow stored', () => running.pipeline.stats.stored === n, 30_000);

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, tempDir } from './harness.js';
+import { freePort, killAndWait, tempDir } from './harness.js';
 
 /**
  * Real ClickHouse servers for the tests, each in a temporary directory on
@@ -90,13 +90,7 @@ export async function startClickHouse(options: ServerOptions = {}): Promise<Clic
   const bin = command;
   const { dir, cleanup } = tempDir('flowkeeper-ch-');
   let child: ChildProcess | null = null;
-  const kill = async (): Promise<void> => {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child!.once('exit', resolve));
-      child.kill('SIGKILL');
-      await exited;
-    }
-  };
+  const kill = (): Promise<void> => killAndWait(child);
   const stop = async (): Promise<void> => {
     await kill();
     cleanup();

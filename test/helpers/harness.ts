@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/options.js';
@@ -20,6 +21,14 @@ export function tempDir(prefix = 'flowkeeper-test-'): { dir: string; cleanup: ()
 }
 
 /** A TCP port that was free a moment ago (for "relay not there yet" tests). */
+/** Kills a server process at once (SIGKILL) and waits until it has exited; nothing to do when it is not running. */
+export async function killAndWait(child: ChildProcess | null): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();

@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { freePort, tempDir } from './harness.js';
+import { freePort, killAndWait, tempDir } from './harness.js';
 
 /**
  * A real ZooKeeper for the replicated ClickHouse tests: Debian's package
@@ -48,11 +48,7 @@ export async function startZooKeeper(): Promise<ZooKeeperServer> {
   const { dir, cleanup } = tempDir('flowkeeper-zk-');
   let child: ChildProcess | null = null;
   const stop = async (): Promise<void> => {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child!.once('exit', resolve));
-      child.kill('SIGKILL');
-      await exited;
-    }
+    await killAndWait(child);
     cleanup();
   };
   try {

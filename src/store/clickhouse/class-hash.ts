@@ -1,6 +1,7 @@
 import { hashBytes } from '../../flows/byte-key-cache.js';
 import { RowBits } from '../../flows/row.js';
 import type { ClassFields } from '../class-key.js';
+import type { DictKind } from '../../flows/row.js';
 
 /**
  * The class_hash column (migration 006): 64 bits standing for a flow's class
@@ -20,8 +21,8 @@ export interface ValueHash {
 
 const SEED_A = 0x3c6ef372;
 const SEED_B = 0x5be0cd19;
-/** Kind seed of endpoints, beside the dictionary kinds (as ClassInterner keys them). */
-export const ENDPOINT_HASH_KIND = 100;
+/** The kind endpoints are keyed under, beside the dictionary kinds: in the class hash, and in ClassInterner's keys. */
+export const ENDPOINT_KIND = 100 as DictKind;
 
 /** The two 32-bit hashes of a value's bytes in dictionary `kind`. */
 export function valueHash(kind: number, buf: Buffer, start: number, end: number): ValueHash {

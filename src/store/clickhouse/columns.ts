@@ -5,7 +5,7 @@ import { scanFlow, unpackUuid } from '../../flows/scan.js';
 import type { Interner } from '../../flows/scan.js';
 import { ByteKeyCache } from '../../flows/byte-key-cache.js';
 import { uuidHash } from './uuid-hash.js';
-import { ENDPOINT_HASH_KIND, classHash, valueHash } from './class-hash.js';
+import { ENDPOINT_KIND, classHash, valueHash } from './class-hash.js';
 import type { ValueHash } from './class-hash.js';
 import { clusterOfNode } from '../../flows/node-name.js';
 import { deniedPolicyInfo } from '../../flows/denial.js';
@@ -98,7 +98,7 @@ class ColumnInterner implements Interner {
       ep = {
         cluster: info.cluster_name, namespace: info.namespace, pod: info.pod_name, identity: info.identity >>> 0,
         workload: this.names.workload(workload), workloadName: workload.name, labelSet: this.labelSets.id(JSON.stringify(info.labels)),
-        hash: valueHash(ENDPOINT_HASH_KIND, buf, start, end),
+        hash: valueHash(ENDPOINT_KIND, buf, start, end),
       };
       this.endpointCache.set(buf, start, end, ep);
     }
@@ -116,12 +116,16 @@ class ColumnInterner implements Interner {
     return { id: this.nodes.push(node) - 1, cluster: node.cluster };
   }
 
+  /** The hashes of this flow's interned value `id`, and of its endpoint `id` (for the class hash). */
+  private readonly valueHashOf = (id: number): ValueHash => {
+    const v = this.values[id];
+    return valueHash(v.kind, v.buf, v.start, v.end);
+  };
+  private readonly endpointHashOf = (id: number): ValueHash => this.endpoints[id].hash;
+
   /** This flow's class hash (class-hash.ts). */
   classHash(row: FlowRow): bigint {
-    return classHash(row, (id) => {
-      const v = this.values[id];
-      return valueHash(v.kind, v.buf, v.start, v.end);
-    }, (id) => this.endpoints[id].hash);
+    return classHash(row, this.valueHashOf, this.endpointHashOf);
   }
 
   /** Forgets the last flow's endpoints, nodes and values (the caches stay). */

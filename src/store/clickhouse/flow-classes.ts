@@ -5,14 +5,14 @@ import type { Interner } from '../../flows/scan.js';
 import { ByteKeyCache } from '../../flows/byte-key-cache.js';
 import { Deadline } from '../../query/deadline.js';
 import type { FlowClassesRequest } from '../../query/engine.js';
-import { fromNanos } from '../../query/time.js';
+import { fromNanos, toNanos } from '../../query/time.js';
 import type { FlowClasses, FlowClass } from '../flow-classes.js';
 import type { ClickHouseHttp } from './http.js';
 import { RawFlow, visitRange } from './flows.js';
 import { RowBinaryReader } from './row-binary.js';
 import { clickhouseWhere } from './where.js';
 import { readTables } from './cluster.js';
-import { toNanos } from '../../query/time.js';
+import { ENDPOINT_KIND } from './class-hash.js';
 
 /**
  * Ids for the raw byte ranges a class key is made of (endpoints, addresses,
@@ -54,8 +54,6 @@ export class ClassInterner implements Interner {
   }
 }
 
-/** A seed for endpoints beside the dictionary kinds. */
-const ENDPOINT_KIND = 100 as DictKind;
 /**
  * Flow classes for policy replay on ClickHouse. Where ClickHouse can group the
  * range itself (groupedClasses), one statement returns each class's count, first
@@ -128,6 +126,8 @@ export async function groupedClasses(ch: ClickHouseHttp, req: FlowClassesRequest
     throw err;
   }
   const rows = new RowBinaryReader(body);
+  // Keys are made of what ids stand for, not of the ids, so one interner serves every sample.
+  const interner = new ClassInterner();
   const classes: FlowClass[] = [];
   let flows = 0;
   while (!rows.done) {
@@ -137,7 +137,6 @@ export async function groupedClasses(ch: ClickHouseHttp, req: FlowClassesRequest
     const last = fromNanos(rows.uint64());
     const stored = new RawFlow(rows.bytes(), 0n);
     if (hash === 0n || classes.length >= req.maxClasses) return null;
-    const interner = new ClassInterner();
     const row = stored.row(interner);
     const sample = row ? stored.readableRecord() : null;
     // A stored flow that cannot be read back is left out, as in a scan.

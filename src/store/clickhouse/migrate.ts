@@ -74,8 +74,9 @@ interface AppliedRow {
  */
 export async function migrateClickHouse(ch: ClickHouseHttp, dir: string, f: ServerFeatures): Promise<string[]> {
   const db = checkIdentifier(ch.settings.database, 'clickhouse-database');
-  const replicated = ch.settings.replicated === true;
-  if (replicated) await checkReplication(ch);
+  // The server's shard (--clickhouse-replicated), where its tables live in ZooKeeper.
+  const shard = ch.settings.replicated === true ? await replicaShard(ch) : null;
+  const replicated = shard !== null;
   await checkEngineMatches(ch, db, replicated);
   await ch.command(`CREATE DATABASE IF NOT EXISTS ${db}`, null);
   await ch.command(`CREATE TABLE IF NOT EXISTS ${db}.schema_migrations (version UInt32, name String, checksum String, applied_at DateTime) ENGINE = TinyLog`);
@@ -97,7 +98,7 @@ export async function migrateClickHouse(ch: ClickHouseHttp, dir: string, f: Serv
       // ClickHouse has no transactions: each statement is idempotent (IF NOT EXISTS), so a migration cut short is applied again whole.
       for (const statement of renderMigration(file.sql, db, f, replicated)) {
         if (await columnExists(ch, db, statement)) continue;
-        await ch.command(replicated ? await asJoiningReplica(ch, statement) : statement);
+        await ch.command(shard !== null ? await asJoiningReplica(ch, statement, shard) : statement);
       }
     } catch (err) {
       throw new FlowkeeperError('FLOWKEEPER_ERR_MIGRATION', `ClickHouse migration ${file.name} failed: ${(err as Error).message}`);
@@ -129,13 +130,12 @@ const COLUMNS_THEN_ENGINE = /\(([\s\S]*)\)\s*ENGINE\s*=/;
  * and ClickHouse refuses a replica whose structure differs. The ADD COLUMN
  * statements that follow then find their columns and are skipped.
  */
-async function asJoiningReplica(ch: ClickHouseHttp, statement: string): Promise<string> {
+async function asJoiningReplica(ch: ClickHouseHttp, statement: string, shard: string): Promise<string> {
   const table = CREATE_TABLE.exec(statement);
   if (!table || !/ENGINE\s*=\s*Replicated/.test(statement)) return statement;
-  const [shard] = await ch.rows<{ s: string }>("SELECT substitution AS s FROM system.macros WHERE macro = 'shard'", null);
   let columns: string;
   try {
-    const [row] = await ch.rows<{ value: string }>(`SELECT value FROM system.zookeeper WHERE path = ${stringLiteral(`/clickhouse/tables/${shard.s}/${table[1]}/${table[2]}`)} AND name = 'columns'`, null);
+    const [row] = await ch.rows<{ value: string }>(`SELECT value FROM system.zookeeper WHERE path = ${stringLiteral(`/clickhouse/tables/${shard}/${table[1]}/${table[2]}`)} AND name = 'columns'`, null);
     if (!row) return statement;
     columns = row.value;
   } catch {
@@ -147,9 +147,9 @@ async function asJoiningReplica(ch: ClickHouseHttp, statement: string): Promise<
   return statement.replace(COLUMNS_THEN_ENGINE, `(\n  ${definitions.join(',\n  ')}\n) ENGINE =`);
 }
 
-/** --clickhouse-replicated needs the server's ZooKeeper and its shard and replica macros. */
-async function checkReplication(ch: ClickHouseHttp): Promise<void> {
-  const macros = new Set((await ch.rows<{ macro: string }>('SELECT macro FROM system.macros', null)).map((r) => r.macro));
+/** The server's shard macro; --clickhouse-replicated needs it, its replica macro and its ZooKeeper. */
+async function replicaShard(ch: ClickHouseHttp): Promise<string> {
+  const macros = new Map((await ch.rows<{ macro: string; substitution: string }>('SELECT macro, substitution FROM system.macros', null)).map((r) => [r.macro, r.substitution]));
   const missing = ['shard', 'replica'].filter((m) => !macros.has(m));
   if (missing.length) {
     throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--clickhouse-replicated: the server at ${ch.settings.url} defines no ${missing.join(' and ')} macro (<macros><shard>…</shard><replica>…</replica></macros> in its configuration)`, 'clickhouse-replicated');
@@ -159,6 +159,7 @@ async function checkReplication(ch: ClickHouseHttp): Promise<void> {
   } catch (err) {
     throw new FlowkeeperError('FLOWKEEPER_ERR_CONFIG', `--clickhouse-replicated: the server at ${ch.settings.url} cannot use ZooKeeper (its <zookeeper> configuration): ${(err as Error).message}`, 'clickhouse-replicated');
   }
+  return macros.get('shard')!;
 }
 
 /** An existing flows table must be what --clickhouse-replicated says: flowkeeper does not convert tables between engines. */
