@@ -11,6 +11,7 @@ import { ClickHouseFlowWriter } from '../../src/store/clickhouse/writer.js';
 import { InsertGatherer } from '../../src/ingest/insert-gatherer.js';
 import { benchIngest } from './ingest.js';
 import { clickhouseSkip, startClickHouse } from '../helpers/clickhouse.js';
+import { ChdbEngine, chdbSkip } from '../helpers/chdb.js';
 import type { Figure } from './measure.js';
 import { percentile } from './query.js';
 import { buildTemplates, spreadOverLastDay, templateBatches } from './templates.js';
@@ -20,6 +21,48 @@ const BATCH = Number(process.env.BENCH_CLICKHOUSE_BATCH ?? 4096);
 const INSERT_ROWS = Number(process.env.BENCH_CLICKHOUSE_INSERT_ROWS ?? 32_768);
 /** Relay batches in flight, as store-backend sizes them: two inserts' worth. */
 const QUEUE_BATCHES = 2 * Math.ceil(INSERT_ROWS / BATCH);
+
+/** Stores `flows` template flows with `writer`, as the writer thread does: relay batches gathered into inserts, one in flight, the next gathering meanwhile. */
+async function storeTemplates(writer: ClickHouseFlowWriter, flows: number): Promise<number> {
+  const templates = buildTemplates(20_000, 7);
+  let stored = 0;
+  const gatherer = new InsertGatherer({ rows: INSERT_ROWS, delayMs: 1000, maxBatches: QUEUE_BATCHES }, (group) => writer.commit(group));
+  const inFlight: Promise<void>[] = [];
+  for (const { buf, offsets } of templateBatches(templates, flows, BATCH, spreadOverLastDay(flows))) {
+    const batch = writer.prepare('bench', buf, offsets);
+    stored += batch.result.stored;
+    inFlight.push(gatherer.add(batch));
+    if (inFlight.length >= QUEUE_BATCHES) await inFlight.shift();
+  }
+  await gatherer.drain();
+  await Promise.all(inFlight);
+  return stored;
+}
+
+/**
+ * Disk per flow on current ClickHouse (26.7, in-process through chDB), where
+ * the schema's column codecs apply: the same flows, merged, measured instead
+ * of estimated from the 18.16 figure.
+ */
+async function benchCurrentDisk(flows: number): Promise<Figure> {
+  const name = 'disk per flow on current ClickHouse, merged (chDB, in-process)';
+  if (chdbSkip) return { name, value: NaN, unit: 'B', note: chdbSkip };
+  const engine = new ChdbEngine();
+  try {
+    const ch = engine.client('flowkeeper_bench');
+    const features = featuresOf(await ch.version());
+    await migrateClickHouse(ch, CLICKHOUSE_MIGRATIONS_DIR, features);
+    const stored = await storeTemplates(new ClickHouseFlowWriter(ch, 5), flows);
+    await ch.command('OPTIMIZE TABLE flows FINAL');
+    const [parts] = await ch.rows<{ bytes: string; rows: string }>("SELECT sum(bytes_on_disk) AS bytes, sum(rows) AS rows FROM system.parts WHERE database = 'flowkeeper_bench' AND table = 'flows' AND active");
+    const [response] = await ch.rows<{ bytes: string }>("SELECT data_compressed_bytes AS bytes FROM system.columns WHERE database = 'flowkeeper_bench' AND table = 'flows' AND name = 'response'");
+    if (Number(parts.rows) !== stored) throw new Error(`chDB holds ${parts.rows} flows of ${stored}`);
+    return { name: `disk per flow on ClickHouse ${features.version}, merged (chDB, in-process)`, value: Number(parts.bytes) / Number(parts.rows), unit: 'B', target: { op: '<=', value: 80 },
+      note: `${stored.toLocaleString('en-US')} flows; the stored responses ${(Number(response.bytes) / Number(parts.rows)).toFixed(1)} B of it; every column with a codec of its own` };
+  } finally {
+    engine.close();
+  }
+}
 
 /**
  * The ClickHouse store on a local server (Debian's 18.16 here): the writer
@@ -34,21 +77,8 @@ export async function benchClickHouse(flows: number, seconds: number): Promise<F
     const ch = new ClickHouseHttp({ url: server.url, database: 'flowkeeper_bench', user: 'default', password: '', timeoutMs: 120_000 });
     const features = featuresOf(await ch.version());
     await migrateClickHouse(ch, CLICKHOUSE_MIGRATIONS_DIR, features);
-    const writer = new ClickHouseFlowWriter(ch, 5);
-    const templates = buildTemplates(20_000, 7);
     const t0 = performance.now();
-    let stored = 0;
-    // As the writer thread does: relay batches gathered into inserts, one in flight, the next gathering meanwhile.
-    const gatherer = new InsertGatherer({ rows: INSERT_ROWS, delayMs: 1000, maxBatches: QUEUE_BATCHES }, (group) => writer.commit(group));
-    const inFlight: Promise<void>[] = [];
-    for (const { buf, offsets } of templateBatches(templates, flows, BATCH, spreadOverLastDay(flows))) {
-      const batch = writer.prepare('bench', buf, offsets);
-      stored += batch.result.stored;
-      inFlight.push(gatherer.add(batch));
-      if (inFlight.length >= QUEUE_BATCHES) await inFlight.shift();
-    }
-    await gatherer.drain();
-    await Promise.all(inFlight);
+    const stored = await storeTemplates(new ClickHouseFlowWriter(ch, 5), flows);
     const ingestSeconds = (performance.now() - t0) / 1000;
     await ch.command('OPTIMIZE TABLE flows FINAL');
     const [parts] = await ch.rows<{ bytes: string; rows: string }>("SELECT sum(bytes) AS bytes, sum(rows) AS rows FROM system.parts WHERE database = 'flowkeeper_bench' AND table = 'flows' AND active");
@@ -107,6 +137,7 @@ export async function benchClickHouse(flows: number, seconds: number): Promise<F
       ...endToEnd,
       { name: `disk per flow on ${features.version}, merged`, value: Number(parts.bytes) / Number(parts.rows), unit: 'B', target: { op: '<=', value: 80 },
         note: `the stored responses ${(Number(response.bytes) / Number(parts.rows)).toFixed(1)} B of it; ${features.codecs ? 'column codecs' : 'ZSTD set server-wide (<compression>), no column codecs'}${features.missing.length ? `; this server lacks ${features.missing.join(' and ')}` : ''}` },
+      await benchCurrentDisk(flows),
       { name: `newest 100 over ${mflows}, p95`, value: percentile(all, 95), unit: 'ms', target: { op: '<=', value: 100 }, note: `p50 ${percentile(all, 50).toFixed(1)} ms` },
       { name: `drops in a namespace, newest 100 over ${mflows}, p95`, value: percentile(drops, 95), unit: 'ms', target: { op: '<=', value: 100 }, note: `p50 ${percentile(drops, 50).toFixed(1)} ms` },
       { name: `aggregate verdict × drop reason, 5m buckets, 24 h (${mflows}), p95`, value: percentile(byVerdict, 95), unit: 'ms', target: { op: '<=', value: 100 }, note: `p50 ${percentile(byVerdict, 50).toFixed(1)} ms; from flows_1m` },

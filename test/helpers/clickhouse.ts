@@ -59,9 +59,10 @@ function config(dir: string, http: number, tcp: number, extra: string): string {
 `;
 }
 
+/** 64-bit integers unquoted in JSON, as ClickHouse 25.8+ defaults: flowkeeper must ask for what it reads (http.ts). */
 const USERS = `<?xml version="1.0"?>
 <yandex>
-  <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>
+  <profiles><default><max_memory_usage>2000000000</max_memory_usage><output_format_json_quote_64bit_integers>0</output_format_json_quote_64bit_integers></default></profiles>
   <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
   <quotas><default></default></quotas>
 </yandex>

@@ -21,6 +21,14 @@ export interface ServerVersion {
   minor: number;
 }
 
+/**
+ * Settings of every JSON read. ClickHouse quoted 64-bit integers by default
+ * until 25.8, which turned it off: unquoted, JSON.parse rounds a time_ns or a
+ * hash (beyond 2^53), and a count arrives as a number where the code compares
+ * strings. Sent with each request, so a server's default cannot change them.
+ */
+const JSON_SETTINGS: Readonly<Record<string, string>> = { output_format_json_quote_64bit_integers: '1' };
+
 /** Longest error text from the server repeated in an error message. */
 const MAX_ERROR_TEXT = 500;
 
@@ -51,9 +59,9 @@ export class ClickHouseHttp {
     await this.request(sql, null, database);
   }
 
-  /** Rows of a SELECT as objects (JSONEachRow: 64-bit integers arrive as strings). */
+  /** Rows of a SELECT as objects (JSONEachRow: 64-bit integers arrive as strings, whatever the server's default). */
   async rows<T>(sql: string, database: string | null = this.settings.database): Promise<T[]> {
-    const body = await this.request(`${sql} FORMAT JSONEachRow`, null, database);
+    const body = await this.request(`${sql} FORMAT JSONEachRow`, null, database, undefined, undefined, JSON_SETTINGS);
     const text = body.toString('utf8');
     return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as T);
   }
@@ -74,10 +82,17 @@ export class ClickHouseHttp {
     return { text: row.v, major, minor };
   }
 
-  private async request(sql: string | null, data: Buffer | readonly Buffer[] | null, database: string | null, signal?: AbortSignal, query?: string): Promise<Buffer> {
+  /**
+   * One request: `sql` as the body, or `data` as the body with `query` (an
+   * INSERT … FORMAT) in the URL; in `database`, with `settings` (URL
+   * parameters, which every version takes). Protected for the tests, which
+   * also run the same statements on an in-process ClickHouse (test/helpers/chdb.ts).
+   */
+  protected async request(sql: string | null, data: Buffer | readonly Buffer[] | null, database: string | null, signal?: AbortSignal, query?: string, settings?: Readonly<Record<string, string>>): Promise<Buffer> {
     const url = new URL(this.base);
     if (database) url.searchParams.set('database', database);
     if (query) url.searchParams.set('query', query);
+    for (const [name, value] of Object.entries(settings ?? {})) url.searchParams.set(name, value);
     const timeout = AbortSignal.timeout(this.settings.timeoutMs);
     let res: Response;
     try {

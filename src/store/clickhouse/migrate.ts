@@ -31,6 +31,8 @@ export function checkIdentifier(name: string, option: string): string {
   return name;
 }
 
+const CODECS_ONLY = '{codecs_only}';
+
 /** A migration's SQL for this server: placeholders filled, split into statements, tables made replicated when asked. */
 export function renderMigration(sql: string, database: string, f: ServerFeatures, replicated = false): string[] {
   const text = sql
@@ -39,7 +41,12 @@ export function renderMigration(sql: string, database: string, f: ServerFeatures
     .replaceAll('{string_lc}', f.lowCardinality ? 'LowCardinality(String)' : 'String')
     .replaceAll('{codec_time}', f.codecs ? 'CODEC(DoubleDelta, ZSTD(1))' : '')
     .replaceAll('{codec_bytes}', f.codecs ? 'CODEC(ZSTD(3))' : '');
-  const statements = text.split(/^;\s*$/m).map((s) => s.trim()).filter(Boolean);
+  const statements = text
+    .split(/^;\s*$/m)
+    .map((s) => s.trim())
+    .filter(Boolean)
+    // A statement marked {codecs_only} is left out where the server has no column codecs.
+    .flatMap((s) => (!s.startsWith(CODECS_ONLY) ? [s] : f.codecs ? [s.slice(CODECS_ONLY.length).trim()] : []));
   return replicated ? statements.map(replicatedEngine) : statements;
 }
 
