@@ -120,6 +120,10 @@ test('aggregates and views through the Distributed rollups equal the reference',
     assert.deepEqual(await strip(querier), await strip(reference), path);
   }
   await waitFor('the querier\'s status counts the cluster', async () => ((await (await get(querier, '/api/v1/status')).json()) as { store: { flows: number } }).store.flows === total, 20_000);
+  // Its facts read through the Distributed tables without error; two ingesters of two relays are not one relay stored twice.
+  const { store } = (await (await get(querier, '/api/v1/status')).json()) as { store: { refreshError: string | null; relaysWrittenTwice: unknown[] } };
+  assert.equal(store.refreshError, null);
+  assert.deepEqual(store.relaysWrittenTwice, []);
   // Its disk figure is every shard's too (parts merge meanwhile: both sides are read again until they agree).
   const shardBytes = async (shard: ClickHouseServer): Promise<number> =>
     Number((await (await fetch(`${shard.url}/?database=fk`, { method: 'POST', body: "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = 'fk' AND table = 'flows' AND active" })).text()).trim());

@@ -11,10 +11,14 @@ import { GetFlowsResponseType } from '../src/flows/schema.js';
 import { ObserverClient } from '../src/relay/observer-service.js';
 import { TrafficGenerator } from '../src/sim/traffic.js';
 import type { SimRelay } from '../src/sim/relay-server.js';
+import { CLICKHOUSE_MIGRATIONS_DIR } from '../src/paths.js';
+import { ClickHouseHttp } from '../src/store/clickhouse/http.js';
+import { featuresOf, migrateClickHouse } from '../src/store/clickhouse/migrate.js';
+import { ClickHouseFlowWriter } from '../src/store/clickhouse/writer.js';
 import { clickhouseSkip, startClickHouse } from './helpers/clickhouse.js';
 import type { ClickHouseServer } from './helpers/clickhouse.js';
 import { CASES } from './helpers/filter-cases.js';
-import { corpusLines } from './helpers/fixtures.js';
+import { corpusLines, packBatch, simulatorResponse } from './helpers/fixtures.js';
 import { canonical, pushJsonLine, startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
 import { ALL_TIME, flowId, parseNdjson, replayExamplePolicy } from './helpers/populated.js';
 import { parsePromText } from './helpers/prom-text.js';
@@ -243,8 +247,38 @@ test('status says which engine and server and what it lacks', { skip }, async ()
   assert.equal(status.store.database, 'fk_serve');
   assert.match(String(status.store.server), /^\d+\.\d+/);
   assert.ok(Array.isArray(status.store.missingFeatures));
+  assert.deepEqual(status.store.relaysWrittenTwice, [], 'one flowkeeper stores this relay');
   const metrics = parsePromText(await (await fetch(`${app.url}/metrics`)).text());
   assert.equal(metrics.find((s) => s.name === 'flowkeeper_store_flows')?.value, total);
+});
+
+test('a relay two flowkeepers store at once is reported in status and metrics', { skip }, async () => {
+  // Two writers' rows of one relay over the same recent seconds, as two instances following it leave them; then a flowkeeper on that database.
+  const ch = new ClickHouseHttp({ url: server!.url, database: 'fk_shared', user: 'default', password: '', timeoutMs: 30_000 });
+  await migrateClickHouse(ch, CLICKHOUSE_MIGRATIONS_DIR, featuresOf(await ch.version()));
+  const gen = new TrafficGenerator(5);
+  const messages: Buffer[] = [];
+  for (let t = Date.now() - 30_000; messages.length < 200; t += 100) {
+    for (const f of gen.next(t)) messages.push(simulatorResponse(f));
+  }
+  for (const writer of [new ClickHouseFlowWriter(ch, 5), new ClickHouseFlowWriter(ch, 5)]) {
+    const { buf, offsets } = packBatch(messages);
+    await writer.writeBatch('payments-relay', buf, offsets);
+  }
+  const relay = await startSim();
+  const dir = tempDir();
+  let app: App | null = null;
+  try {
+    app = await startTestApp(relay.port, join(dir.dir, 'unused.db'), clickhouseArgs(server!.url, 'fk_shared'));
+    const status = (await (await fetch(`${app.url}/api/v1/status`)).json()) as { store: { relaysWrittenTwice: unknown } };
+    assert.deepEqual(status.store.relaysWrittenTwice, [{ relay: 'payments-relay', writers: 2 }]);
+    const metrics = parsePromText(await (await fetch(`${app.url}/metrics`)).text());
+    assert.deepEqual(metrics.filter((m) => m.name === 'flowkeeper_store_relay_writers').map((m) => [m.labels.relay, m.value]), [['payments-relay', 2]]);
+  } finally {
+    await app?.stop();
+    await relay.sim.close();
+    dir.cleanup();
+  }
 });
 
 test('policy replay and suggestions on ClickHouse report what they report on SQLite', { skip }, async () => {

@@ -5,11 +5,10 @@ import { join } from 'node:path';
 import type { JsonObject } from '../src/flows/jsonpb.js';
 import { decodeFlowRecord } from '../src/flows/normalize.js';
 import { wsFlowFrame } from '../src/flows/record.js';
-import { GetFlowsResponseType } from '../src/flows/schema.js';
 import { decodeLiveFlow, endpointCacheOn, wsFlowText } from '../src/live/flow-text.js';
 import { ROOT_DIR } from '../src/paths.js';
 import { TrafficGenerator } from '../src/sim/traffic.js';
-import { corpusLines, encodeResponse } from './helpers/fixtures.js';
+import { corpusLines, encodeResponse, simulatorResponse } from './helpers/fixtures.js';
 
 /** What the live stream sent before wsFlowText: the flow's record, stringified. */
 function reference(message: Uint8Array): string {
@@ -23,7 +22,7 @@ function simulatorMessages(count: number, podNames?: () => string): Buffer[] {
   for (let t = Date.parse('2026-11-28T00:00:00Z'); out.length < count; t += 7) {
     for (const f of gen.next(t)) {
       if (podNames) for (const e of [f.flow.source, f.flow.destination] as { pod_name?: string }[]) if (e) e.pod_name = podNames();
-      out.push(Buffer.from(GetFlowsResponseType.encode(GetFlowsResponseType.fromObject({ flow: f.flow, node_name: f.flow.node_name, time: { seconds: f.seconds, nanos: f.nanos } })).finish()));
+      out.push(simulatorResponse(f));
     }
   }
   return out;

@@ -19,6 +19,7 @@ import { TrafficGenerator } from '../src/sim/traffic.js';
 import { GetFlowsResponseType } from '../src/flows/schema.js';
 import type { SimMessage, SimRelay } from '../src/sim/relay-server.js';
 import { startTestApp, tempDir, waitFor, withSimAndApp } from './helpers/harness.js';
+import { simulatorResponse } from './helpers/fixtures.js';
 
 interface Frame {
   type: string;
@@ -31,7 +32,7 @@ function encodeFlows(gen: TrafficGenerator, flows: number): { uuid: string; mess
   const out: { uuid: string; message: SimMessage }[] = [];
   while (out.length < flows) {
     for (const f of gen.next(Date.now())) {
-      const bytes = Buffer.from(GetFlowsResponseType.encode(GetFlowsResponseType.fromObject({ flow: f.flow, node_name: f.flow.node_name, time: { seconds: f.seconds, nanos: f.nanos } })).finish());
+      const bytes = simulatorResponse(f);
       out.push({ uuid: String(f.flow.uuid), message: { seconds: f.seconds, nanos: f.nanos, bytes } });
     }
   }

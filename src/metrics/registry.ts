@@ -73,6 +73,11 @@ export class FlowkeeperMetrics {
     });
     new Gauge({ name: 'flowkeeper_relay_connected', help: '1 while the GetFlows stream to the relay is open.', labelNames: ['relay'], registers: [r],
       collect() { for (const relay of src.relays) this.set({ relay: relay.name }, relay.status.connected ? 1 : 0); } });
+    new Gauge({ name: 'flowkeeper_store_relay_writers', help: 'Flowkeepers storing this relay\'s flows at once, for relays stored by more than one (each flow stored that many times; ClickHouse).', labelNames: ['relay'], registers: [r],
+      collect() {
+        this.reset();
+        for (const s of src.facts.relaysWrittenTwice()) this.set({ relay: s.relay }, s.writers);
+      } });
     new Gauge({ name: 'flowkeeper_ingest_lag_seconds', help: 'Now minus the time of the newest stored flow, per relay.', labelNames: ['relay'], registers: [r],
       collect() {
         const cps = src.facts.checkpoints();

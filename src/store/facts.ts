@@ -20,6 +20,8 @@ export interface StoreFacts {
   flowsPerNode(): Map<string, number>;
   nodeNames(): string[];
   lostEvents(): RelayLostEvents[];
+  /** Relays whose flows two or more flowkeepers are storing at once, each flow twice (ClickHouse; SQLite has one writer). */
+  relaysWrittenTwice(): { relay: string; writers: number }[];
   /** Which engine and where, for status. */
   describe(): Record<string, unknown>;
 }

@@ -4,6 +4,7 @@ import { ROOT_DIR } from '../../src/paths.js';
 import { GetFlowsResponseType } from '../../src/flows/schema.js';
 import { encodeJsonpb } from '../../src/flows/jsonpb.js';
 import type { JsonObject } from '../../src/flows/jsonpb.js';
+import type { SimFlow } from '../../src/sim/traffic.js';
 
 /** The real Hubble flows copied into the repository (test/fixtures/hubble-otel, Apache-2.0). */
 export const FIXTURE_DIR = join(ROOT_DIR, 'test', 'fixtures', 'hubble-otel');
@@ -44,4 +45,9 @@ export function packBatch(messages: Uint8Array[]): { buf: Buffer; offsets: numbe
   const offsets = [0];
   for (const m of messages) offsets.push(offsets[offsets.length - 1] + m.length);
   return { buf: Buffer.concat(messages), offsets };
+}
+
+/** A simulator flow as the relay sends it: a GetFlowsResponse with the flow's node name and time. */
+export function simulatorResponse(f: SimFlow): Buffer {
+  return Buffer.from(GetFlowsResponseType.encode(GetFlowsResponseType.fromObject({ flow: f.flow, node_name: f.flow.node_name, time: { seconds: f.seconds, nanos: f.nanos } })).finish());
 }

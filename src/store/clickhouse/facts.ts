@@ -6,6 +6,9 @@ import type { ClickHouseHttp } from './http.js';
 import { stringLiteral } from './where.js';
 import { readTables } from './cluster.js';
 import type { RelayLostEvents } from '../writes.js';
+import type { Logger } from '../../log.js';
+import { readWriterSpans, sharedRelays } from './shared-relays.js';
+import type { SharedRelay } from './shared-relays.js';
 
 interface Snapshot {
   at: number;
@@ -21,6 +24,9 @@ const EMPTY: Snapshot = {
   at: 0, stats: { usedBytes: 0, fileBytes: 0, partitions: 0, flows: 0, oldest: null, newest: null }, checkpoints: {}, perNode: new Map(), namespaces: [], lostEvents: [],
 };
 
+/** How often the facts look for relays two flowkeepers store at once (shared-relays.ts). */
+const SHARED_RELAYS_CHECK_MS = 60_000;
+
 /** Longest window GetNamespaces looks back over (Hubble UI asks for the last hour). */
 const NAMESPACE_WINDOW_SECONDS = 3_600;
 
@@ -35,10 +41,13 @@ export class ClickHouseFacts implements StoreFacts {
   private lastError: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> | null = null;
+  private shared: SharedRelay[] = [];
+  private sharedCheckedAt = 0;
 
   constructor(
     private readonly ch: ClickHouseHttp,
     private readonly engine: { version: string; missing: string[] } | null,
+    private readonly log?: Logger,
   ) {}
 
   /** Takes the first snapshot, then refreshes every `intervalMs`. */
@@ -54,9 +63,10 @@ export class ClickHouseFacts implements StoreFacts {
 
   refresh(): Promise<void> {
     this.refreshing ??= this.read()
-      .then((s) => {
+      .then(async (s) => {
         this.snapshot = s;
         this.lastError = null;
+        if (Date.now() - this.sharedCheckedAt >= SHARED_RELAYS_CHECK_MS) await this.checkSharedRelays();
       })
       .catch((err: Error) => {
         this.lastError = err.message;
@@ -65,6 +75,18 @@ export class ClickHouseFacts implements StoreFacts {
         this.refreshing = null;
       });
     return this.refreshing;
+  }
+
+  /** Looks for relays two flowkeepers store at once; says so in the log when one is newly found. */
+  async checkSharedRelays(nowMs = Date.now()): Promise<void> {
+    this.sharedCheckedAt = Date.now();
+    const found = sharedRelays(await readWriterSpans(this.ch, readTables(this.ch.settings).flows, nowMs));
+    for (const s of found) {
+      if (this.shared.some((known) => known.relay === s.relay)) continue;
+      this.log?.warn({ relay: s.relay, writers: s.writers },
+        'flows of this relay are being stored by more than one flowkeeper at once, so each flow twice: follow each relay from one instance (ClickHouse does not deduplicate across writers)');
+    }
+    this.shared = found;
   }
 
   private async read(): Promise<Snapshot> {
@@ -145,11 +167,16 @@ export class ClickHouseFacts implements StoreFacts {
     return this.snapshot.lostEvents;
   }
 
+  relaysWrittenTwice(): SharedRelay[] {
+    return this.shared;
+  }
+
   describe(): Record<string, unknown> {
     return {
       engine: 'clickhouse', url: new URL(this.ch.settings.url).origin, database: this.ch.settings.database, cluster: this.ch.settings.cluster || null,
       server: this.engine?.version ?? null, missingFeatures: this.engine?.missing ?? [],
       asOf: this.snapshot.at ? new Date(this.snapshot.at).toISOString() : null, refreshError: this.lastError,
+      relaysWrittenTwice: this.shared,
     };
   }
 }

@@ -21,6 +21,9 @@ export type ClickHouseBatchResult = Omit<BatchResult, 'received' | 'malformedSam
 /** Most flow keys one resume loads to drop the relay's replayed overlap. */
 const MAX_RESUME_KEYS = 1_000_000;
 
+/** seq is a writer's id shifted left this far, plus its count of flows written (shared-relays.ts reads the id back). */
+export const WRITER_ID_SHIFT = 40;
+
 /**
  * Writes batches of raw GetFlowsResponse messages into ClickHouse's flows
  * table: each relay batch is prepared into RowBinary rows, and one insert
@@ -46,7 +49,7 @@ export class ClickHouseFlowWriter {
     private readonly overlapSeconds: number,
     writerId = randomInt(1, 2 ** 23),
   ) {
-    this.seq = BigInt(writerId) << 40n;
+    this.seq = BigInt(writerId) << BigInt(WRITER_ID_SHIFT);
   }
 
   /** Where a relay's stream should resume (the last stored flow minus the overlap), or null when it has none stored. */

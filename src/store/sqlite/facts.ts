@@ -47,6 +47,10 @@ export class SqliteFacts implements StoreFacts {
     return this.reader.lostEvents();
   }
 
+  relaysWrittenTwice(): { relay: string; writers: number }[] {
+    return [];
+  }
+
   describe(): Record<string, unknown> {
     return { engine: 'sqlite', path: this.dbPath };
   }
