@@ -417,10 +417,11 @@ test('two writers storing one relay at once are noticed; a writer taking over af
       }
       return out;
     };
+    let stored = 0;
     const write = async (writer: ClickHouseFlowWriter, relay: string, list: Buffer[][]): Promise<void> => {
       for (const batch of list) {
         const { buf, offsets } = packBatch(batch);
-        await writer.writeBatch(relay, buf, offsets);
+        stored += (await writer.writeBatch(relay, buf, offsets)).stored;
       }
     };
     // Two instances on relay "shared", each storing the same 40 s; "restarted": one writer for the first 20 s, another after it; "alone": one writer.
@@ -432,6 +433,11 @@ test('two writers storing one relay at once are noticed; a writer taking over af
     await write(e, 'alone', batches(3, now - 40_000, 10));
     const facts = new ClickHouseFacts(db, null);
     assert.deepEqual(facts.relaysWrittenTwice(), []);
+    // The facts' other statements (counts, edges, disk, namespaces, lost events) run on this server too.
+    await facts.refresh();
+    assert.equal((facts.describe() as { refreshError: string | null }).refreshError, null);
+    assert.equal(facts.count(), stored);
+    assert.ok(facts.namespacesSince(Math.floor(now / 60_000) - 2).length > 3, 'namespaces seen in the last minutes');
     await facts.checkSharedRelays(now);
     assert.deepEqual(facts.relaysWrittenTwice(), [{ relay: 'shared', writers: 2 }]);
     assert.deepEqual((facts.describe() as { relaysWrittenTwice: unknown }).relaysWrittenTwice, [{ relay: 'shared', writers: 2 }]);
