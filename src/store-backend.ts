@@ -123,8 +123,11 @@ async function startClickHouse(config: Config, limits: QueryLimits, log: Logger)
   }
   // The writer reports the names behind its metric ids with the batches; learn them before metrics count the batch.
   const metricLabels = new LearnedMetricLabels();
-  pipeline.on('batch', (s: BatchSummary) => metricLabels.learn(s.metricNames));
   const facts = new ClickHouseFacts(ch, pipeline.engine, log);
+  pipeline.on('batch', (s: BatchSummary) => {
+    metricLabels.learn(s.metricNames);
+    facts.noteStored(s.relay, s.newest);
+  });
   await facts.start(CLICKHOUSE_FACTS_INTERVAL_MS);
   return {
     pipeline,

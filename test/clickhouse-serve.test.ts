@@ -243,6 +243,10 @@ test('status says which engine and server and what it lacks', { skip }, async ()
     return s.store.flows === total;
   }, 20_000);
   const status = (await (await fetch(`${app.url}/api/v1/status`)).json()) as { store: Record<string, unknown> };
+  // Each relay's newest stored flow, where it resumes: the same as SQLite's (these flows are dated minutes before they were stored).
+  const sqliteStatus = (await (await fetch(`${sqlite!.url}/api/v1/status`)).json()) as { store: Record<string, unknown> };
+  assert.ok(Object.keys(sqliteStatus.store.checkpoints as object).length > 0);
+  assert.deepEqual(status.store.checkpoints, sqliteStatus.store.checkpoints);
   assert.equal(status.store.engine, 'clickhouse');
   assert.equal(status.store.database, 'fk_serve');
   assert.match(String(status.store.server), /^\d+\.\d+/);

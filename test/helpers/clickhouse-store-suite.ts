@@ -32,7 +32,7 @@ import { FlowWriter } from '../../src/store/sqlite/writer.js';
 import { TrafficGenerator } from '../../src/sim/traffic.js';
 import { CASES } from './filter-cases.js';
 import { corpusLines, encodeResponse, packBatch, simulatorResponse } from './fixtures.js';
-import { tempDir } from './harness.js';
+import { tempDir, waitFor } from './harness.js';
 
 /**
  * ClickHouse against SQLite on the same flows: the real fixture flows, the
@@ -425,12 +425,14 @@ test('two writers storing one relay at once are noticed; a writer taking over af
       }
     };
     // Two instances on relay "shared", each storing the same 40 s; "restarted": one writer for the first 20 s, another after it; "alone": one writer.
-    const [a, b, c, d, e] = Array.from({ length: 5 }, () => new ClickHouseFlowWriter(db, 5));
+    const [a, b, c, d, e, f] = Array.from({ length: 6 }, () => new ClickHouseFlowWriter(db, 5));
     await write(a, 'shared', batches(1, now - 40_000, 10));
     await write(b, 'shared', batches(1, now - 40_000, 10));
     await write(c, 'restarted', batches(2, now - 40_000, 5));
     await write(d, 'restarted', batches(2, now - 20_000, 5));
     await write(e, 'alone', batches(3, now - 40_000, 10));
+    // A relay whose flows are three hours old: beyond what a refresh reads of recent flows.
+    await write(f, 'archive', batches(4, now - 3 * 3_600_000, 2));
     const facts = new ClickHouseFacts(db, null);
     assert.deepEqual(facts.relaysWrittenTwice(), []);
     // The facts' other statements (counts, edges, disk, namespaces, lost events) run on this server too.
@@ -438,6 +440,14 @@ test('two writers storing one relay at once are noticed; a writer taking over af
     assert.equal((facts.describe() as { refreshError: string | null }).refreshError, null);
     assert.equal(facts.count(), stored);
     assert.ok(facts.namespacesSince(Math.floor(now / 60_000) - 2).length > 3, 'namespaces seen in the last minutes');
+    const nanos = (t: { seconds: number; nanos: number } | null | undefined): string => (t ? String(BigInt(t.seconds) * 1_000_000_000n + BigInt(t.nanos)) : 'none');
+    const [edges] = await db.rows<{ oldest: string; newest: string }>('SELECT min(time_ns) AS oldest, max(time_ns) AS newest FROM flows');
+    assert.deepEqual([nanos(facts.edge('asc')), nanos(facts.edge('desc'))], [edges.oldest, edges.newest]);
+    // Each relay's newest flow, the archive's too (read over the whole table once, in the background).
+    const newest = await db.rows<{ relay: string; t: string }>('SELECT relay, max(time_ns) AS t FROM flows GROUP BY relay ORDER BY relay');
+    const checkpoints = (): string[] => Object.entries(facts.checkpoints()).map(([relay, t]) => `${relay} ${nanos(t)}`).sort();
+    await waitFor('the archive relay\'s checkpoint', () => checkpoints().length === newest.length, 10_000).catch(() => undefined);
+    assert.deepEqual(checkpoints(), newest.map((r) => `${r.relay} ${r.t}`));
     await facts.checkSharedRelays(now);
     assert.deepEqual(facts.relaysWrittenTwice(), [{ relay: 'shared', writers: 2 }]);
     assert.deepEqual((facts.describe() as { relaysWrittenTwice: unknown }).relaysWrittenTwice, [{ relay: 'shared', writers: 2 }]);
