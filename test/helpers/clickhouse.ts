@@ -135,16 +135,29 @@ function tail(file: string): string {
 
 /**
  * `shards` servers that all know cluster `name`: one shard each, over loopback
- * TCP (what Distributed tables read through). Stops those started when one fails.
+ * TCP (what Distributed tables read through). With `replicas`, each shard has
+ * that many replicas kept in step through the ZooKeeper at `zookeeperPort`
+ * (macros shard 1, 2, … and replica r1, r2, …), listed shard by shard. Stops
+ * those started when one fails.
  */
-export async function startClickHouseCluster(name: string, shards: number): Promise<ClickHouseServer[]> {
-  const ports: { http: number; tcp: number }[] = [];
-  for (let i = 0; i < shards; i++) ports.push({ http: await freePort(), tcp: await freePort() });
+export async function startClickHouseCluster(name: string, shards: number, replicated?: { replicas: number; zookeeperPort: number }): Promise<ClickHouseServer[]> {
+  const perShard = replicated?.replicas ?? 1;
+  const layout: { shard: number; replica: number; ports: { http: number; tcp: number } }[] = [];
+  for (let shard = 1; shard <= shards; shard++) {
+    for (let replica = 1; replica <= perShard; replica++) layout.push({ shard, replica, ports: { http: await freePort(), tcp: await freePort() } });
+  }
+  const shardXml = (shard: number): string => `<shard>${replicated ? '<internal_replication>true</internal_replication>' : ''}${layout
+    .filter((l) => l.shard === shard)
+    .map((l) => `<replica><host>127.0.0.1</host><port>${l.ports.tcp}</port></replica>`)
+    .join('')}</shard>`;
   const remoteServers = `
-  <remote_servers><${name}>${ports.map((p) => `<shard><replica><host>127.0.0.1</host><port>${p.tcp}</port></replica></shard>`).join('')}</${name}></remote_servers>`;
+  <remote_servers><${name}>${Array.from({ length: shards }, (_, i) => shardXml(i + 1)).join('')}</${name}></remote_servers>`;
   const servers: ClickHouseServer[] = [];
   try {
-    for (const p of ports) servers.push(await startClickHouse({ ports: p, remoteServers }));
+    for (const l of layout) {
+      const replica = replicated ? { zookeeperPort: replicated.zookeeperPort, shard: String(l.shard), replica: `r${l.replica}` } : undefined;
+      servers.push(await startClickHouse({ ports: l.ports, remoteServers, replica }));
+    }
   } catch (err) {
     await Promise.all(servers.map((s) => s.stop()));
     throw err;
