@@ -1,5 +1,5 @@
 import type { FlowTime } from '../../flows/record.js';
-import { fromNanos } from '../../query/time.js';
+import { fromNanos, toNanos } from '../../query/time.js';
 import type { StoreFacts } from '../facts.js';
 import type { StoreStats } from '../facts.js';
 import type { ClickHouseHttp } from './http.js';
@@ -20,8 +20,9 @@ interface Snapshot {
   at: number;
   /** When `slow` was read. */
   slowAt: number;
-  /** Without `newest`, which comes from ClickHouseFacts.newestNs. */
-  stats: StoreStats;
+  flows: number;
+  diskBytes: number;
+  partitions: number;
   slow: SlowFacts;
   /** (cluster, namespace, newest minute it was seen) over the last hour */
   namespaces: { cluster: string; namespace: string; minute: number }[];
@@ -29,7 +30,7 @@ interface Snapshot {
 }
 
 const EMPTY: Snapshot = {
-  at: 0, slowAt: 0, stats: { usedBytes: 0, fileBytes: 0, partitions: 0, flows: 0, oldest: null, newest: null }, slow: { oldestNs: null, perNode: new Map() }, namespaces: [], lostEvents: [],
+  at: 0, slowAt: 0, flows: 0, diskBytes: 0, partitions: 0, slow: { oldestNs: null, perNode: new Map() }, namespaces: [], lostEvents: [],
 };
 
 /**
@@ -148,7 +149,9 @@ export class ClickHouseFacts implements StoreFacts {
     return {
       at: Date.now(),
       slowAt: due ? Date.now() : previous.slowAt,
-      stats: { usedBytes: disk.bytes, fileBytes: disk.bytes, partitions: disk.partitions, flows: count, oldest: slow.oldestNs === null ? null : fromNanos(slow.oldestNs), newest: null },
+      flows: count,
+      diskBytes: disk.bytes,
+      partitions: disk.partitions,
       slow,
       namespaces: namespaces.map((r) => ({ cluster: r.cluster, namespace: r.namespace, minute: Math.floor(Number(BigInt(r.newest) / 60_000_000_000n)) })),
       lostEvents: lost.map((r) => ({ relay: r.relay, source: Number(r.source), node: r.node, events: Number(r.events) })),
@@ -161,7 +164,7 @@ export class ClickHouseFacts implements StoreFacts {
 
   /** A batch this flowkeeper stored: its relay's newest flow is known at once, also while a relay catches up on flows older than the reads' window. */
   noteStored(relay: string, newest: FlowTime | null): void {
-    if (newest) this.noteNewest(relay, BigInt(newest.seconds) * 1_000_000_000n + BigInt(newest.nanos));
+    if (newest) this.noteNewest(relay, toNanos(newest));
   }
 
   /** Bytes, partitions and the first day of the flows (every shard's with a cluster: the cluster table function reads system.parts on each). */
@@ -208,20 +211,26 @@ export class ClickHouseFacts implements StoreFacts {
     return newest === null ? null : fromNanos(newest);
   }
 
+  private oldest(): FlowTime | null {
+    const ns = this.snapshot.slow.oldestNs;
+    return ns === null ? null : fromNanos(ns);
+  }
+
   stats(): StoreStats {
-    return { ...this.snapshot.stats, newest: this.newest() };
+    const { diskBytes, partitions, flows } = this.snapshot;
+    return { usedBytes: diskBytes, fileBytes: diskBytes, partitions, flows, oldest: this.oldest(), newest: this.newest() };
   }
 
   diskBytes(): number {
-    return this.snapshot.stats.fileBytes;
+    return this.snapshot.diskBytes;
   }
 
   count(): number {
-    return this.snapshot.stats.flows;
+    return this.snapshot.flows;
   }
 
   edge(order: 'asc' | 'desc'): FlowTime | null {
-    return order === 'asc' ? this.snapshot.stats.oldest : this.newest();
+    return order === 'asc' ? this.oldest() : this.newest();
   }
 
   checkpoints(): Record<string, FlowTime> {
