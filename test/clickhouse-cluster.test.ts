@@ -2,14 +2,13 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { App } from '../src/app.js';
-import type { FlowRecord } from '../src/flows/record.js';
 import { TrafficGenerator } from '../src/sim/traffic.js';
 import type { SimRelay } from '../src/sim/relay-server.js';
 import { clickhouseSkip, startClickHouseCluster } from './helpers/clickhouse.js';
 import type { ClickHouseServer } from './helpers/clickhouse.js';
 import { corpusLines } from './helpers/fixtures.js';
 import { pushJsonLine, startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
-import { ALL_TIME, flowId, parseNdjson, replayExamplePolicy } from './helpers/populated.js';
+import { ALL_TIME, answerWithoutSource, flowsOver, replayExamplePolicy, sortedIds } from './helpers/populated.js';
 
 /**
  * Scale-out on real servers: two ClickHouse shards that know each other as
@@ -86,7 +85,6 @@ async function get(app: App, path: string): Promise<Response> {
   return res;
 }
 
-const flows = async (app: App, query: string): Promise<FlowRecord[]> => parseNdjson(await (await get(app, `/api/v1/flows?since=${ALL_TIME.since}&limit=10000&${query}`)).text());
 
 /** Flows of a shard's own table (what that server holds, not the cluster). */
 async function shardCount(shard: ClickHouseServer): Promise<number> {
@@ -97,12 +95,11 @@ async function shardCount(shard: ClickHouseServer): Promise<number> {
 test('each shard holds its own relay\'s flows; any flowkeeper of the cluster answers for all of them', { skip }, async () => {
   assert.deepEqual([await shardCount(shards[0]), await shardCount(shards[1])], [ingesters[0].pipeline.stats.stored, ingesters[1].pipeline.stats.stored]);
   assert.ok(ingesters[0].pipeline.stats.stored > 0 && ingesters[1].pipeline.stats.stored > 0);
-  const sorted = (list: FlowRecord[]): string[] => list.map(flowId).sort();
   for (const query of ['', 'verdict=DROPPED', 'namespace=kube-system&order=asc', 'ip=10.0.1.19']) {
-    const want = await flows(reference, query);
+    const want = await flowsOver(reference, query);
     for (const app of [querier, ...ingesters]) {
-      const got = await flows(app, query);
-      assert.deepEqual(sorted(got), sorted(want), `${query || 'all'} via ${app.url}`);
+      const got = await flowsOver(app, query);
+      assert.deepEqual(sortedIds(got), sortedIds(want), `${query || 'all'} via ${app.url}`);
       const times = got.map((f) => Date.parse(f.time));
       const inOrder = query.includes('order=asc') ? times.every((t, i) => i === 0 || times[i - 1] <= t) : times.every((t, i) => i === 0 || times[i - 1] >= t);
       assert.ok(inOrder, 'in time order across shards');
@@ -112,12 +109,8 @@ test('each shard holds its own relay\'s flows; any flowkeeper of the cluster ans
 
 test('aggregates and views through the Distributed rollups equal the reference', { skip }, async () => {
   for (const path of ['/api/v1/aggregate?group_by=verdict,source_namespace', '/api/v1/aggregate?group_by=policy&verdict=DROPPED&bucket=1m', '/api/v1/drops']) {
-    const strip = async (app: App): Promise<unknown> => {
-      const body = (await (await get(app, `${path}${path.includes('?') ? '&' : '?'}since=${ALL_TIME.since}`)).json()) as Record<string, unknown>;
-      delete body.source;
-      return body;
-    };
-    assert.deepEqual(await strip(querier), await strip(reference), path);
+    const allTime = `${path}${path.includes('?') ? '&' : '?'}since=${ALL_TIME.since}`;
+    assert.deepEqual(await answerWithoutSource(querier, allTime), await answerWithoutSource(reference, allTime), path);
   }
   await waitFor('the querier\'s status counts the cluster', async () => ((await (await get(querier, '/api/v1/status')).json()) as { store: { flows: number } }).store.flows === total, 20_000);
   // Its facts read through the Distributed tables without error; two ingesters of two relays are not one relay stored twice.
@@ -156,7 +149,7 @@ test('an ingester restarted resumes from its shard: no flow twice, none lost', {
   await waitFor('the restarted ingester stored the new flows', async () => (await shardCount(shards[0])) === shard0 + added, 30_000);
   // The insert is visible in ClickHouse a moment before the writer thread's report of that batch reaches the pipeline.
   await waitFor('the relay\'s replayed overlap was recognised', () => again.pipeline.stats.duplicates > 0 && again.pipeline.stats.stored === added, 10_000);
-  const all = await flows(querier, '');
+  const all = await flowsOver(querier, '');
   assert.equal(all.length, total + added);
   const uuids = all.map((f) => f.uuid).filter((u) => typeof u === 'string' && u !== '');
   assert.equal(new Set(uuids).size, uuids.length, 'no flow twice');

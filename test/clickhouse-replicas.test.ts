@@ -2,7 +2,6 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { App } from '../src/app.js';
-import type { FlowRecord } from '../src/flows/record.js';
 import { CLICKHOUSE_MIGRATIONS_DIR } from '../src/paths.js';
 import { ClickHouseHttp } from '../src/store/clickhouse/http.js';
 import { featuresOf, migrateClickHouse } from '../src/store/clickhouse/migrate.js';
@@ -12,7 +11,7 @@ import { clickhouseSkip, startClickHouse } from './helpers/clickhouse.js';
 import type { ClickHouseServer } from './helpers/clickhouse.js';
 import { corpusLines } from './helpers/fixtures.js';
 import { pushJsonLine, startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
-import { ALL_TIME, flowId, parseNdjson, replayExamplePolicy } from './helpers/populated.js';
+import { ALL_TIME, flowsOver, answerWithoutSource, replayExamplePolicy, sortedIds } from './helpers/populated.js';
 import { startZooKeeper, zookeeperSkip } from './helpers/zookeeper.js';
 import type { ZooKeeperServer } from './helpers/zookeeper.js';
 
@@ -79,8 +78,6 @@ after(async () => {
 });
 
 const get = (app: App, path: string): Promise<Response> => fetch(`${app.url}${path}`);
-const flows = async (app: App, query: string): Promise<FlowRecord[]> => parseNdjson(await (await get(app, `/api/v1/flows?since=${ALL_TIME.since}&limit=10000&${query}`)).text());
-const sorted = (list: FlowRecord[]): string[] => list.map(flowId).sort();
 const storedFlows = async (app: App): Promise<number> => ((await (await get(app, '/api/v1/status')).json()) as { store: { flows: number } }).store.flows;
 
 test('the tables are replicated: the other replica holds every flow and rollup the ingester stored', { skip }, async () => {
@@ -88,13 +85,9 @@ test('the tables are replicated: the other replica holds every flow and rollup t
   assert.deepEqual(engines.trim().split('\n'), ['flows\tReplicatedMergeTree', 'flows_1m\tReplicatedSummingMergeTree', 'label_sets\tReplicatedReplacingMergeTree', 'lost_events\tReplicatedMergeTree']);
   await waitFor('the second replica holds every flow', async () => (await storedFlows(reader)) === total, 30_000);
   for (const query of ['', 'verdict=DROPPED', 'namespace=kube-system&order=asc']) {
-    assert.deepEqual(sorted(await flows(reader, query)), sorted(await flows(reference, query)), query || 'all');
+    assert.deepEqual(sortedIds(await flowsOver(reader, query)), sortedIds(await flowsOver(reference, query)), query || 'all');
   }
-  const aggregate = async (app: App): Promise<unknown> => {
-    const body = (await (await get(app, `/api/v1/aggregate?group_by=verdict,source_namespace&since=${ALL_TIME.since}`)).json()) as Record<string, unknown>;
-    delete body.source;
-    return body;
-  };
+  const aggregate = (app: App): Promise<unknown> => answerWithoutSource(app, `/api/v1/aggregate?group_by=verdict,source_namespace&since=${ALL_TIME.since}`);
   await waitFor('the rollups replicated too', async () => JSON.stringify(await aggregate(reader)) === JSON.stringify(await aggregate(reference)), 30_000);
   const until = new Date().toISOString();
   assert.deepEqual(await replayExamplePolicy(reader, 'namespace-isolation.yaml', until), await replayExamplePolicy(reference, 'namespace-isolation.yaml', until));
@@ -103,7 +96,7 @@ test('the tables are replicated: the other replica holds every flow and rollup t
 test('with the ingester\'s replica dead, the other replica still answers every flow', { skip }, async () => {
   await replicas[0].kill();
   try {
-    assert.deepEqual(sorted(await flows(reader, '')), sorted(await flows(reference, '')));
+    assert.deepEqual(sortedIds(await flowsOver(reader, '')), sortedIds(await flowsOver(reference, '')));
   } finally {
     await replicas[0].start();
   }

@@ -2,13 +2,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { App } from '../src/app.js';
-import type { FlowRecord } from '../src/flows/record.js';
 import type { SimRelay } from '../src/sim/relay-server.js';
 import { TrafficGenerator } from '../src/sim/traffic.js';
 import { clickhouseSkip, startClickHouseCluster } from './helpers/clickhouse.js';
 import type { ClickHouseServer } from './helpers/clickhouse.js';
 import { startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
-import { ALL_TIME, flowId, parseNdjson } from './helpers/populated.js';
+import { ALL_TIME, answerWithoutSource, flowsOver, sortedIds } from './helpers/populated.js';
 import { startZooKeeper, zookeeperSkip } from './helpers/zookeeper.js';
 import type { ZooKeeperServer } from './helpers/zookeeper.js';
 
@@ -79,26 +78,15 @@ after(async () => {
   cleanup?.();
 });
 
-const get = (app: App, path: string): Promise<Response> => fetch(`${app.url}${path}`);
-const flows = async (app: App, query: string): Promise<FlowRecord[]> => {
-  const res = await get(app, `/api/v1/flows?since=${ALL_TIME.since}&limit=10000&${query}`);
-  assert.equal(res.status, 200, await res.clone().text());
-  return parseNdjson(await res.text());
-};
-const sorted = (list: FlowRecord[]): string[] => list.map(flowId).sort();
-const aggregate = async (app: App): Promise<unknown> => {
-  const body = (await (await get(app, `/api/v1/aggregate?group_by=verdict,source_namespace,destination_namespace&since=${ALL_TIME.since}`)).json()) as Record<string, unknown>;
-  delete body.source;
-  return body;
-};
+const aggregate = (app: App): Promise<unknown> => answerWithoutSource(app, `/api/v1/aggregate?group_by=verdict,source_namespace,destination_namespace&since=${ALL_TIME.since}`);
 
 test('a querier on a second replica answers for both shards what SQLite answers for both relays', { skip }, async () => {
   // Replication copies the parts to the second replicas (in the background).
-  await waitFor('every flow through the querier', async () => (await flows(querier, '')).length === total, 30_000);
+  await waitFor('every flow through the querier', async () => (await flowsOver(querier, '')).length === total, 30_000);
   for (const query of ['', 'verdict=DROPPED', 'namespace=kube-system&order=asc']) {
-    const want = sorted(await flows(reference, query));
+    const want = sortedIds(await flowsOver(reference, query));
     assert.ok(want.length > 0, query || 'all');
-    assert.deepEqual(sorted(await flows(querier, query)), want, query || 'all');
+    assert.deepEqual(sortedIds(await flowsOver(querier, query)), want, query || 'all');
   }
   await waitFor('the rollups through the querier', async () => JSON.stringify(await aggregate(querier)) === JSON.stringify(await aggregate(reference)), 30_000).catch(() => undefined);
   assert.deepEqual(await aggregate(querier), await aggregate(reference));
@@ -108,7 +96,7 @@ test('with both ingesters\' replicas dead, the querier still answers every flow 
   await servers[0].kill();
   await servers[2].kill();
   try {
-    assert.deepEqual(sorted(await flows(querier, '')), sorted(await flows(reference, '')));
+    assert.deepEqual(sortedIds(await flowsOver(querier, '')), sortedIds(await flowsOver(reference, '')));
     assert.deepEqual(await aggregate(querier), await aggregate(reference));
   } finally {
     await servers[0].start();

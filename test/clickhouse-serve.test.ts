@@ -20,7 +20,7 @@ import type { ClickHouseServer } from './helpers/clickhouse.js';
 import { CASES } from './helpers/filter-cases.js';
 import { corpusLines, packBatch, simulatorResponse } from './helpers/fixtures.js';
 import { canonical, pushJsonLine, startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
-import { ALL_TIME, flowId, parseNdjson, replayExamplePolicy } from './helpers/populated.js';
+import { ALL_TIME, answerWithoutSource, flowId, parseNdjson, replayExamplePolicy } from './helpers/populated.js';
 import { parsePromText } from './helpers/prom-text.js';
 
 /**
@@ -217,13 +217,8 @@ const AGGREGATES = [
 ];
 
 test('aggregates and the drops/denials views on ClickHouse (its own rollups) equal SQLite\'s', { skip }, async () => {
-  const answer = async (app: App, path: string): Promise<unknown> => {
-    const res = await fetch(`${app.url}${path}`);
-    assert.equal(res.status, 200, `${path}: ${await res.clone().text()}`);
-    const body = (await res.json()) as Record<string, unknown>;
-    delete body.source; // SQLite may scan raw flows (node, labels) where ClickHouse reads rollups
-    return body;
-  };
+  // SQLite may scan raw flows (node, labels) where ClickHouse reads rollups: answers compare without their `source`.
+  const answer = answerWithoutSource;
   for (const q of AGGREGATES) {
     const path = `/api/v1/aggregate?${q}&since=${ALL_TIME.since}`;
     const want = await answer(sqlite!, path);

@@ -80,6 +80,27 @@ export function parseNdjson(text: string): FlowRecord[] {
 
 export const ALL_TIME = { since: '2021-01-01T00:00:00Z', until: 'now' };
 
+/** The flows a GET /api/v1/flows answers over all time (at most 10,000), `query` added to its parameters. */
+export async function flowsOver(app: App, query: string): Promise<FlowRecord[]> {
+  const res = await fetch(`${app.url}/api/v1/flows?since=${ALL_TIME.since}&limit=10000&${query}`);
+  assert.equal(res.status, 200, `${query}: ${await res.clone().text()}`);
+  return parseNdjson(await res.text());
+}
+
+/** The flows' identities, sorted: answers of stores that order ties differently compare. */
+export function sortedIds(flows: FlowRecord[]): string[] {
+  return flows.map(flowId).sort();
+}
+
+/** An aggregate or view answer for `path` (with its query), without `source`: one store may count from rollups where another reads raw flows. */
+export async function answerWithoutSource(app: App, path: string): Promise<unknown> {
+  const res = await fetch(`${app.url}${path}`);
+  assert.equal(res.status, 200, `${path}: ${await res.clone().text()}`);
+  const body = (await res.json()) as Record<string, unknown>;
+  delete body.source;
+  return body;
+}
+
 /** A policy replay of an example policy over all time until `until`, through the HTTP API (its elapsed time left out, so answers compare). */
 export async function replayExamplePolicy(app: App, file: string, until: string): Promise<Record<string, unknown>> {
   const res = await fetch(`${app.url}/api/v1/policies/replay?since=${ALL_TIME.since}&until=${until}`, {
