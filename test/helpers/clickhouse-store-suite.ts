@@ -11,7 +11,9 @@ import { FilterSet } from '../../src/query/filter.js';
 import { QueryService } from '../../src/store/sqlite/queries.js';
 import { DEFAULT_QUERY_LIMITS } from '../../src/query/limits.js';
 import { queryClickHouseFlows } from '../../src/store/clickhouse/flows.js';
-import type { ClickHousePosition } from '../../src/store/clickhouse/flows.js';
+import type { ClickHouseFlowPage, ClickHousePosition } from '../../src/store/clickhouse/flows.js';
+import { parseTimestamp } from '../../src/flows/jsonpb.js';
+import { toNanos } from '../../src/query/time.js';
 import { ClickHouseHttp } from '../../src/store/clickhouse/http.js';
 import { ClickHouseQueries } from '../../src/store/clickhouse/queries.js';
 import { ClickHouseFacts } from '../../src/store/clickhouse/facts.js';
@@ -124,8 +126,23 @@ function fromSqlite(body: object, order: 'asc' | 'desc' = 'asc', limit = 100_000
   return sqlite.flows({ filters: FilterSet.parse(body), ...ALL, order, limit, after: null }).flows;
 }
 
-async function fromClickHouse(body: object, order: 'asc' | 'desc' = 'asc', limit = 100_000, after: ClickHousePosition | null = null, budgetMs = 30_000) {
-  return queryClickHouseFlows(ch, { filters: FilterSet.parse(body), ...ALL, order, limit, after, deadline: Deadline.in(budgetMs), read: (f) => f.record() });
+async function fromClickHouse(body: object, order: 'asc' | 'desc' = 'asc', limit = 100_000, after: ClickHousePosition | null = null, budgetMs = 30_000, range = ALL) {
+  return queryClickHouseFlows(ch, { filters: FilterSet.parse(body), ...range, order, limit, after, deadline: Deadline.in(budgetMs), read: (f) => f.record() });
+}
+
+/** Every page of a query, each asked from where the one before ended (at most `maxPages`), and how many came back cut short. */
+async function allPages(page: (after: ClickHousePosition | null) => Promise<ClickHouseFlowPage<FlowRecord>>, maxPages: number): Promise<{ flows: FlowRecord[]; truncated: number }> {
+  const flows: FlowRecord[] = [];
+  let truncated = 0;
+  let after: ClickHousePosition | null = null;
+  for (let pages = 0; pages < maxPages; pages++) {
+    const p = await page(after);
+    flows.push(...p.flows);
+    if (p.truncated) truncated++;
+    if (!p.next) break;
+    after = p.next;
+  }
+  return { flows, truncated };
 }
 
 test('ClickHouse holds every flow SQLite holds, in the same order, saying the same', { skip }, async () => {
@@ -229,14 +246,7 @@ test('pages with a position continue exactly where the last one ended, both ways
   for (const order of ['asc', 'desc'] as const) {
     const want = fromSqlite(body, order);
     assert.ok(want.length > 40, `enough flows to page through (${want.length})`);
-    const got: FlowRecord[] = [];
-    let after: ClickHousePosition | null = null;
-    for (let pages = 0; pages < 1000; pages++) {
-      const page = await fromClickHouse(body, order, 17, after);
-      got.push(...page.flows);
-      if (!page.next) break;
-      after = page.next;
-    }
+    const { flows: got } = await allPages((after) => fromClickHouse(body, order, 17, after), 1000);
     assert.deepEqual(lines(got), lines(want), order);
   }
 });
@@ -244,24 +254,13 @@ test('pages with a position continue exactly where the last one ended, both ways
 test('a range whose ends cut through minutes pages the same: the rollups only size the first window', { skip }, async () => {
   const body = { whitelist: [{ verdict: ['FORWARDED'] }] };
   const newest = fromSqlite(body, 'desc');
-  const at = (f: FlowRecord): FlowTime => {
-    const ms = Date.parse(f.time);
-    const nanos = Number((f.time.split('.')[1] ?? '0').replace('Z', '').padEnd(9, '0'));
-    return { seconds: Math.floor(ms / 1000), nanos };
-  };
+  const at = (f: FlowRecord): FlowTime => parseTimestamp(f.time)!;
   const range = { since: at(newest[400]), until: at(newest[50]) };
   assert.ok(range.since.seconds % 60 !== 0 || range.until.seconds % 60 !== 0, 'ends inside minutes');
   for (const order of ['asc', 'desc'] as const) {
     const want = sqlite.flows({ filters: FilterSet.parse(body), ...range, order, limit: 100_000, after: null }).flows;
     assert.ok(want.length >= 300);
-    const got: FlowRecord[] = [];
-    let after: ClickHousePosition | null = null;
-    for (let pages = 0; pages < 1000; pages++) {
-      const page: { flows: FlowRecord[]; next: ClickHousePosition | null } = await queryClickHouseFlows(ch, { filters: FilterSet.parse(body), ...range, order, limit: 7, after, deadline: Deadline.in(30_000), read: (f) => f.record() });
-      got.push(...page.flows);
-      if (!page.next) break;
-      after = page.next;
-    }
+    const { flows: got } = await allPages((after) => fromClickHouse(body, order, 7, after, 30_000, range), 1000);
     assert.deepEqual(lines(got), lines(want), order);
   }
 });
@@ -272,17 +271,8 @@ test('a page cut short by its deadline goes on from its position without losing 
   for (const order of ['asc', 'desc'] as const) {
     const want = fromSqlite(body, order);
     assert.ok(want.length > 0 && want.length < messages.length / 2, `a minority of flows match (${want.length})`);
-    const got: FlowRecord[] = [];
-    let after: ClickHousePosition | null = null;
-    let truncated = 0;
-    for (let pages = 0; pages < 10_000; pages++) {
-      // No time at all: every page stops after its first time window.
-      const page = await fromClickHouse(body, order, 1000, after, 0);
-      got.push(...page.flows);
-      if (page.truncated) truncated++;
-      if (!page.next) break;
-      after = page.next;
-    }
+    // No time at all: every page stops after its first time window.
+    const { flows: got, truncated } = await allPages((after) => fromClickHouse(body, order, 1000, after, 0), 10_000);
     assert.ok(truncated > 1, `pages were cut short (${truncated})`);
     assert.deepEqual(lines(got), lines(want), order);
   }
@@ -440,7 +430,7 @@ test('two writers storing one relay at once are noticed; a writer taking over af
     assert.equal((facts.describe() as { refreshError: string | null }).refreshError, null);
     assert.equal(facts.count(), stored);
     assert.ok(facts.namespacesSince(Math.floor(now / 60_000) - 2).length > 3, 'namespaces seen in the last minutes');
-    const nanos = (t: { seconds: number; nanos: number } | null | undefined): string => (t ? String(BigInt(t.seconds) * 1_000_000_000n + BigInt(t.nanos)) : 'none');
+    const nanos = (t: FlowTime | null | undefined): string => (t ? String(toNanos(t)) : 'none');
     const [edges] = await db.rows<{ oldest: string; newest: string }>('SELECT min(time_ns) AS oldest, max(time_ns) AS newest FROM flows');
     assert.deepEqual([nanos(facts.edge('asc')), nanos(facts.edge('desc'))], [edges.oldest, edges.newest]);
     // Each relay's newest flow, the archive's too (read over the whole table once, in the background).
