@@ -20,7 +20,6 @@ export function tempDir(prefix = 'flowkeeper-test-'): { dir: string; cleanup: ()
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** A TCP port that was free a moment ago (for "relay not there yet" tests). */
 /** Kills a server process at once (SIGKILL) and waits until it has exited; nothing to do when it is not running. */
 export async function killAndWait(child: ChildProcess | null): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -29,6 +28,7 @@ export async function killAndWait(child: ChildProcess | null): Promise<void> {
   await exited;
 }
 
+/** A TCP port that was free a moment ago (for "relay not there yet" tests). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
