@@ -45,6 +45,11 @@ export function toNanos(t: FlowTime): bigint {
   return BigInt(t.seconds) * NANOS_PER_SECOND + BigInt(t.nanos);
 }
 
+/** The whole second `seconds` before `nowMs`, as nanoseconds since the epoch. */
+export function secondsBeforeNanos(seconds: number, nowMs = Date.now()): bigint {
+  return BigInt(Math.floor(nowMs / 1000) - seconds) * NANOS_PER_SECOND;
+}
+
 export function fromNanos(ns: bigint): FlowTime {
   return { seconds: Number(ns / NANOS_PER_SECOND), nanos: Number(ns % NANOS_PER_SECOND) };
 }

@@ -1,5 +1,5 @@
 import type { FlowTime } from '../../flows/record.js';
-import { fromNanos, toNanos } from '../../query/time.js';
+import { fromNanos, secondsBeforeNanos, toNanos } from '../../query/time.js';
 import type { StoreFacts } from '../facts.js';
 import type { StoreStats } from '../facts.js';
 import type { ClickHouseHttp } from './http.js';
@@ -47,11 +47,6 @@ const RESCAN_NS = 120_000_000_000n;
 const SLOW_FACTS_INTERVAL_MS = 60_000;
 /** How often the facts look for relays two flowkeepers store at once (shared-relays.ts). */
 const SHARED_RELAYS_CHECK_MS = 60_000;
-
-/** The time `seconds` before now, in nanoseconds. */
-function secondsAgoNs(seconds: number): bigint {
-  return BigInt(Math.floor(Date.now() / 1000) - seconds) * 1_000_000_000n;
-}
 
 /** Longest window GetNamespaces looks back over (Hubble UI asks for the last hour). */
 const NAMESPACE_WINDOW_SECONDS = 3_600;
@@ -127,14 +122,14 @@ export class ClickHouseFacts implements StoreFacts {
     const count = Number(total?.n ?? 0);
     const disk = await this.diskFacts();
     // Each relay's newest among the flows dated since the last refresh (and a margin); this flowkeeper's own relays also from its batches (noteStored).
-    const scanFrom = first ? secondsAgoNs(FIRST_WINDOW_SECONDS) : this.scannedTo - RESCAN_NS;
-    const scanTo = secondsAgoNs(0);
+    const scanFrom = first ? secondsBeforeNanos(FIRST_WINDOW_SECONDS) : this.scannedTo - RESCAN_NS;
+    const scanTo = secondsBeforeNanos(0);
     for (const r of await this.ch.rows<{ relay: string; newest: string }>(`SELECT relay, max(time_ns) AS newest FROM ${flows} WHERE time_ns >= ${scanFrom} GROUP BY relay`)) {
       this.noteNewest(r.relay, BigInt(r.newest));
     }
     this.scannedTo = scanTo;
     // Namespaces by flow time over the whole hour GetNamespaces looks back over (flows may be stored well after their time: a relay's replay, a catch-up).
-    const since = secondsAgoNs(NAMESPACE_WINDOW_SECONDS);
+    const since = secondsBeforeNanos(NAMESPACE_WINDOW_SECONDS);
     const namespaces = await this.ch.rows<{ cluster: string; namespace: string; newest: string }>(
       // Aliases unlike the table's own columns (flows has a node `cluster`): 18.16 resolves aliases query-wide.
       `SELECT ep_cluster AS cluster, ep_namespace AS namespace, max(t) AS newest FROM (SELECT src_cluster AS ep_cluster, src_namespace AS ep_namespace, time_ns AS t FROM ${flows} WHERE time_ns >= ${since} UNION ALL SELECT dst_cluster AS ep_cluster, dst_namespace AS ep_namespace, time_ns AS t FROM ${flows} WHERE time_ns >= ${since}) WHERE ep_namespace != '' GROUP BY ep_cluster, ep_namespace ORDER BY ep_cluster, ep_namespace`,

@@ -1,3 +1,4 @@
+import { secondsBeforeNanos } from '../../query/time.js';
 import type { ClickHouseHttp } from './http.js';
 import { WRITER_ID_SHIFT } from './writer.js';
 
@@ -43,7 +44,7 @@ export function sharedRelays(spans: readonly WriterSpan[]): SharedRelay[] {
 
 /** Each writer's first and last flow per relay over the last WINDOW_SECONDS (`flows`: the table or its Distributed twin). */
 export async function readWriterSpans(ch: ClickHouseHttp, flows: string, nowMs = Date.now()): Promise<WriterSpan[]> {
-  const since = BigInt(Math.floor(nowMs / 1000) - WINDOW_SECONDS) * 1_000_000_000n;
+  const since = secondsBeforeNanos(WINDOW_SECONDS, nowMs);
   const rows = await ch.rows<{ relay: string; writer: string; first: string; last: string }>(
     `SELECT relay, bitShiftRight(seq, ${WRITER_ID_SHIFT}) AS writer, min(time_ns) AS first, max(time_ns) AS last FROM ${flows} WHERE time_ns >= ${since} GROUP BY relay, writer`,
   );
