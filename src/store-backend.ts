@@ -137,6 +137,9 @@ async function startClickHouse(config: Config, limits: QueryLimits, log: Logger)
     inline: new ClickHouseQueries(ch, config.queryBudget * 1000, limits),
     metricLabels,
     retentionBytes: () => 0,
-    close: () => facts.stop(),
+    close: () => {
+      facts.stop();
+      ch.close();
+    },
   };
 }

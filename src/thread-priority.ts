@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
+import { readlinkSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 
 /**
@@ -27,5 +27,17 @@ export function lowerThreadPriority(nice: number, idle = false): void {
     execFileSync('chrt', ['--idle', '-p', '0', String(tid)], { stdio: 'ignore', timeout: 5000 });
   } catch {
     // No chrt, or not allowed: the thread keeps its nice value.
+  }
+}
+
+/**
+ * Names the calling thread (Linux keeps 15 bytes), so `top -H`, `ps -L` and
+ * /proc/<pid>/task/<tid>/comm tell flowkeeper's threads apart; elsewhere a no-op.
+ */
+export function nameThread(name: string): void {
+  try {
+    writeFileSync('/proc/thread-self/comm', name.slice(0, 15));
+  } catch {
+    // Not Linux: the thread keeps its name.
   }
 }

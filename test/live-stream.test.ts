@@ -192,26 +192,23 @@ for (const query of ['', '?not_namespace=no-such-namespace']) {
   });
 }
 
-/** The nice value of each thread of this process (Linux). */
-function threadNices(): number[] {
-  return threadStats().map((fields) => Number(fields[16]));
-}
-
-/** The fields of /proc/self/task/<tid>/stat after the command, of each thread (Linux). */
-function threadStats(): string[][] {
+/** Each thread of this process as /proc/self/task/<tid> shows it: its name (comm), nice value and scheduling policy (Linux). */
+function threads(): { name: string; nice: number; policy: number }[] {
   return readdirSync('/proc/self/task').map((tid) => {
     const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { name: readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim(), nice: Number(fields[16]), policy: Number(fields[38]) };
   });
 }
 
 /** Linux's SCHED_IDLE scheduling class, as /proc reports a thread's policy. */
 const SCHED_IDLE = 5;
 
-test('the live thread yields to ingest when the CPU is short: it runs at nice 5, ingest at 0, queries at 10 in SCHED_IDLE', async () => {
+test('flowkeeper names its threads (fk-writer, fk-live, fk-query) and the live thread yields to ingest: nice 5, ingest at 0, queries at 10 in SCHED_IDLE', async () => {
   const gen = new TrafficGenerator(14);
   await withSimAndApp(async ({ sim, app }) => {
-    assert.equal(threadNices().filter((n) => n === 5).length, 0, 'no live thread before anyone subscribes');
+    const named = (name: string) => threads().filter((t) => t.name === name);
+    assert.equal(named('fk-live').length, 0, 'no live thread before anyone subscribes');
     const ws = new WebSocket(app.url.replace(/^http/, 'ws') + '/api/v1/flows/stream');
     const frames: Frame[] = [];
     ws.on('message', (m) => frames.push(JSON.parse(m.toString()) as Frame));
@@ -220,15 +217,16 @@ test('the live thread yields to ingest when the CPU is short: it runs at nice 5,
     await waitFor('flows', () => frames.filter((f) => f.type === 'flow').length === sent.length);
     // A query, so that the query threads have started.
     assert.equal((await fetch(`${app.url}/api/v1/flows?limit=1`)).status, 200);
-    const nices = threadNices();
-    assert.equal(nices.filter((n) => n === 5).length, 1, `nice values: ${nices.join(' ')}`);
-    assert.ok(nices.includes(10), `nice values: ${nices.join(' ')}`);
-    assert.equal(nices[0], 0, 'the main thread');
-    // The query threads (nice 10) also run in SCHED_IDLE (set with util-linux's chrt); every other thread in the normal class.
-    const policies = threadStats().map((fields) => ({ nice: Number(fields[16]), policy: Number(fields[38]) }));
-    const queryThreads = policies.filter((p) => p.nice === 10);
-    assert.ok(queryThreads.length >= 1 && queryThreads.every((p) => p.policy === SCHED_IDLE), `query threads' policies: ${queryThreads.map((p) => p.policy).join(' ')} (5 is SCHED_IDLE; is chrt, from util-linux, installed?)`);
-    assert.ok(policies.filter((p) => p.nice !== 10).every((p) => p.policy === 0), 'the other threads stay in the normal class');
+    const all = threads();
+    const shown = all.map((t) => `${t.name}:${t.nice}:${t.policy}`).join(' ');
+    assert.deepEqual(named('fk-live').map((t) => [t.nice, t.policy]), [[5, 0]], shown);
+    assert.deepEqual(named('fk-writer').map((t) => [t.nice, t.policy]), [[0, 0]], shown);
+    assert.equal(all[0].nice, 0, 'the main thread');
+    assert.equal(all[0].name, 'node', 'the main thread keeps the process name');
+    // The query threads also run in SCHED_IDLE (set with util-linux's chrt); every other thread in the normal class.
+    const queryThreads = named('fk-query');
+    assert.ok(queryThreads.length >= 1 && queryThreads.every((t) => t.nice === 10 && t.policy === SCHED_IDLE), `${shown} (policy 5 is SCHED_IDLE; is chrt, from util-linux, installed?)`);
+    assert.ok(all.filter((t) => t.name !== 'fk-query').every((t) => t.policy === 0 && t.nice !== 10), shown);
     ws.close();
   });
 });

@@ -1,5 +1,6 @@
 import { setTimeout as wait } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
+import { nameThread } from '../thread-priority.js';
 import { FlowkeeperError } from '../errors.js';
 import { ClickHouseHttp } from '../store/clickhouse/http.js';
 import { featuresOf, migrateClickHouse } from '../store/clickhouse/migrate.js';
@@ -24,6 +25,7 @@ import type { ClickHouseWorkerSettings, WorkerReply, WorkerRequest } from './pro
  */
 const settings = workerData as ClickHouseWorkerSettings;
 const port = parentPort!;
+nameThread('fk-writer');
 const reply = (m: WorkerReply): void => port.postMessage(m);
 
 async function start(): Promise<void> {

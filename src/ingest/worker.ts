@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { nameThread } from '../thread-priority.js';
 import { migrate } from '../store/sqlite/migrate.js';
 import { isStorageFailure, openDatabase } from '../store/sqlite/sqlite.js';
 import { FlowWriter } from '../store/sqlite/writer.js';
@@ -15,6 +16,7 @@ import type { SqliteWorkerSettings, WorkerReply, WorkerRequest } from './protoco
  */
 const settings = workerData as SqliteWorkerSettings;
 const port = parentPort!;
+nameThread('fk-writer');
 const reply = (m: WorkerReply): void => port.postMessage(m);
 
 function start(): void {

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { lowerThreadPriority } from '../thread-priority.js';
+import { lowerThreadPriority, nameThread } from '../thread-priority.js';
 import { recordOf } from '../flows/normalize.js';
 import type { DecodedFlow } from '../flows/normalize.js';
 import { compileFieldMask } from '../flows/field-mask.js';
@@ -48,6 +48,7 @@ class OutputBuilder {
 }
 
 const port = parentPort!;
+nameThread('fk-live');
 const subscriptions = new Map<number, Subscription>();
 lowerThreadPriority((workerData as LiveThreadSettings).nice);
 

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { lowerThreadPriority } from '../thread-priority.js';
+import { lowerThreadPriority, nameThread } from '../thread-priority.js';
 import { ClickHouseHttp } from '../store/clickhouse/http.js';
 import type { ClickHouseSettings } from '../store/clickhouse/http.js';
 import { ClickHouseQueries } from '../store/clickhouse/queries.js';
@@ -29,6 +29,7 @@ export type QueryWorkerMessage = { id: number; answer: unknown } | { id: number;
 
 const settings = workerData as QueryWorkerSettings;
 const port = parentPort!;
+nameThread('fk-query');
 
 // SCHED_IDLE as well as nice: with 8 heavy queries running, full-speed ingest lost 13–15 % instead of 30 % (npm run bench, phase contention).
 lowerThreadPriority(settings.nice, true);

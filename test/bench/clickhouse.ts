@@ -1,3 +1,4 @@
+import { cpus } from 'node:os';
 import { CLICKHOUSE_MIGRATIONS_DIR } from '../../src/paths.js';
 import { Deadline } from '../../src/query/deadline.js';
 import { FilterSet } from '../../src/query/filter.js';
@@ -126,10 +127,11 @@ export async function benchClickHouse(flows: number, seconds: number): Promise<F
     await scannedClasses(ch, classesRequest, Deadline.in(120_000));
     const scannedMs = performance.now() - started;
     // The whole path: the feeder process streaming gRPC → flowkeeper serve --store clickhouse → this server.
-    const e2e = await benchIngest(seconds, ['--store', 'clickhouse', '--clickhouse-url', server.url, '--clickhouse-database', 'flowkeeper_e2e']);
+    const e2e = await benchIngest(seconds, { args: ['--store', 'clickhouse', '--clickhouse-url', server.url, '--clickhouse-database', 'flowkeeper_e2e'], others: [{ name: 'clickhouse-server', pid: server.pid }] });
     const endToEnd: Figure[] = [
-      { ...e2e[0], name: `ingest end to end into ClickHouse ${features.version} (feeder → gRPC → flowkeeper → ClickHouse)`, note: `flowkeeper ${e2e[1].note}, ClickHouse and the feeder share the same 2 cores` },
-      { ...e2e[2], name: '  … peak RSS of that flowkeeper' },
+      { ...e2e.rate, name: `ingest end to end into ClickHouse ${features.version} (feeder → gRPC → flowkeeper → ClickHouse)`, note: `flowkeeper ${e2e.cpu.note}, ClickHouse and the feeder share the same ${cpus().length} cores` },
+      ...e2e.cpuShares,
+      { ...e2e.rss, name: '  … peak RSS of that flowkeeper' },
     ];
     return [
       { name: `ingest into ClickHouse ${features.version} (the writer alone: ${BATCH.toLocaleString('en-US')}-flow batches gathered into ${INSERT_ROWS.toLocaleString('en-US')}-flow inserts)`, value: stored / ingestSeconds, unit: 'flows/s', target: { op: '>=', value: 100_000 },

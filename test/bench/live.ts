@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { ROOT_DIR } from '../../src/paths.js';
 import { freePort, tempDir } from '../helpers/harness.js';
+import { CpuLedger } from './measure.js';
 import type { Figure } from './measure.js';
 
 const CLI = join(ROOT_DIR, 'dist', 'src', 'cli.js');
@@ -26,6 +27,8 @@ export interface PacedServe {
   stored(): Promise<number>;
   /** Messages the live stream dropped before encoding them (flowkeeper_live_dropped_total). */
   liveDropped(): Promise<number>;
+  /** CPU of flowkeeper's threads, the feeder and this process (the bench's clients) from now on; its shares are per stored flow */
+  cpuLedger(): CpuLedger;
   stop(): Promise<void>;
 }
 
@@ -56,7 +59,12 @@ export async function startPacedServe(rate: number): Promise<PacedServe> {
     const text = await (await fetch(`http://${base}/metrics`)).text();
     return Number(/^flowkeeper_live_dropped_total (\S+)$/m.exec(text)?.[1] ?? NaN);
   };
-  return { base, observerPort, stored, liveDropped, stop };
+  const cpuLedger = (): CpuLedger => {
+    const ledger = new CpuLedger(fk.pid!, [{ name: 'feeder', pid: () => feeder.pid }, { name: 'bench clients', pid: () => process.pid }]);
+    ledger.start();
+    return ledger;
+  };
+  return { base, observerPort, stored, liveDropped, cpuLedger, stop };
 }
 
 /** p-quantile of sorted values (NaN when empty). */
@@ -79,7 +87,7 @@ export interface LiveSubscribers {
 }
 
 export async function benchLive(rate: number, seconds: number, { filter, subscribers, parse }: LiveSubscribers): Promise<Figure[]> {
-  const { base, stored, liveDropped, stop } = await startPacedServe(rate);
+  const { base, stored, liveDropped, cpuLedger, stop } = await startPacedServe(rate);
   try {
     const latencies: number[] = [];
     const lightParse = parse === 'time';
@@ -110,11 +118,14 @@ export async function benchLive(rate: number, seconds: number, { filter, subscri
     })));
     await new Promise((r) => setTimeout(r, 3000));
     const [s0, d0] = [await stored(), await liveDropped()];
+    const cpu = cpuLedger();
     measuring = true;
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, seconds * 1000));
     measuring = false;
-    const ingestRate = ((await stored()) - s0) / ((performance.now() - t0) / 1000);
+    const s1 = await stored();
+    const shares = cpu.shares(s1 - s0);
+    const ingestRate = (s1 - s0) / ((performance.now() - t0) / 1000);
     // Lost before encoding: the live thread fell behind (or every subscriber was stalled); the rest of `lost`: this client was behind.
     const droppedEarly = (await liveDropped()) - d0;
     for (const w of [ws, ...others]) w.close();
@@ -123,6 +134,7 @@ export async function benchLive(rate: number, seconds: number, { filter, subscri
     return [
       { name: 'flow → WebSocket subscriber latency: p99', value: p(0.99), unit: 'ms', target: { op: '<=', value: 100 }, note: `p50 ${p(0.5).toFixed(1)} ms, ${latencies.length.toLocaleString('en-US')} flows delivered, ${lost} lost (${droppedEarly} of them before encoding), subscription "${filter}", client ${parse === 'full' ? 'JSON.parse of every frame' : 'reads each frame\'s time only'}${others.length ? `; ${others.length} more subscribers got ${othersFrames.toLocaleString('en-US')} frames` : ''}` },
       { name: 'ingest rate meanwhile', value: ingestRate, unit: 'flows/s', target: { op: '>=', value: rate * 0.95 }, note: `feeder paced at ${rate.toLocaleString('en-US')}/s` },
+      ...shares,
     ];
   } finally {
     await stop();

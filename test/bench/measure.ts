@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { cpus } from 'node:os';
 
 /** CPU seconds (user + system) a process has used, from /proc. */
 export function cpuSeconds(pid: number): number {
@@ -6,6 +7,78 @@ export function cpuSeconds(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
   return ticks / 100; // CLK_TCK is 100 on Linux x86_64 and arm64
+}
+
+/**
+ * CPU seconds a process's threads have used, by thread: the main thread as
+ * "main", threads flowkeeper names (fk-writer, fk-live, fk-query) by name, and
+ * the rest (V8's and libuv's helpers: GC, compilers, I/O) as "helpers".
+ * Threads that have ended are not counted.
+ */
+export function threadCpuSeconds(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const name = tid === String(pid) ? 'main' : comm.startsWith('fk-') ? comm : 'helpers';
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      byName.set(name, (byName.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return byName;
+}
+
+/** A process on this machine whose CPU is part of a run's cost. */
+export interface CostedProcess {
+  name: string;
+  pid: () => number | undefined;
+}
+
+type CpuSnapshot = { at: number; threads: Map<string, number>; others: number[] };
+
+/**
+ * Where the CPU of a run went, per flow: flowkeeper's threads, each other
+ * process (feeder, client, ClickHouse), and in all against the machine's
+ * cores, which says how fast these cores could go at that cost.
+ */
+export class CpuLedger {
+  private first: CpuSnapshot | null = null;
+
+  constructor(
+    private readonly flowkeeperPid: number,
+    private readonly others: CostedProcess[],
+  ) {}
+
+  start(): void {
+    this.first = this.snapshot();
+  }
+
+  shares(flows: number): Figure[] {
+    const [a, b] = [this.first!, this.snapshot()];
+    const elapsed = (b.at - a.at) / 1000;
+    const perFlow = (seconds: number): number => (seconds / flows) * 1e6;
+    const threads = [...b.threads].map(([name, s]) => ({ name, seconds: s - (a.threads.get(name) ?? 0) })).sort((x, y) => y.seconds - x.seconds);
+    const others = this.others.map((o, i) => ({ name: o.name, seconds: b.others[i] - a.others[i] }));
+    const total = [...threads, ...others].reduce((sum, t) => sum + t.seconds, 0);
+    const cores = cpus().length;
+    return [
+      ...threads.map((t) => ({ name: `  … flowkeeper thread ${t.name}`, value: perFlow(t.seconds), unit: 'µs', note: `${(t.seconds / elapsed).toFixed(2)} cores` })),
+      ...others.map((o) => ({ name: `  … ${o.name} (own process)`, value: perFlow(o.seconds), unit: 'µs', note: `${(o.seconds / elapsed).toFixed(2)} cores` })),
+      { name: 'CPU per flow, every process above', value: perFlow(total), unit: 'µs',
+        note: `${(total / elapsed).toFixed(2)} of ${cores} cores busy; at this cost ${cores} cores carry at most ${Math.round((flows / total) * cores).toLocaleString('en-US')} flows/s` },
+    ];
+  }
+
+  private snapshot(): CpuSnapshot {
+    const others = this.others.map((o) => {
+      const pid = o.pid();
+      return pid ? cpuSeconds(pid) : 0;
+    });
+    return { at: performance.now(), threads: threadCpuSeconds(this.flowkeeperPid), others };
+  }
 }
 
 /** Peak resident set size of a process in bytes (VmHWM). */

@@ -1,8 +1,8 @@
-import { benchIngest } from './ingest.js';
+import { benchIngest, ingestFigures } from './ingest.js';
+import type { IngestRun } from './ingest.js';
 import { benchWriterPods } from './writer-pods.js';
 import { heavyQueries, pacedContention } from './contention.js';
 import { printFigures } from './measure.js';
-import type { Figure } from './measure.js';
 import { benchQueries } from './query.js';
 import { benchReplay } from './replay.js';
 import { benchLive } from './live.js';
@@ -28,30 +28,30 @@ const memorySeconds = Number(process.env.BENCH_MEMORY_SECONDS ?? 480);
 
 async function main(): Promise<void> {
   const cores = (await import('node:os')).cpus().length;
-  if (only.includes('ingest')) printFigures(`ingest (${seconds} s sustained, ${cores} cores)`, [...(await benchIngest(seconds)), ...benchWriterPods(1000, 200_000)]);
+  if (only.includes('ingest')) printFigures(`ingest (${seconds} s sustained, ${cores} cores)`, [...ingestFigures(await benchIngest(seconds)), ...benchWriterPods(1000, 200_000)]);
   if (only.includes('metrics')) {
     const direct = benchMetricsCost(1_000_000);
-    const off = await benchIngest(seconds, ['--metrics', 'false']);
+    const off = await benchIngest(seconds, { args: ['--metrics', 'false'] });
     const on = await benchIngest(seconds);
     printFigures('metrics overhead on ingest at 100,000 flows/s', [
       ...direct,
-      { name: 'end-to-end CPU per flow, metrics on vs off (noisy)', value: ((on[1].value - off[1].value) / off[1].value) * 100, unit: '%',
-        note: `on ${on[1].value.toFixed(2)} µs at ${Math.round(on[0].value).toLocaleString('en-US')}/s, off ${off[1].value.toFixed(2)} µs at ${Math.round(off[0].value).toLocaleString('en-US')}/s; run-to-run spread on this 2-core machine is about ±10%` },
+      { name: 'end-to-end CPU per flow, metrics on vs off (noisy)', value: ((on.cpu.value - off.cpu.value) / off.cpu.value) * 100, unit: '%',
+        note: `on ${on.cpu.value.toFixed(2)} µs at ${Math.round(on.rate.value).toLocaleString('en-US')}/s, off ${off.cpu.value.toFixed(2)} µs at ${Math.round(off.rate.value).toLocaleString('en-US')}/s; run-to-run spread on this 2-core machine is about ±10%` },
     ]);
   }
   if (only.includes('query')) printFigures('queries (real HTTP API)', await benchQueries(queryFlows));
   if (only.includes('replay')) printFigures('policy replay (real HTTP API)', await benchReplay(Number(process.env.BENCH_REPLAY_FLOWS ?? 1_000_000)));
   if (only.includes('contention')) {
     const alone = await benchIngest(seconds);
-    const loaded = await benchIngest(seconds, [], heavyQueries(8));
-    const inline = await benchIngest(seconds, ['--query-workers', '0'], heavyQueries(8));
-    const vsAlone = (f: Figure[]): string => `${(((f[0].value - alone[0].value) / alone[0].value) * 100).toFixed(1)} % vs alone`;
+    const loaded = await benchIngest(seconds, { load: heavyQueries(8) });
+    const inline = await benchIngest(seconds, { args: ['--query-workers', '0'], load: heavyQueries(8) });
+    const vsAlone = (run: IngestRun): string => `${(((run.rate.value - alone.rate.value) / alone.rate.value) * 100).toFixed(1)} % vs alone`;
     printFigures('ingest while 8 clients run heavy queries back to back', [
-      { name: 'ingest alone', value: alone[0].value, unit: 'flows/s' },
-      { name: 'ingest with 8 query clients', value: loaded[0].value, unit: 'flows/s', note: `${vsAlone(loaded)}; run-to-run spread here is about ±10 %` },
-      ...loaded.slice(5),
-      { name: 'for comparison, --query-workers 0: ingest', value: inline[0].value, unit: 'flows/s', note: vsAlone(inline) },
-      ...inline.slice(5).map((f) => ({ ...f, name: `  … ${f.name}` })),
+      { name: 'ingest alone', value: alone.rate.value, unit: 'flows/s' },
+      { name: 'ingest with 8 query clients', value: loaded.rate.value, unit: 'flows/s', note: `${vsAlone(loaded)}; run-to-run spread here is about ±10 %` },
+      ...loaded.load,
+      { name: 'for comparison, --query-workers 0: ingest', value: inline.rate.value, unit: 'flows/s', note: vsAlone(inline) },
+      ...inline.load.map((f) => ({ ...f, name: `  … ${f.name}` })),
       ...(await pacedContention(liveRate, seconds, 8)),
     ]);
   }

@@ -34,6 +34,8 @@ export interface ClickHouseServer {
   start: () => Promise<void>;
   /** Kills it and removes its files. */
   stop: () => Promise<void>;
+  /** The server's process id while it runs */
+  pid: () => number | undefined;
 }
 
 const START_TIMEOUT_MS = 30_000;
@@ -118,7 +120,7 @@ export async function startClickHouse(options: ServerOptions = {}): Promise<Clic
       }
     };
     await start();
-    return { url, kill, start, stop };
+    return { url, kill, start, stop, pid: () => child?.pid };
   } catch (err) {
     await stop();
     throw err;
