@@ -10,7 +10,8 @@ import type { ValueHash } from './class-hash.js';
 import { clusterOfNode } from '../../flows/node-name.js';
 import { deniedPolicyInfo } from '../../flows/denial.js';
 import type { MetricNameInterner } from './metric-names.js';
-import type { RowBinaryWriter } from './row-binary.js';
+import { rowBinaryString } from './row-binary.js';
+import type { EncodedString, RowBinaryWriter } from './row-binary.js';
 import type { LabelSets } from './label-sets.js';
 
 /**
@@ -28,16 +29,20 @@ export const FLOW_COLUMNS = [
   'src_cluster', 'dst_cluster', 'class_hash',
 ] as const;
 
+/**
+ * An endpoint's columns; its strings encoded for RowBinary once, when the
+ * endpoint is first seen (most flows' endpoints were seen before).
+ */
 interface EndpointColumns {
   /** Endpoint.cluster_name */
-  cluster: string;
-  namespace: string;
-  pod: string;
+  cluster: EncodedString;
+  namespace: EncodedString;
+  pod: EncodedString;
   identity: number;
   /** Its workload's id for flow metrics (MetricNameInterner) */
   workload: number;
   /** Its first workload's name, as rollups group it */
-  workloadName: string;
+  workloadName: EncodedString;
   /** Its label set (0 for no endpoint), as rollups group it; its labels are in label_sets */
   labelSet: bigint;
   /** Its bytes' hashes, for the class hash */
@@ -45,13 +50,14 @@ interface EndpointColumns {
 }
 
 interface NodeColumns {
-  name: string;
-  clusterName: string;
+  name: EncodedString;
+  clusterName: EncodedString;
   /** Its cluster's id for flow metrics */
   cluster: number;
 }
 
-const NO_ENDPOINT: EndpointColumns = { cluster: '', namespace: '', pod: '', identity: 0, workload: 0, workloadName: '', labelSet: 0n, hash: { a: 0, b: 0 } };
+const EMPTY = rowBinaryString('');
+const NO_ENDPOINT: EndpointColumns = { cluster: EMPTY, namespace: EMPTY, pod: EMPTY, identity: 0, workload: 0, workloadName: EMPTY, labelSet: 0n, hash: { a: 0, b: 0 } };
 /** Endpoints and node names remembered by their bytes (cleared when full). */
 const CACHE_ENTRIES = 50_000;
 
@@ -65,11 +71,11 @@ const CACHE_ENTRIES = 50_000;
 class ColumnInterner implements Interner {
   private readonly endpointCache = new ByteKeyCache<EndpointColumns>(CACHE_ENTRIES);
   private readonly nodeCache = new ByteKeyCache<NodeColumns>(CACHE_ENTRIES);
-  private readonly deniedCache = new ByteKeyCache<{ column: string; id: number }>(CACHE_ENTRIES);
+  private readonly deniedCache = new ByteKeyCache<{ column: EncodedString; id: number }>(CACHE_ENTRIES);
   readonly endpoints: EndpointColumns[] = [];
   readonly nodes: NodeColumns[] = [];
   /** This flow's denied_by column */
-  deniedBy = '';
+  deniedBy = EMPTY;
   /** Where this flow's other interned values are, by the id handed out (hashed only if the class hash names them) */
   private readonly values: Array<{ kind: DictKind; buf: Buffer; start: number; end: number }> = [];
 
@@ -83,7 +89,7 @@ class ColumnInterner implements Interner {
     let denied = this.deniedCache.get(buf, start, end);
     if (denied === undefined) {
       const info = deniedPolicyInfo(buf.subarray(start, end));
-      denied = { column: `=${info.names}`, id: this.names.policies(info) };
+      denied = { column: rowBinaryString(`=${info.names}`), id: this.names.policies(info) };
       this.deniedCache.set(buf, start, end, denied);
     }
     this.deniedBy = denied.column;
@@ -96,8 +102,8 @@ class ColumnInterner implements Interner {
       const info = decodeEndpoint(buf.subarray(start, end));
       const workload = workloadOf(info);
       ep = {
-        cluster: info.cluster_name, namespace: info.namespace, pod: info.pod_name, identity: info.identity >>> 0,
-        workload: this.names.workload(workload), workloadName: workload.name, labelSet: this.labelSets.id(JSON.stringify(info.labels)),
+        cluster: rowBinaryString(info.cluster_name), namespace: rowBinaryString(info.namespace), pod: rowBinaryString(info.pod_name), identity: info.identity >>> 0,
+        workload: this.names.workload(workload), workloadName: rowBinaryString(workload.name), labelSet: this.labelSets.id(JSON.stringify(info.labels)),
         hash: valueHash(ENDPOINT_KIND, buf, start, end),
       };
       this.endpointCache.set(buf, start, end, ep);
@@ -110,7 +116,7 @@ class ColumnInterner implements Interner {
     if (node === undefined) {
       const name = buf.toString('utf8', start, end);
       const clusterName = clusterOfNode(name);
-      node = { name, clusterName, cluster: this.names.cluster(clusterName) };
+      node = { name: rowBinaryString(name), clusterName: rowBinaryString(clusterName), cluster: this.names.cluster(clusterName) };
       this.nodeCache.set(buf, start, end, node);
     }
     return { id: this.nodes.push(node) - 1, cluster: node.cluster };
@@ -133,17 +139,17 @@ class ColumnInterner implements Interner {
     this.endpoints.length = 0;
     this.nodes.length = 0;
     this.values.length = 0;
-    this.deniedBy = '';
+    this.deniedBy = EMPTY;
   }
 }
 
 /** One flow read for its row: the scanned row and its endpoints' columns. */
 export interface ScannedFlow {
   row: FlowRow;
-  node: string;
+  node: EncodedString;
   /** The node's cluster ('' without a node) */
-  cluster: string;
-  deniedBy: string;
+  cluster: EncodedString;
+  deniedBy: EncodedString;
   src: EndpointColumns;
   dst: EndpointColumns;
   classHash: bigint;
@@ -164,8 +170,8 @@ export class FlowScanner {
     const node = row.node === null ? null : nodes[row.node];
     return {
       row,
-      node: node?.name ?? '',
-      cluster: node?.clusterName ?? '',
+      node: node?.name ?? EMPTY,
+      cluster: node?.clusterName ?? EMPTY,
       deniedBy: this.interner.deniedBy,
       src: row.srcEp === null ? NO_ENDPOINT : endpoints[row.srcEp],
       dst: row.dstEp === null ? NO_ENDPOINT : endpoints[row.dstEp],
@@ -180,37 +186,37 @@ function isReply(bits: number): boolean {
 }
 
 /** Appends one flow's row to a RowBinary insert, in FLOW_COLUMNS order. */
-export function writeFlowRow(w: RowBinaryWriter, f: ScannedFlow, timeNs: bigint, seq: bigint, relay: string, response: Uint8Array): void {
+export function writeFlowRow(w: RowBinaryWriter, f: ScannedFlow, timeNs: bigint, seq: bigint, relay: EncodedString, response: Uint8Array): void {
   const r = f.row;
   w.uint64(timeNs);
   w.uint64(seq);
-  w.string(relay);
-  w.string(f.node);
+  w.encoded(relay);
+  w.encoded(f.node);
   // The uuid is in the response; its column stays empty and uuid_hash narrows lookups (migration 003).
-  w.string('');
+  w.encoded(EMPTY);
   w.uint8(r.verdict & 0xff);
   w.uint16(r.dropReason & 0xffff);
   w.uint8(r.direction & 0xff);
   w.int32(r.eventType ?? 0);
   w.uint8(isReply(r.bits) ? 1 : 0);
-  w.string(f.src.namespace);
-  w.string(f.src.pod);
+  w.encoded(f.src.namespace);
+  w.encoded(f.src.pod);
   w.uint32(f.src.identity);
-  w.string(f.dst.namespace);
-  w.string(f.dst.pod);
+  w.encoded(f.dst.namespace);
+  w.encoded(f.dst.pod);
   w.uint32(f.dst.identity);
   w.uint8(r.l4);
   w.uint16(r.srcPort ?? 0);
   w.uint16(r.dstPort ?? 0);
   w.bytes(response);
-  w.string(f.cluster);
-  w.string(f.src.workloadName);
-  w.string(f.dst.workloadName);
+  w.encoded(f.cluster);
+  w.encoded(f.src.workloadName);
+  w.encoded(f.dst.workloadName);
   w.uint64(f.src.labelSet);
   w.uint64(f.dst.labelSet);
-  w.string(f.deniedBy);
+  w.encoded(f.deniedBy);
   w.uint16(uuidHash(r.uuid === null ? '' : unpackUuid(r.uuid)));
-  w.string(f.src.cluster);
-  w.string(f.dst.cluster);
+  w.encoded(f.src.cluster);
+  w.encoded(f.dst.cluster);
   w.uint64(f.classHash);
 }

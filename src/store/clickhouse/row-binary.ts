@@ -46,6 +46,40 @@ export class RowBinaryWriter extends ByteWriter {
   string(s: string): void {
     this.lengthPrefixedText(s);
   }
+
+  /** A value encoded once with rowBinaryString, copied in. */
+  encoded(v: EncodedString): void {
+    const n = v.length;
+    this.ensure(n);
+    const buf = this.buf;
+    let pos = this.pos;
+    // Column values are mostly a few bytes: a loop beats Uint8Array.set's call there.
+    if (n <= 32) for (let i = 0; i < n; i++) buf[pos++] = v[i];
+    else {
+      buf.set(v, pos);
+      pos += n;
+    }
+    this.pos = pos;
+  }
+}
+
+/** A string as RowBinary writes it (its length, then its UTF-8 bytes), for a value written in many rows. */
+export type EncodedString = Buffer & { readonly encodedString: true };
+
+export function rowBinaryString(s: string): EncodedString {
+  const length = Buffer.byteLength(s);
+  let prefix = 1;
+  for (let n = length; n > 0x7f; n = Math.floor(n / 128)) prefix++;
+  const out = Buffer.allocUnsafe(prefix + length);
+  let pos = 0;
+  let n = length;
+  while (n > 0x7f) {
+    out[pos++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  out[pos++] = n;
+  out.write(s, pos, 'utf8');
+  return out as EncodedString;
 }
 
 export class RowBinaryReader {

@@ -7,7 +7,7 @@ import { DedupeWindow, MAX_FUTURE_SKEW_SECONDS } from '../dedupe.js';
 import { FLOW_COLUMNS, FlowScanner, writeFlowRow } from './columns.js';
 import type { ScannedFlow } from './columns.js';
 import type { ClickHouseHttp } from './http.js';
-import { RowBinaryReader, RowBinaryWriter } from './row-binary.js';
+import { RowBinaryReader, RowBinaryWriter, rowBinaryString } from './row-binary.js';
 import { stringLiteral } from './where.js';
 import { MetricDeltaAccumulator } from '../metric-deltas.js';
 import { MetricNameInterner } from './metric-names.js';
@@ -100,6 +100,7 @@ export class ClickHouseFlowWriter {
     let newestNs = -1n;
     const firstSeq = this.seq;
     const keys: string[] = [];
+    const relayColumn = rowBinaryString(relay);
     this.rows.reset();
     for (let i = 0; i + 1 < offsets.length; i++) {
       const message = buf.subarray(offsets[i], offsets[i + 1]);
@@ -126,7 +127,7 @@ export class ClickHouseFlowWriter {
       const ns = toNanos(flow.row);
       if (seconds > future) result.futureDated++;
       else if (ns > newestNs) newestNs = ns;
-      writeFlowRow(this.rows, flow, ns, this.seq++, relay, message);
+      writeFlowRow(this.rows, flow, ns, this.seq++, relayColumn, message);
       result.stored++;
       const r = flow.row;
       this.deltas.add({
