@@ -134,7 +134,7 @@ test('subscribers that keep up lose nothing while a relay in another process sen
   }
 });
 
-test('a live thread that dies is replaced: the flows after it still reach the subscriber', async () => {
+test('a live thread that dies is replaced: the flows after it still reach the subscriber, in order', async () => {
   const gen = new TrafficGenerator(12);
   await withSimAndApp(async ({ sim, app }) => {
     const ws = new WebSocket(app.url.replace(/^http/, 'ws') + '/api/v1/flows/stream');
@@ -150,6 +150,7 @@ test('a live thread that dies is replaced: the flows after it still reach the su
     const second = await sendPaced(sim, encodeFlows(gen, 300), 300);
     await waitFor('flows after the restart', () => frames.filter((f) => f.type === 'flow').length === first.length + second.length, 20_000);
     assert.deepEqual(frames.filter((f) => f.type === 'lost'), []);
+    assert.deepEqual(frames.filter((f) => f.type === 'flow').map((f) => f.flow!.uuid), [...first, ...second]);
     ws.close();
   });
 });
