@@ -28,6 +28,8 @@ export const clickhouseSkip: string | false = command ? false : 'clickhouse-serv
 
 export interface ClickHouseServer {
   url: string;
+  /** Its HTTPS interface, when started with `tls` */
+  httpsUrl?: string;
   /** Kills the server at once (SIGKILL), keeping its files: a crash. */
   kill: () => Promise<void>;
   /** Starts it again on the same files and port, and waits until it answers. */
@@ -76,6 +78,17 @@ interface ServerOptions {
   remoteServers?: string;
   /** A replica of a replicated shard: the ZooKeeper it uses and its macros (replicas fetch parts from each other over an interserver port) */
   replica?: { zookeeperPort: number; shard: string; replica: string };
+  /** Also serve HTTPS with this certificate and key (files) */
+  tls?: { cert: string; key: string };
+}
+
+function httpsConfig(port: number, tls: { cert: string; key: string }): string {
+  return `
+  <https_port>${port}</https_port>
+  <openSSL><server>
+    <certificateFile>${tls.cert}</certificateFile><privateKeyFile>${tls.key}</privateKeyFile>
+    <verificationMode>none</verificationMode><loadDefaultCAFile>false</loadDefaultCAFile><disableProtocols>sslv2,sslv3</disableProtocols>
+  </server></openSSL>`;
 }
 
 async function replicaConfig(r: ServerOptions['replica']): Promise<string> {
@@ -101,7 +114,9 @@ export async function startClickHouse(options: ServerOptions = {}): Promise<Clic
   try {
     mkdirSync(join(dir, 'data'));
     const { http, tcp } = options.ports ?? { http: await freePort(), tcp: await freePort() };
-    writeFileSync(join(dir, 'config.xml'), config(dir, http, tcp, (options.remoteServers ?? '') + (await replicaConfig(options.replica))));
+    const https = options.tls ? await freePort() : null;
+    const tls = options.tls && https ? httpsConfig(https, options.tls) : '';
+    writeFileSync(join(dir, 'config.xml'), config(dir, http, tcp, (options.remoteServers ?? '') + (await replicaConfig(options.replica)) + tls));
     writeFileSync(join(dir, 'users.xml'), USERS);
     const url = `http://127.0.0.1:${http}`;
     const start = async (): Promise<void> => {
@@ -120,7 +135,7 @@ export async function startClickHouse(options: ServerOptions = {}): Promise<Clic
       }
     };
     await start();
-    return { url, kill, start, stop, pid: () => child?.pid };
+    return { url, ...(https ? { httpsUrl: `https://127.0.0.1:${https}` } : {}), kill, start, stop, pid: () => child?.pid };
   } catch (err) {
     await stop();
     throw err;

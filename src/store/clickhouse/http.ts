@@ -125,7 +125,7 @@ export class ClickHouseHttp {
         throw err;
       });
     } catch (err) {
-      const why = timeout.aborted ? `no answer within ${this.settings.timeoutMs} ms` : (err as { code?: string }).code ?? (err as Error).message;
+      const why = timeout.aborted ? `no answer within ${this.settings.timeoutMs} ms` : whyUnreachable(err as Error & { code?: string });
       throw new FlowkeeperError('FLOWKEEPER_ERR_STORAGE', `ClickHouse at ${this.base.origin} cannot be reached: ${why}`);
     }
     if (res.status !== 200) {
@@ -154,6 +154,18 @@ export class ClickHouseHttp {
       req.end();
     });
   }
+}
+
+/** OpenSSL's verdicts on a certificate Node does not trust. */
+const UNTRUSTED_CERTIFICATE = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT']);
+
+/** A failed connection's cause, with what to do where it is the server's certificate. */
+function whyUnreachable(err: Error & { code?: string }): string {
+  const code = err.code ?? err.message;
+  if (UNTRUSTED_CERTIFICATE.has(code)) return `${code}: its TLS certificate is not signed by a CA this machine trusts (give flowkeeper the CA with NODE_EXTRA_CA_CERTS=/path/to/ca.pem)`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `${code}: its TLS certificate does not name this host (${err.message})`;
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `${code}: its TLS certificate is not valid now`;
+  return code;
 }
 
 /** The first words of a statement, for error messages. */
