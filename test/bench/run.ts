@@ -43,12 +43,16 @@ async function main(): Promise<void> {
   if (only.includes('replay')) printFigures('policy replay (real HTTP API)', await benchReplay(Number(process.env.BENCH_REPLAY_FLOWS ?? 1_000_000)));
   if (only.includes('contention')) {
     const alone = await benchIngest(seconds);
-    const loaded = await benchIngest(seconds, { load: heavyQueries(8) });
+    // The query clients run in this process: their CPU is part of what the two cores carry.
+    const clients = [{ name: 'bench query clients', pid: () => process.pid }];
+    const loaded = await benchIngest(seconds, { load: heavyQueries(8), others: clients });
     const inline = await benchIngest(seconds, { args: ['--query-workers', '0'], load: heavyQueries(8) });
     const vsAlone = (run: IngestRun): string => `${(((run.rate.value - alone.rate.value) / alone.rate.value) * 100).toFixed(1)} % vs alone`;
     printFigures('ingest while 8 clients run heavy queries back to back', [
       { name: 'ingest alone', value: alone.rate.value, unit: 'flows/s' },
+      ...alone.cpuShares,
       { name: 'ingest with 8 query clients', value: loaded.rate.value, unit: 'flows/s', note: `${vsAlone(loaded)}; run-to-run spread here is about ±10 %` },
+      ...loaded.cpuShares,
       ...loaded.load,
       { name: 'for comparison, --query-workers 0: ingest', value: inline.rate.value, unit: 'flows/s', note: vsAlone(inline) },
       ...inline.load.map((f) => ({ ...f, name: `  … ${f.name}` })),
