@@ -52,17 +52,21 @@ test('a statement on a kept-alive connection the server drops goes again on a ne
   });
 });
 
-test('an insert on a dropped kept-alive connection is not sent again: it fails, and the writer\'s commit, which asks whether it landed, retries it', async () => {
-  await withDroppingServer(async (url, seen) => {
-    const ch = new ClickHouseHttp({ url, database: 'db', user: 'default', password: '', timeoutMs: 5000 });
-    try {
-      await ch.rows('SELECT 1 AS one');
-      await assert.rejects(ch.insert('flows', ['time_ns'], [Buffer.alloc(8), Buffer.alloc(8)]), (err: Error & { code?: string }) =>
-        err.code === 'FLOWKEEPER_ERR_STORAGE' && /cannot be reached: ECONNRESET/.test(err.message));
-      assert.equal(seen.connections, 1);
-      assert.deepEqual(seen.answered, ['SELECT 1 AS one FORMAT JSONEachRow']);
-    } finally {
-      ch.close();
-    }
+for (const [what, write] of [
+  ['an insert', (ch: ClickHouseHttp) => ch.insert('flows', ['time_ns'], [Buffer.alloc(8), Buffer.alloc(8)])],
+  ['a statement that writes', (ch: ClickHouseHttp) => ch.command('INSERT INTO lost_events (minute) VALUES (1)')],
+] as const) {
+  test(`${what} on a dropped kept-alive connection is not sent again: it fails (the writer's commit, which asks whether it landed, retries it)`, async () => {
+    await withDroppingServer(async (url, seen) => {
+      const ch = new ClickHouseHttp({ url, database: 'db', user: 'default', password: '', timeoutMs: 5000 });
+      try {
+        await ch.rows('SELECT 1 AS one');
+        await assert.rejects(write(ch), (err: Error & { code?: string }) => err.code === 'FLOWKEEPER_ERR_STORAGE' && /cannot be reached: ECONNRESET/.test(err.message));
+        assert.equal(seen.connections, 1);
+        assert.deepEqual(seen.answered, ['SELECT 1 AS one FORMAT JSONEachRow']);
+      } finally {
+        ch.close();
+      }
+    });
   });
-});
+}

@@ -32,6 +32,9 @@ export interface ServerVersion {
  */
 const JSON_SETTINGS: Readonly<Record<string, string>> = { output_format_json_quote_64bit_integers: '1' };
 
+/** Statements that only read, which may go again when their connection was dropped under them. */
+const READ = /^\s*(SELECT|SHOW|DESCRIBE|EXISTS|WITH)\b/i;
+
 /** Longest error text from the server repeated in an error message. */
 const MAX_ERROR_TEXT = 500;
 
@@ -119,9 +122,9 @@ export class ClickHouseHttp {
     let res: { status: number; body: Buffer };
     try {
       res = await this.post(url, chunks, abort).catch((err: Error & { code?: string; reusedSocket?: boolean }) => {
-        // A kept-alive connection the server closed as the request went out: the statement never reached it, so
-        // it goes again on a new one. Not an insert, which ClickHouseFlowWriter.commit retries knowing whether it landed.
-        if (err.reusedSocket && err.code === 'ECONNRESET' && query === undefined) return this.post(url, chunks, abort);
+        // A kept-alive connection the server closed as the request went out: a read goes again on a new one.
+        // Nothing that writes (ClickHouseFlowWriter.commit retries inserts knowing whether they landed).
+        if (err.reusedSocket && err.code === 'ECONNRESET' && query === undefined && READ.test(sql ?? '')) return this.post(url, chunks, abort);
         throw err;
       });
     } catch (err) {
