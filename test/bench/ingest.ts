@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT_DIR } from '../../src/paths.js';
 import { freePort, tempDir } from '../helpers/harness.js';
-import { CpuLedger, cpuSeconds, peakRssBytes } from './measure.js';
+import { CpuLedger, cpuSeconds, flowkeeperEnv, peakRssBytes } from './measure.js';
 import type { Figure } from './measure.js';
 
 const CLI = join(ROOT_DIR, 'dist', 'src', 'cli.js');
@@ -81,7 +81,7 @@ export async function benchIngest(seconds: number, options: IngestOptions = {}):
   const url = `http://127.0.0.1:${apiPort}`;
   const dbPath = join(dir, 'bench.db');
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const fk = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--relay', `bench=127.0.0.1:${port}`, '--db', dbPath, '--listen', `127.0.0.1:${apiPort}`, '--observer-listen', '127.0.0.1:0', '--log-level', 'warn', ...args, ...(process.env.BENCH_FK_ARGS ?? '').split(' ').filter(Boolean)], { stdio: 'inherit' });
+  const fk = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--relay', `bench=127.0.0.1:${port}`, '--db', dbPath, '--listen', `127.0.0.1:${apiPort}`, '--observer-listen', '127.0.0.1:0', '--log-level', 'warn', ...args, ...(process.env.BENCH_FK_ARGS ?? '').split(' ').filter(Boolean)], { stdio: 'inherit', env: flowkeeperEnv() });
   const cpu = new CpuLedger(fk.pid!, [{ name: 'feeder', pid: () => feeder.pid }, ...others]);
   try {
     let ready = false;

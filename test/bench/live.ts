@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { ROOT_DIR } from '../../src/paths.js';
 import { freePort, tempDir } from '../helpers/harness.js';
-import { CpuLedger } from './measure.js';
+import { CpuLedger, flowkeeperEnv } from './measure.js';
 import type { Figure } from './measure.js';
 
 const CLI = join(ROOT_DIR, 'dist', 'src', 'cli.js');
@@ -40,7 +40,7 @@ export async function startPacedServe(rate: number): Promise<PacedServe> {
   const base = `127.0.0.1:${apiPort}`;
   // BENCH_NODE_ARGS: extra node flags for flowkeeper (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const fk = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--relay', `bench=127.0.0.1:${port}`, '--db', join(dir, 'live.db'), '--listen', base, '--observer-listen', `127.0.0.1:${observerPort}`, '--log-level', 'warn'], { stdio: 'inherit' });
+  const fk = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--relay', `bench=127.0.0.1:${port}`, '--db', join(dir, 'live.db'), '--listen', base, '--observer-listen', `127.0.0.1:${observerPort}`, '--log-level', 'warn'], { stdio: 'inherit', env: flowkeeperEnv() });
   const stop = async (): Promise<void> => {
     // SIGTERM lets flowkeeper stop cleanly (and write a --cpu-prof profile); SIGKILL if it takes long.
     fk.kill('SIGTERM');

@@ -1,5 +1,22 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { ROOT_DIR } from '../../src/paths.js';
+
+/**
+ * The malloc settings `npm start`, `npm run demo` and the Dockerfile run
+ * flowkeeper with (read from package.json), so the bench measures what ships.
+ * For flowkeeper's process only: the bench's own processes run without them.
+ */
+function shippedMallocEnv(): Record<string, string> {
+  const scripts = (JSON.parse(readFileSync(join(ROOT_DIR, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  return Object.fromEntries([...scripts.start.matchAll(/\b(MALLOC_\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
+}
+
+/** The environment flowkeeper runs in here: this one, with the shipped malloc settings (BENCH_MALLOC=default: glibc's defaults). */
+export function flowkeeperEnv(): NodeJS.ProcessEnv {
+  return process.env.BENCH_MALLOC === 'default' ? process.env : { ...process.env, ...shippedMallocEnv() };
+}
 
 /** CPU seconds (user + system) a process has used, from /proc. */
 export function cpuSeconds(pid: number): number {

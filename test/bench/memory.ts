@@ -4,17 +4,12 @@ import { join } from 'node:path';
 import { ROOT_DIR } from '../../src/paths.js';
 import WebSocket from 'ws';
 import { freePort, tempDir } from '../helpers/harness.js';
+import { flowkeeperEnv } from './measure.js';
 import type { Figure } from './measure.js';
 
 const CLI = join(ROOT_DIR, 'dist', 'src', 'cli.js');
 /** deploy/kubernetes/flowkeeper.yaml's memory limit, 512 Mi, in MB: under heavy reads that is the ceiling to stay under (DESIGN's 300 MB is for ingest). */
 const MANIFEST_LIMIT_MB = (512 * 1024 * 1024) / 1e6;
-
-/** The malloc settings `npm run demo`, `npm start` and the Dockerfile run flowkeeper with (read from package.json, so the bench measures what ships). */
-function shippedMallocEnv(): Record<string, string> {
-  const scripts = (JSON.parse(readFileSync(join(ROOT_DIR, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-  return Object.fromEntries([...scripts.demo.matchAll(/\b(MALLOC_\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
-}
 
 function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -71,7 +66,7 @@ async function heavyReads(base: string, stop: { set: boolean }): Promise<number>
 export async function benchMemory(rate: number, seconds: number, withReads = false): Promise<Figure[]> {
   const { dir, cleanup } = tempDir('flowkeeper-bench-memory-');
   const port = await freePort();
-  const fk = spawn(process.execPath, [CLI, 'demo', '--sim-rate', String(rate), '--db', join(dir, 'demo.db'), '--listen', `127.0.0.1:${port}`, '--observer-listen', '127.0.0.1:0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...shippedMallocEnv() } });
+  const fk = spawn(process.execPath, [CLI, 'demo', '--sim-rate', String(rate), '--db', join(dir, 'demo.db'), '--listen', `127.0.0.1:${port}`, '--observer-listen', '127.0.0.1:0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'], env: flowkeeperEnv() });
   const samples: { t: number; rss: number }[] = [];
   const stop = { set: false };
   let reads: Promise<number> | null = null;

@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ROOT_DIR } from '../../src/paths.js';
 import { ObserverClient } from '../../src/relay/observer-service.js';
 import { freePort, tempDir } from '../helpers/harness.js';
+import { flowkeeperEnv } from './measure.js';
 import type { Figure } from './measure.js';
 import { buildStore } from './query.js';
 import { quantile, startPacedServe } from './live.js';
@@ -40,7 +41,7 @@ export async function benchObserver(flows: number): Promise<Figure[]> {
   const [apiPort, observerPort, deadRelay] = [await freePort(), await freePort(), await freePort()];
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const fk = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--relay', `none=127.0.0.1:${deadRelay}`, '--db', dbPath, '--listen', `127.0.0.1:${apiPort}`,
-    '--observer-listen', `127.0.0.1:${observerPort}`, '--query-max-range', '2d', '--log-level', 'error', '--backoff-initial', '30s'], { stdio: 'inherit' });
+    '--observer-listen', `127.0.0.1:${observerPort}`, '--query-max-range', '2d', '--log-level', 'error', '--backoff-initial', '30s'], { stdio: 'inherit', env: flowkeeperEnv() });
   // grpc-go clients (the hubble CLI) grow their HTTP/2 window to the bandwidth-delay product, up to 16 MiB;
   // grpc-js keeps 64 KiB unless told, which would measure window round trips instead of the server.
   const client = new ObserverClient(`127.0.0.1:${observerPort}`, grpc.credentials.createInsecure(), {

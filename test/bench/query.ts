@@ -5,6 +5,7 @@ import { migrate } from '../../src/store/sqlite/migrate.js';
 import { openDatabase } from '../../src/store/sqlite/sqlite.js';
 import { FlowWriter } from '../../src/store/sqlite/writer.js';
 import { freePort, tempDir } from '../helpers/harness.js';
+import { flowkeeperEnv } from './measure.js';
 import type { Figure } from './measure.js';
 import { buildTemplates, spreadOverLastDay, templateBatches } from './templates.js';
 
@@ -91,7 +92,7 @@ export async function benchQueries(flows: number): Promise<Figure[]> {
 export async function serveStore(dbPath: string, extra: string[] = []): Promise<{ base: string; stop: () => void }> {
   const apiPort = await freePort();
   const deadRelay = await freePort();
-  const fk = spawn(process.execPath, [CLI, 'serve', '--relay', `none=127.0.0.1:${deadRelay}`, '--db', dbPath, '--listen', `127.0.0.1:${apiPort}`, '--observer-listen', '127.0.0.1:0', '--log-level', 'error', '--backoff-initial', '30s', ...extra], { stdio: 'inherit' });
+  const fk = spawn(process.execPath, [CLI, 'serve', '--relay', `none=127.0.0.1:${deadRelay}`, '--db', dbPath, '--listen', `127.0.0.1:${apiPort}`, '--observer-listen', '127.0.0.1:0', '--log-level', 'error', '--backoff-initial', '30s', ...extra], { stdio: 'inherit', env: flowkeeperEnv() });
   const base = `http://127.0.0.1:${apiPort}`;
   for (let i = 0; i < 100; i++) {
     await new Promise((r) => setTimeout(r, 100));
