@@ -162,9 +162,18 @@ export class ClickHouseHttp {
 /** OpenSSL's verdicts on a certificate Node does not trust. */
 const UNTRUSTED_CERTIFICATE = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT']);
 
-/** A failed connection's cause, with what to do where it is the server's certificate. */
+/** What a connection error usually means here, for the codes a wrong --clickhouse-url gives. */
+const CONNECTION_HINTS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'nothing listens at that address and port',
+  ENOTFOUND: 'no such host',
+  EAI_AGAIN: 'the host name could not be resolved now',
+  EPROTO: 'no TLS there: https:// needs ClickHouse\'s https_port (8443 by default), http:// its http_port (8123)',
+};
+
+/** A failed connection's cause, with what to do where the address or the server's certificate is wrong. */
 function whyUnreachable(err: Error & { code?: string }): string {
   const code = err.code ?? err.message;
+  if (code in CONNECTION_HINTS) return `${code}: ${CONNECTION_HINTS[code]}`;
   if (UNTRUSTED_CERTIFICATE.has(code)) return `${code}: its TLS certificate is not signed by a CA this machine trusts (give flowkeeper the CA with NODE_EXTRA_CA_CERTS=/path/to/ca.pem)`;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `${code}: its TLS certificate does not name this host (${err.message})`;
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `${code}: its TLS certificate is not valid now`;
