@@ -70,3 +70,16 @@ for (const [what, write] of [
     });
   });
 }
+
+test('https:// at a plain HTTP port is refused saying so, with the ports to use', async () => {
+  // An HTTP server refuses a TLS hello at once (ClickHouse's may instead wait for the rest of a request: then the request times out).
+  await withDroppingServer(async (url) => {
+    const ch = new ClickHouseHttp({ url: url.replace('http:', 'https:'), database: 'db', user: 'default', password: '', timeoutMs: 5000 });
+    try {
+      await assert.rejects(ch.version(), (err: Error & { code?: string }) =>
+        err.code === 'FLOWKEEPER_ERR_STORAGE' && /cannot be reached: EPROTO: no TLS there: https:\/\/ needs ClickHouse's https_port \(8443 by default\), http:\/\/ its http_port \(8123\)/.test(err.message));
+    } finally {
+      ch.close();
+    }
+  });
+});
