@@ -57,6 +57,7 @@ export class ClickHouseHttp {
   private readonly base: URL;
   private readonly auth: string;
   private readonly agent: http.Agent;
+  private readonly send: typeof http.request;
 
   constructor(readonly settings: ClickHouseSettings) {
     try {
@@ -69,7 +70,9 @@ export class ClickHouseHttp {
     }
     this.auth = `Basic ${Buffer.from(`${settings.user}:${settings.password}`).toString('base64')}`;
     const agentOptions = { keepAlive: true, timeout: IDLE_CONNECTION_MS, scheduling: 'lifo' as const };
-    this.agent = this.base.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    const tls = this.base.protocol === 'https:';
+    this.agent = tls ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.send = tls ? https.request : http.request;
   }
 
   /** Closes the idle kept-alive connections (requests still running finish). */
@@ -141,9 +144,8 @@ export class ClickHouseHttp {
   /** One POST of `chunks` (written in turn, never joined), and the whole answer. */
   private post(url: URL, chunks: readonly Buffer[], signal: AbortSignal): Promise<{ status: number; body: Buffer }> {
     const length = chunks.reduce((n, c) => n + c.length, 0);
-    const send = this.base.protocol === 'https:' ? https.request : http.request;
     return new Promise((resolve, reject) => {
-      const req = send(url, { method: 'POST', agent: this.agent, signal, headers: { authorization: this.auth, 'content-length': length } }, (res: IncomingMessage) => {
+      const req = this.send(url, { method: 'POST', agent: this.agent, signal, headers: { authorization: this.auth, 'content-length': length } }, (res: IncomingMessage) => {
         const got: Buffer[] = [];
         res.on('data', (c: Buffer) => got.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(got) }));

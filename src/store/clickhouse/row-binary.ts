@@ -5,8 +5,8 @@ import { ByteWriter } from '../../flows/byte-writer.js';
  * length then bytes, arrays as a LEB128 count then their items.
  */
 export class RowBinaryWriter extends ByteWriter {
-  constructor() {
-    super(1 << 16);
+  constructor(initialBytes = 1 << 16) {
+    super(initialBytes);
   }
 
   uint8(v: number): void {
@@ -49,17 +49,7 @@ export class RowBinaryWriter extends ByteWriter {
 
   /** A value encoded once with rowBinaryString, copied in. */
   encoded(v: EncodedString): void {
-    const n = v.length;
-    this.ensure(n);
-    const buf = this.buf;
-    let pos = this.pos;
-    // Column values are mostly a few bytes: a loop beats Uint8Array.set's call there.
-    if (n <= 32) for (let i = 0; i < n; i++) buf[pos++] = v[i];
-    else {
-      buf.set(v, pos);
-      pos += n;
-    }
-    this.pos = pos;
+    this.raw(v);
   }
 }
 
@@ -67,19 +57,9 @@ export class RowBinaryWriter extends ByteWriter {
 export type EncodedString = Buffer & { readonly encodedString: true };
 
 export function rowBinaryString(s: string): EncodedString {
-  const length = Buffer.byteLength(s);
-  let prefix = 1;
-  for (let n = length; n > 0x7f; n = Math.floor(n / 128)) prefix++;
-  const out = Buffer.allocUnsafe(prefix + length);
-  let pos = 0;
-  let n = length;
-  while (n > 0x7f) {
-    out[pos++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  out[pos++] = n;
-  out.write(s, pos, 'utf8');
-  return out as EncodedString;
+  const w = new RowBinaryWriter(Buffer.byteLength(s) + 10);
+  w.string(s);
+  return w.finish() as EncodedString;
 }
 
 export class RowBinaryReader {
