@@ -2,12 +2,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { App } from '../src/app.js';
-import { TrafficGenerator } from '../src/sim/traffic.js';
 import type { SimRelay } from '../src/sim/relay-server.js';
-import { clickhouseSkip, startClickHouseCluster } from './helpers/clickhouse.js';
+import { KEEP_OLD_FLOWS, clickhouseArgs, clickhouseSkip, startClickHouseCluster } from './helpers/clickhouse.js';
 import type { ClickHouseServer } from './helpers/clickhouse.js';
 import { corpusLines } from './helpers/fixtures.js';
-import { pushJsonLine, startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
+import { pushGenerated, pushJsonLine, startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
 import { ALL_TIME, answerWithoutSource, flowsOver, replayExamplePolicy, sortedIds } from './helpers/populated.js';
 
 /**
@@ -36,19 +35,10 @@ function feed(relay: SimRelay, seed: number, generated: number, withFixtures: bo
       n++;
     }
   }
-  const gen = new TrafficGenerator(seed);
-  const start = Date.now() - 8 * 60_000 + seed;
-  for (let i = 0; i < generated;) {
-    for (const f of gen.next(start + i * 10)) {
-      relay.pushFlow(f.flow, f.seconds, f.nanos);
-      i++;
-      n++;
-    }
-  }
-  return n;
+  return n + pushGenerated(relay, seed, generated, Date.now() - 8 * 60_000 + seed, 10);
 }
 
-const shardArgs = (shard: ClickHouseServer): string[] => ['--query-max-range', '3650d', '--retention', '3650d', '--rollup-retention', '3650d', '--store', 'clickhouse', '--clickhouse-url', shard.url, '--clickhouse-database', 'fk', '--clickhouse-cluster', 'flows'];
+const shardArgs = (shard: ClickHouseServer): string[] => [...KEEP_OLD_FLOWS, ...clickhouseArgs(shard.url, 'fk'), '--clickhouse-cluster', 'flows'];
 
 async function start(relayPort: number, extra: string[]): Promise<App> {
   const app = await startTestApp(relayPort, join(dir, `unused-${apps.length}.db`), extra);
@@ -65,7 +55,7 @@ before(async () => {
   for (let i = 0; i < 3; i++) relays.push(await startSim());
   total = feed(relays[0].sim, 1, 800, true) + feed(relays[1].sim, 2, 1200, false);
   const [a, b, idle] = relays;
-  reference = await start(a.port, ['--query-max-range', '3650d', '--retention', '3650d', '--rollup-retention', '3650d', '--relay', `a=127.0.0.1:${a.port},b=127.0.0.1:${b.port}`]);
+  reference = await start(a.port, [...KEEP_OLD_FLOWS, '--relay', `a=127.0.0.1:${a.port},b=127.0.0.1:${b.port}`]);
   ingesters = [await start(a.port, [...shardArgs(shards[0]), '--relay', `a=127.0.0.1:${a.port}`]), await start(b.port, [...shardArgs(shards[1]), '--relay', `b=127.0.0.1:${b.port}`])];
   // The third flowkeeper ingests nothing (its relay stays empty) and answers for the cluster.
   querier = await start(idle.port, [...shardArgs(shards[0]), '--relay', `idle=127.0.0.1:${idle.port}`]);
@@ -158,7 +148,7 @@ test('an ingester restarted resumes from its shard: no flow twice, none lost', {
 test('a cluster this server does not know is a clear error at start', { skip }, async () => {
   const idle = relays[2];
   await assert.rejects(
-    startTestApp(idle.port, join(dir, 'x.db'), ['--store', 'clickhouse', '--clickhouse-url', shards[1].url, '--clickhouse-database', 'fk2', '--clickhouse-cluster', 'nope']),
+    startTestApp(idle.port, join(dir, 'x.db'), [...clickhouseArgs(shards[1].url, 'fk2'), '--clickhouse-cluster', 'nope']),
     /--clickhouse-cluster: "nope" is not a cluster of this ClickHouse server \(its remote_servers define: .*flows \(2 shards\)/,
   );
 });

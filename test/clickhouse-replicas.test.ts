@@ -5,12 +5,11 @@ import type { App } from '../src/app.js';
 import { CLICKHOUSE_MIGRATIONS_DIR } from '../src/paths.js';
 import { ClickHouseHttp } from '../src/store/clickhouse/http.js';
 import { featuresOf, migrateClickHouse } from '../src/store/clickhouse/migrate.js';
-import { TrafficGenerator } from '../src/sim/traffic.js';
 import type { SimRelay } from '../src/sim/relay-server.js';
-import { clickhouseSkip, startClickHouse } from './helpers/clickhouse.js';
+import { KEEP_OLD_FLOWS, clickhouseArgs, clickhouseSkip, startClickHouse } from './helpers/clickhouse.js';
 import type { ClickHouseServer } from './helpers/clickhouse.js';
 import { corpusLines } from './helpers/fixtures.js';
-import { pushJsonLine, startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
+import { pushGenerated, pushJsonLine, startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
 import { ALL_TIME, flowsOver, answerWithoutSource, replayExamplePolicy, sortedIds } from './helpers/populated.js';
 import { startZooKeeper, zookeeperSkip } from './helpers/zookeeper.js';
 import type { ZooKeeperServer } from './helpers/zookeeper.js';
@@ -35,8 +34,7 @@ let reader: App;
 let total = 0;
 let cleanup: (() => void) | undefined;
 
-const common = ['--query-max-range', '3650d', '--retention', '3650d', '--rollup-retention', '3650d'];
-const replicaArgs = (replica: ClickHouseServer): string[] => [...common, '--store', 'clickhouse', '--clickhouse-url', replica.url, '--clickhouse-database', 'fk', '--clickhouse-replicated'];
+const replicaArgs = (replica: ClickHouseServer): string[] => [...KEEP_OLD_FLOWS, ...clickhouseArgs(replica.url, 'fk'), '--clickhouse-replicated'];
 
 before(async () => {
   if (skip) return;
@@ -50,20 +48,13 @@ before(async () => {
     pushJsonLine(busy.sim, l);
     total++;
   }
-  const gen = new TrafficGenerator(31);
-  for (let i = 0; i < 1500;) {
-    for (const f of gen.next(Date.now() - 5 * 60_000 + i * 10)) {
-      busy.sim.pushFlow(f.flow, f.seconds, f.nanos);
-      i++;
-      total++;
-    }
-  }
+  total += pushGenerated(busy.sim, 31, 1500, Date.now() - 5 * 60_000, 10);
   const start = async (relayPort: number, extra: string[]): Promise<App> => {
     const app = await startTestApp(relayPort, join(t.dir, `unused-${apps.length}.db`), extra);
     apps.push(app);
     return app;
   };
-  reference = await start(busy.port, common);
+  reference = await start(busy.port, KEEP_OLD_FLOWS);
   ingester = await start(busy.port, replicaArgs(replicas[0]));
   reader = await start(idle.port, [...replicaArgs(replicas[1]), '--relay', `idle=127.0.0.1:${idle.port}`]);
   await waitFor('every flow stored', () => reference.pipeline.stats.stored === total && ingester.pipeline.stats.stored === total, 60_000);

@@ -3,10 +3,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { App } from '../src/app.js';
 import type { SimRelay } from '../src/sim/relay-server.js';
-import { TrafficGenerator } from '../src/sim/traffic.js';
-import { clickhouseSkip, startClickHouseCluster } from './helpers/clickhouse.js';
+import { KEEP_OLD_FLOWS, clickhouseArgs, clickhouseSkip, startClickHouseCluster } from './helpers/clickhouse.js';
 import type { ClickHouseServer } from './helpers/clickhouse.js';
-import { startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
+import { pushGenerated, startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
 import { ALL_TIME, answerWithoutSource, flowsOver, sortedIds } from './helpers/populated.js';
 import { startZooKeeper, zookeeperSkip } from './helpers/zookeeper.js';
 import type { ZooKeeperServer } from './helpers/zookeeper.js';
@@ -22,7 +21,6 @@ import type { ZooKeeperServer } from './helpers/zookeeper.js';
  */
 
 const skip = clickhouseSkip || zookeeperSkip;
-const common = ['--query-max-range', '3650d', '--retention', '3650d', '--rollup-retention', '3650d'];
 
 let zookeeper: ZooKeeperServer | undefined;
 let servers: ClickHouseServer[] = [];
@@ -35,15 +33,7 @@ let cleanup: (() => void) | undefined;
 
 /** Pushes `count` simulator flows (seed `seed`) from a few minutes ago into a relay stand-in. */
 function feed(relay: SimRelay, seed: number, count: number): number {
-  const gen = new TrafficGenerator(seed);
-  let n = 0;
-  while (n < count) {
-    for (const f of gen.next(Date.now() - 6 * 60_000 + n * 10)) {
-      relay.pushFlow(f.flow, f.seconds, f.nanos);
-      n++;
-    }
-  }
-  return n;
+  return pushGenerated(relay, seed, count, Date.now() - 6 * 60_000, 10);
 }
 
 before(async () => {
@@ -62,8 +52,8 @@ before(async () => {
     return app;
   };
   const fleet = (server: ClickHouseServer, relay: string, port: number): string[] =>
-    [...common, '--store', 'clickhouse', '--clickhouse-url', server.url, '--clickhouse-database', 'fk', '--clickhouse-cluster', 'fleet', '--clickhouse-replicated', '--relay', `${relay}=127.0.0.1:${port}`];
-  reference = await start(a.port, [...common, '--relay', `a=127.0.0.1:${a.port},b=127.0.0.1:${b.port}`]);
+    [...KEEP_OLD_FLOWS, ...clickhouseArgs(server.url, 'fk'), '--clickhouse-cluster', 'fleet', '--clickhouse-replicated', '--relay', `${relay}=127.0.0.1:${port}`];
+  reference = await start(a.port, [...KEEP_OLD_FLOWS, '--relay', `a=127.0.0.1:${a.port},b=127.0.0.1:${b.port}`]);
   const ingesters = [await start(a.port, fleet(servers[0], 'a', a.port)), await start(b.port, fleet(servers[2], 'b', b.port))];
   querier = await start(idle.port, fleet(servers[1], 'idle', idle.port));
   await start(idle.port, fleet(servers[3], 'idle', idle.port));

@@ -15,11 +15,11 @@ import { CLICKHOUSE_MIGRATIONS_DIR } from '../src/paths.js';
 import { ClickHouseHttp } from '../src/store/clickhouse/http.js';
 import { featuresOf, migrateClickHouse } from '../src/store/clickhouse/migrate.js';
 import { ClickHouseFlowWriter } from '../src/store/clickhouse/writer.js';
-import { clickhouseSkip, startClickHouse } from './helpers/clickhouse.js';
+import { KEEP_OLD_FLOWS, clickhouseArgs, clickhouseSkip, startClickHouse } from './helpers/clickhouse.js';
 import type { ClickHouseServer } from './helpers/clickhouse.js';
 import { CASES } from './helpers/filter-cases.js';
 import { corpusLines, packBatch, simulatorResponse } from './helpers/fixtures.js';
-import { canonical, pushJsonLine, startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
+import { canonical, pushGenerated, pushJsonLine, startSim, startTestApp, tempDir, waitFor } from './helpers/harness.js';
 import { ALL_TIME, answerWithoutSource, flowId, parseNdjson, replayExamplePolicy } from './helpers/populated.js';
 import { parsePromText } from './helpers/prom-text.js';
 
@@ -47,21 +47,6 @@ function feed(relay: SimRelay, generated: number, seed: number, startMs: number)
   return lines.length + pushGenerated(relay, seed, generated, startMs, 10);
 }
 
-/** Pushes at least `count` simulator flows (seed `seed`) into a relay stand-in, the n-th generated at startMs + n * stepMs; returns how many. */
-function pushGenerated(relay: SimRelay, seed: number, count: number, startMs: number, stepMs: number): number {
-  const gen = new TrafficGenerator(seed);
-  let n = 0;
-  while (n < count) {
-    for (const f of gen.next(startMs + n * stepMs)) {
-      relay.pushFlow(f.flow, f.seconds, f.nanos);
-      n++;
-    }
-  }
-  return n;
-}
-
-const clickhouseArgs = (url: string, database: string): string[] => ['--store', 'clickhouse', '--clickhouse-url', url, '--clickhouse-database', database];
-
 before(async () => {
   if (skip) return;
   const dir = tempDir();
@@ -70,10 +55,8 @@ before(async () => {
   const started = await startSim();
   sim = started.sim;
   total = feed(sim, GENERATED, 99, Date.now() - 10 * 60_000);
-  // The fixtures are months old: a long retention keeps them (retention runs at start and every minute).
-  const common = ['--query-max-range', '3650d', '--retention', '3650d', '--rollup-retention', '3650d'];
-  sqlite = await startTestApp(started.port, join(dir.dir, 'fk.db'), common);
-  clickhouse = await startTestApp(started.port, join(dir.dir, 'unused.db'), [...common, ...clickhouseArgs(server.url, 'fk_serve')]);
+  sqlite = await startTestApp(started.port, join(dir.dir, 'fk.db'), KEEP_OLD_FLOWS);
+  clickhouse = await startTestApp(started.port, join(dir.dir, 'unused.db'), [...KEEP_OLD_FLOWS, ...clickhouseArgs(server.url, 'fk_serve')]);
   const [a, b] = [sqlite, clickhouse];
   await waitFor('both stores hold every flow', () => a.pipeline.stats.stored === total && b.pipeline.stats.stored === total, 60_000);
 });
@@ -330,7 +313,7 @@ test('ClickHouse down: ingest pauses and says so in /readyz and metrics; back up
   const dir = tempDir();
   let app: App | null = null;
   try {
-    app = await startTestApp(relay.port, join(dir.dir, 'unused.db'), ['--query-max-range', '3650d', '--retention', '3650d', '--rollup-retention', '3650d', '--clickhouse-timeout', '2s', ...clickhouseArgs(own.url, 'fk_outage')]);
+    app = await startTestApp(relay.port, join(dir.dir, 'unused.db'), [...KEEP_OLD_FLOWS, '--clickhouse-timeout', '2s', ...clickhouseArgs(own.url, 'fk_outage')]);
     const running = app;
     const before = feed(relay.sim, 200, 5, Date.now() - 5 * 60_000);
     await waitFor('the first flows stored', () => running.pipeline.stats.stored === before, 30_000);

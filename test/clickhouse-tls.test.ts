@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT_DIR } from '../src/paths.js';
 import { TrafficGenerator } from '../src/sim/traffic.js';
-import { clickhouseSkip, startClickHouse } from './helpers/clickhouse.js';
+import { clickhouseArgs, clickhouseSkip, startClickHouse } from './helpers/clickhouse.js';
 import { freePort, killAndWait, startSim, waitFor } from './helpers/harness.js';
 import { parseNdjson } from './helpers/populated.js';
 
@@ -14,7 +14,7 @@ const TLS = join(ROOT_DIR, 'test', 'fixtures', 'tls');
 
 /** `flowkeeper serve` on ClickHouse at `url` in a process of its own, with its stderr kept. */
 function serve(url: string, relayPort: number, apiPort: number, env: NodeJS.ProcessEnv): { child: ChildProcess; stderr: () => string } {
-  const child = spawn(process.execPath, [CLI, 'serve', '--store', 'clickhouse', '--clickhouse-url', url, '--clickhouse-database', 'fk_tls', '--relay', `tls=127.0.0.1:${relayPort}`,
+  const child = spawn(process.execPath, [CLI, 'serve', ...clickhouseArgs(url, 'fk_tls'), '--relay', `tls=127.0.0.1:${relayPort}`,
     '--listen', `127.0.0.1:${apiPort}`, '--observer-listen', '127.0.0.1:0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'], env });
   let text = '';
   child.stderr!.on('data', (c: Buffer) => (text += c.toString()));

@@ -40,6 +40,14 @@ export interface ClickHouseServer {
   pid: () => number | undefined;
 }
 
+/** `flowkeeper serve` arguments that keep and answer for flows dated years back (the fixtures are months old; retention runs at start). */
+export const KEEP_OLD_FLOWS = ['--query-max-range', '3650d', '--retention', '3650d', '--rollup-retention', '3650d'];
+
+/** `flowkeeper serve` arguments storing flows in ClickHouse at `url`, database `database`. */
+export function clickhouseArgs(url: string, database: string): string[] {
+  return ['--store', 'clickhouse', '--clickhouse-url', url, '--clickhouse-database', database];
+}
+
 const START_TIMEOUT_MS = 30_000;
 
 function config(dir: string, http: number, tcp: number, extra: string): string {

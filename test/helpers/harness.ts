@@ -10,6 +10,7 @@ import { startApp } from '../../src/app.js';
 import type { App } from '../../src/app.js';
 import { createLogger } from '../../src/log.js';
 import { SimRelay } from '../../src/sim/relay-server.js';
+import { TrafficGenerator } from '../../src/sim/traffic.js';
 import { jsonpbToPlain } from '../../src/flows/jsonpb.js';
 import type { JsonObject } from '../../src/flows/jsonpb.js';
 import { GetFlowsResponseType } from '../../src/flows/schema.js';
@@ -78,6 +79,19 @@ export function pushJsonLine(sim: SimRelay, line: JsonObject): void {
   const flow = line.flow as JsonObject | undefined;
   const t = parseTimestamp(String(flow?.time ?? line.time))!;
   sim.pushResponse(plain, t.seconds, t.nanos);
+}
+
+/** Pushes at least `count` simulator flows (seed `seed`) into a relay stand-in, the n-th generated at startMs + n * stepMs; returns how many (whole batches of the generator). */
+export function pushGenerated(relay: SimRelay, seed: number, count: number, startMs: number, stepMs: number): number {
+  const gen = new TrafficGenerator(seed);
+  let n = 0;
+  while (n < count) {
+    for (const f of gen.next(startMs + n * stepMs)) {
+      relay.pushFlow(f.flow, f.seconds, f.nanos);
+      n++;
+    }
+  }
+  return n;
 }
 
 /** JSON with sorted keys, so objects compare regardless of key order. */
