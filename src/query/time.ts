@@ -50,6 +50,14 @@ export function secondsBeforeNanos(seconds: number, nowMs = Date.now()): bigint 
   return BigInt(Math.floor(nowMs / 1000) - seconds) * NANOS_PER_SECOND;
 }
 
+/** A minute in nanoseconds (ClickHouse's rollups are keyed by minute since the epoch). */
+export const MINUTE_NS = 60n * NANOS_PER_SECOND;
+
+/** The minute since the epoch that a time in nanoseconds falls in (times after 1970). */
+export function minuteOfNanos(ns: bigint): number {
+  return Number(ns / MINUTE_NS);
+}
+
 export function fromNanos(ns: bigint): FlowTime {
   return { seconds: Number(ns / NANOS_PER_SECOND), nanos: Number(ns % NANOS_PER_SECOND) };
 }

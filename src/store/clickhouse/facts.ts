@@ -1,5 +1,5 @@
 import type { FlowTime } from '../../flows/record.js';
-import { fromNanos, secondsBeforeNanos, toNanos } from '../../query/time.js';
+import { fromNanos, minuteOfNanos, secondsBeforeNanos, toNanos } from '../../query/time.js';
 import type { StoreFacts } from '../facts.js';
 import type { StoreStats } from '../facts.js';
 import type { ClickHouseHttp } from './http.js';
@@ -148,7 +148,7 @@ export class ClickHouseFacts implements StoreFacts {
       diskBytes: disk.bytes,
       partitions: disk.partitions,
       slow,
-      namespaces: namespaces.map((r) => ({ cluster: r.cluster, namespace: r.namespace, minute: Math.floor(Number(BigInt(r.newest) / 60_000_000_000n)) })),
+      namespaces: namespaces.map((r) => ({ cluster: r.cluster, namespace: r.namespace, minute: minuteOfNanos(BigInt(r.newest)) })),
       lostEvents: lost.map((r) => ({ relay: r.relay, source: Number(r.source), node: r.node, events: Number(r.events) })),
     };
   }
@@ -194,7 +194,7 @@ export class ClickHouseFacts implements StoreFacts {
     const before = firstDay === null ? '' : ` WHERE time_ns < ${BigInt(Date.parse(`${firstDay}T00:00:00Z`) / 1000 + 86_400) * 1_000_000_000n}`;
     const [edge] = await this.ch.rows<{ t: string }>(`SELECT time_ns AS t FROM ${flows}${before} ORDER BY time_ns LIMIT 1`);
     const oldestNs = edge ? BigInt(edge.t) : null;
-    const sinceMinute = oldestNs === null ? 0 : Number(oldestNs / 60_000_000_000n);
+    const sinceMinute = oldestNs === null ? 0 : minuteOfNanos(oldestNs);
     const nodes = await this.ch.rows<{ node: string; n: string }>(`SELECT node, sum(flows) AS n FROM ${rollups} WHERE minute >= ${sinceMinute} GROUP BY node`);
     return { oldestNs, perNode: new Map(nodes.filter((r) => r.node !== '' && Number(r.n) > 0).map((r) => [r.node, Number(r.n)])) };
   }

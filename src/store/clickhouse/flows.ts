@@ -6,7 +6,7 @@ import type { Interner } from '../../flows/scan.js';
 import type { FlowRecord, FlowTime } from '../../flows/record.js';
 import type { Deadline } from '../../query/deadline.js';
 import type { FilterSet } from '../../query/filter.js';
-import { toNanos } from '../../query/time.js';
+import { MINUTE_NS, toNanos } from '../../query/time.js';
 import type { ClickHouseHttp } from './http.js';
 import { RowBinaryReader } from './row-binary.js';
 import { clickhouseWhere } from './where.js';
@@ -190,8 +190,6 @@ export async function queryClickHouseFlows<T>(ch: ClickHouseHttp, q: ClickHouseF
   }
   return { flows, next: null, scanned, truncated: false };
 }
-
-const MINUTE_NS = 60_000_000_000n;
 
 /**
  * The first window of a page whose filter the rollups answer exactly: from the
