@@ -12,7 +12,7 @@ import { WRITER_ID_SHIFT } from './writer.js';
  * deduplicate across writers: status, /metrics and the log say so.
  */
 
-/** How far back the check looks (every WRITER_CHECK_MS: a short window keeps it cheap at any rate). */
+/** How far back the check looks (every SHARED_RELAYS_CHECK_MS, facts.ts: a short window keeps it cheap at any rate). */
 export const WINDOW_SECONDS = 60;
 /** Time two writers' flows of a relay must share to count as concurrent (a restart shares at most the few seconds a relay's nodes are apart). */
 const MIN_SHARED_NS = 5_000_000_000n;
